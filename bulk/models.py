@@ -1,0 +1,152 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class BatchJob(models.Model):
+    """One uploaded spreadsheet and the quoting of its valid rows."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        COMPLETE = "complete", "Complete"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    FINISHED_STATUSES = (Status.COMPLETE, Status.CANCELLED, Status.FAILED)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batch_jobs"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    file_name = models.CharField(max_length=255)
+    # The uploaded file's header, in order, for exports with the user's own columns.
+    source_columns = models.JSONField(default=list, blank=True)
+    notify_email = models.BooleanField(default=True)
+    speed_mbps = models.PositiveIntegerField(default=1000)
+    term_months = models.PositiveSmallIntegerField(default=36)
+
+    total_count = models.PositiveIntegerField(default=0)
+    processed_count = models.PositiveIntegerField(default=0)
+    success_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    cancelled_count = models.PositiveIntegerField(default=0)
+    # Row number of the row most recently started.
+    current_index = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Round-robin across jobs: the job served longest ago goes next.
+    last_served_at = models.DateTimeField(null=True, blank=True)
+    # Claimed (in the transaction that finishes the job) and sent (after commit).
+    notified_at = models.DateTimeField(null=True, blank=True)
+    notification_sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed_count=F("success_count") + F("failed_count")),
+                name="batchjob_processed_is_success_plus_failed",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="batchjob_user_created"),
+            models.Index(fields=["status", "last_served_at"], name="batchjob_status_served"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk}: {self.file_name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED_STATUSES
+
+    @property
+    def pending_count(self) -> int:
+        return self.total_count - self.processed_count - self.cancelled_count
+
+    @property
+    def percent_done(self) -> int:
+        if not self.total_count:
+            return 100
+        return int(100 * (self.processed_count + self.cancelled_count) / self.total_count)
+
+
+class BatchQuoteQuerySet(models.QuerySet):
+    def pending(self) -> "BatchQuoteQuerySet":
+        return self.filter(status=BatchQuote.Status.PENDING)
+
+    def terminal(self) -> "BatchQuoteQuerySet":
+        return self.filter(status__in=BatchQuote.TERMINAL_STATUSES)
+
+
+class BatchQuote(models.Model):
+    """One valid row of an upload; row_number is the row the user sees in the sheet."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TERMINAL_STATUSES = (Status.COMPLETE, Status.FAILED, Status.CANCELLED)
+
+    batch_job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="rows")
+    quote = models.OneToOneField(
+        "quotes.Quote", null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_row"
+    )
+    row_number = models.PositiveIntegerField()
+    street_address = models.CharField(max_length=200)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=2)
+    zip_code = models.CharField(max_length=10)
+    # The row's cells as uploaded (column name to text), for exports.
+    source_data = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BatchQuoteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["batch_job", "row_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch_job", "row_number"], name="batchquote_unique_row"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["batch_job", "status", "row_number"], name="batchquote_job_status_row"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Row {self.row_number} of job {self.batch_job_id}"
+
+
+class BatchJobEvent(models.Model):
+    """What happened to a job and who did it (cancel, retry, staff repairs, emails)."""
+
+    batch_job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=40)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} on job {self.batch_job_id}"

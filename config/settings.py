@@ -1,0 +1,286 @@
+"""Settings for the bulk quoting portal.
+
+Every value comes from the environment and has an embedded default that works on a
+fresh machine (SQLite, a serverless broker, console email, the local Momentum sandbox).
+Production sets DATABASE_URL, REDIS_URL, EMAIL_URL, SECRET_KEY, DEBUG=false and the
+Momentum URL and key. README.md has the full table.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+# Runtime state of the embedded defaults (SQLite file, broker folders, beat schedule).
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- Core -------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=True)
+
+# The development key is public: refuse to run with it outside DEBUG.
+DEV_SECRET_KEY = "django-insecure-dev-only-bulk-quotes-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# The portal's own address, for links in emails (no request is at hand in a worker).
+PORTAL_URL = env.str("PORTAL_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "accounts",
+    "momentum",
+    "quotes",
+    "bulk",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+# Default: SQLite under var/ in WAL mode, so the web process and the workers can read
+# while one of them writes; IMMEDIATE transactions take the write lock up front, which
+# turns would-be deadlocks between processes into short waits.
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    )
+    # A file, not memory: engine tests share the test database with worker processes.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts ---------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "bulk:index"
+LOGOUT_REDIRECT_URL = "accounts:login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalisation ---------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------------------
+# whitenoise serves them in every mode; production runs collectstatic into STATIC_ROOT and
+# gets hashed, compressed files.
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+MEDIA_ROOT = VAR_DIR / "media"
+
+# --- Email ------------------------------------------------------------------------------
+
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bulk Quotes <quotes@localhost>")
+
+# --- Security (production) --------------------------------------------------------------
+# Off under DEBUG so the development server works over plain HTTP.
+
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+X_FRAME_OPTIONS = "DENY"
+
+# --- Momentum ---------------------------------------------------------------------------
+# Defaults point at the local sandbox that `make run` starts (manage.py momentum_sandbox).
+
+MOMENTUM_BASE_URL = env.str("MOMENTUM_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
+MOMENTUM_API_KEY = env.str("MOMENTUM_API_KEY", default="sandbox-key")
+MOMENTUM_CONNECT_TIMEOUT = env.float("MOMENTUM_CONNECT_TIMEOUT", default=5.0)
+MOMENTUM_READ_TIMEOUT = env.float("MOMENTUM_READ_TIMEOUT", default=20.0)
+# The account allows this many quotes pending at once (the upstream says one).
+MOMENTUM_MAX_IN_FLIGHT = env.int("MOMENTUM_MAX_IN_FLIGHT", default=1)
+MOMENTUM_POLL_INTERVAL = env.float("MOMENTUM_POLL_INTERVAL", default=15.0)
+# A quote not priced this many seconds after submission is failed as timed out.
+MOMENTUM_QUOTE_TIMEOUT = env.float("MOMENTUM_QUOTE_TIMEOUT", default=300.0)
+# A worker holding a quote renews its lease at every poll; a lease left to expire means
+# the holder died, and the sweeper resumes the quote.
+MOMENTUM_LEASE_SECONDS = env.float(
+    "MOMENTUM_LEASE_SECONDS", default=max(60.0, 4 * MOMENTUM_POLL_INTERVAL)
+)
+
+# --- Quotes -----------------------------------------------------------------------------
+
+# Visitors who are not signed in may ask for this many single quotes an hour per IP.
+QUOTE_ANON_RATE_PER_HOUR = env.int("QUOTE_ANON_RATE_PER_HOUR", default=5)
+QUOTE_REQUIRE_LOGIN = env.bool("QUOTE_REQUIRE_LOGIN", default=False)
+
+# --- Bulk uploads -----------------------------------------------------------------------
+
+BULK_MAX_UPLOAD_BYTES = env.int("BULK_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=20_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Cache ------------------------------------------------------------------------------
+# Throttling counters. Redis when there is one (shared by every web process), else the
+# database, which every process shares too.
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "bulkquotes",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "cache_table",
+        }
+    }
+
+# --- Celery -----------------------------------------------------------------------------
+# Without REDIS_URL the broker is kombu's filesystem transport under var/broker/: no server
+# to install, and a separate worker process still works. Production uses Redis with AOF.
+
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("queue", "control"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+else:
+    # An unacked message returns after this long; it must exceed the hard time limit,
+    # or a long poll would be handed to a second worker while the first still runs it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(MOMENTUM_QUOTE_TIMEOUT) + 900,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# JSON only: no pickle from the broker.
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+# The database is the source of truth; no result backend.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+
+# Everything that talks to Momentum goes to one queue served by one worker with one
+# process; everything else (sweeper, email) to the default queue so it never waits
+# behind a five-minute poll.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+MOMENTUM_QUEUE = "momentum"
+CELERY_TASK_ROUTES = {
+    "quotes.tasks.submit_quote": {"queue": MOMENTUM_QUEUE},
+    "quotes.tasks.poll_quote": {"queue": MOMENTUM_QUEUE},
+    "quotes.tasks.record_result": {"queue": MOMENTUM_QUEUE},
+}
+
+# One message at a time per process, acknowledged after the task ran, and given back if
+# the process died: every task is idempotent, so a redelivered copy is harmless.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Above the quote deadline: a poll that runs to the deadline must not be killed first.
+CELERY_TASK_SOFT_TIME_LIMIT = int(MOMENTUM_QUOTE_TIMEOUT) + 240
+CELERY_TASK_TIME_LIMIT = int(MOMENTUM_QUOTE_TIMEOUT) + 300
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Exactly one beat process runs in production (README.md).
+SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=30.0)
+CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Logging ----------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

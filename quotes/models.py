@@ -1,0 +1,127 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Lead(models.Model):
+    """The contact a Momentum quote is requested for."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    contact_name = models.CharField(max_length=150)
+    email = models.EmailField()
+    phone = models.CharField(max_length=40, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.contact_name} <{self.email}>"
+
+
+class QuoteQuerySet(models.QuerySet):
+    def holding_slot(self) -> "QuoteQuerySet":
+        return self.filter(status__in=Quote.SLOT_STATUSES)
+
+    def waiting(self) -> "QuoteQuerySet":
+        return self.filter(status=Quote.Status.PENDING)
+
+
+class Quote(models.Model):
+    """One price request at Momentum, from claim of the slot to its result."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUBMITTING = "submitting", "Submitting"
+        IN_FLIGHT = "in_flight", "In flight"
+        COMPLETE = "complete", "Complete"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        SINGLE = "single", "Single quote"
+        BULK = "bulk", "Bulk row"
+
+    # A quote in one of these holds a Momentum slot (DESIGN.md, invariant 1).
+    SLOT_STATUSES = (Status.SUBMITTING, Status.IN_FLIGHT)
+    TERMINAL_STATUSES = (Status.COMPLETE, Status.FAILED)
+
+    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="quotes")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.SINGLE)
+    street_address = models.CharField(max_length=200)
+    city = models.CharField(max_length=100)
+    state = models.CharField(max_length=2)
+    zip_code = models.CharField(max_length=10)
+    speed_mbps = models.PositiveIntegerField(default=1000)
+    term_months = models.PositiveSmallIntegerField(default=36)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    # Which of the MOMENTUM_MAX_IN_FLIGHT slots this quote holds while submitting or in
+    # flight; the partial unique constraint below makes a second holder a database error.
+    momentum_slot = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The worker run that owns the quote and until when; renewed at every poll.
+    lease_token = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=80, blank=True)
+    submit_attempts = models.PositiveIntegerField(default=0)
+    # A submit whose answer never came (timeout, 5xx) may have created the quote upstream.
+    submit_ambiguous = models.BooleanField(default=False)
+    momentum_quote_id = models.CharField(max_length=80, blank=True, db_index=True)
+
+    mrc = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    nrc = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    carrier = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    raw_payload = models.JSONField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = QuoteQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["momentum_slot"],
+                condition=Q(status__in=["submitting", "in_flight"]),
+                name="quote_one_holder_per_slot",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["submitting", "in_flight"])
+                | Q(momentum_slot__isnull=False),
+                name="quote_in_flight_holds_a_slot",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="quote_status_created")]
+
+    def __str__(self) -> str:
+        return f"Quote {self.pk} ({self.status}) {self.street_address}, {self.city}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.TERMINAL_STATUSES
+
+    @property
+    def address(self) -> str:
+        return f"{self.street_address}, {self.city}, {self.state} {self.zip_code}"
+
+
+class MomentumHealth(models.Model):
+    """One row: whether the engine should talk to Momentum now, and why not."""
+
+    paused_until = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # Set on 401/403: work stops until staff fix the key and clear this in admin.
+    config_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Momentum health"
+        verbose_name_plural = "Momentum health"
+
+    def __str__(self) -> str:
+        return "Momentum health"

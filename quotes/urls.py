@@ -1,0 +1,9 @@
+from django.urls import path
+
+from quotes import views
+
+app_name = "quotes"
+
+urlpatterns = [
+    path("", views.new_quote, name="new"),
+]

@@ -1,0 +1,132 @@
+"""Settings come from the environment, with defaults that work on a fresh machine."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup();"
+    "db = settings.DATABASES['default'];"
+    "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']),"
+    " 'options': db.get('OPTIONS', {}), 'broker': settings.CELERY_BROKER_URL,"
+    " 'email': settings.EMAIL_BACKEND, 'debug': settings.DEBUG,"
+    " 'momentum': settings.MOMENTUM_BASE_URL, 'in_flight': settings.MOMENTUM_MAX_IN_FLIGHT,"
+    " 'poll': settings.MOMENTUM_POLL_INTERVAL, 'timeout': settings.MOMENTUM_QUOTE_TIMEOUT,"
+    " 'hosts': settings.ALLOWED_HOSTS, 'transport': settings.CELERY_BROKER_TRANSPORT_OPTIONS,"
+    " 'acks_late': settings.CELERY_TASK_ACKS_LATE, 'routes': settings.CELERY_TASK_ROUTES,"
+    " 'hard_limit': settings.CELERY_TASK_TIME_LIMIT}))"
+)
+CONFIG_VARS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "EMAIL_URL",
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "MOMENTUM_BASE_URL",
+    "MOMENTUM_API_KEY",
+    "MOMENTUM_MAX_IN_FLIGHT",
+    "MOMENTUM_POLL_INTERVAL",
+    "MOMENTUM_QUOTE_TIMEOUT",
+)
+
+
+def run_settings(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "VAR_DIR": str(tmp_path)})
+    env.update(environ)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def read_settings(tmp_path: Path, **environ: str) -> dict:
+    done = run_settings(tmp_path, **environ)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_defaults_use_sqlite_in_wal_mode_under_var(tmp_path):
+    conf = read_settings(tmp_path)
+    assert conf["engine"] == "django.db.backends.sqlite3"
+    assert conf["name"] == str(tmp_path / "db.sqlite3")
+    assert "journal_mode=WAL" in conf["options"]["init_command"]
+
+
+def test_defaults_use_the_filesystem_broker_under_var(tmp_path):
+    conf = read_settings(tmp_path)
+    assert conf["broker"] == "filesystem://"
+    assert conf["transport"]["data_folder_in"] == str(tmp_path / "broker" / "queue")
+    assert (tmp_path / "broker" / "queue").is_dir()
+
+
+def test_defaults_send_email_to_the_console_and_momentum_to_the_sandbox(tmp_path):
+    conf = read_settings(tmp_path)
+    assert conf["email"] == "django.core.mail.backends.console.EmailBackend"
+    assert conf["momentum"] == "http://127.0.0.1:8001"
+    assert (conf["in_flight"], conf["poll"], conf["timeout"]) == (1, 15.0, 300.0)
+
+
+def test_environment_overrides_every_default(tmp_path):
+    conf = read_settings(
+        tmp_path,
+        DATABASE_URL="postgres://app:pw@db.internal:5432/quotes",
+        REDIS_URL="redis://cache.internal:6379/2",
+        EMAIL_URL="smtp://mailer.internal:25",
+        DEBUG="false",
+        SECRET_KEY="x" * 60,
+        ALLOWED_HOSTS="quotes.example.com",
+        MOMENTUM_BASE_URL="https://api.momentum.example/v1/",
+        MOMENTUM_MAX_IN_FLIGHT="2",
+        MOMENTUM_POLL_INTERVAL="5",
+        MOMENTUM_QUOTE_TIMEOUT="120",
+    )
+    assert conf["engine"] == "django.db.backends.postgresql"
+    assert conf["broker"] == "redis://cache.internal:6379/2"
+    assert conf["email"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert conf["debug"] is False
+    assert conf["hosts"] == ["quotes.example.com"]
+    assert conf["momentum"] == "https://api.momentum.example/v1"
+    assert (conf["in_flight"], conf["poll"], conf["timeout"]) == (2, 5.0, 120.0)
+
+
+def test_redis_visibility_timeout_outlasts_the_hard_time_limit(tmp_path):
+    conf = read_settings(tmp_path, REDIS_URL="redis://127.0.0.1:6379/0")
+    assert conf["transport"]["visibility_timeout"] > conf["hard_limit"]
+    assert conf["hard_limit"] > conf["timeout"]
+
+
+def test_momentum_tasks_are_acked_late_and_routed_to_their_own_queue(tmp_path):
+    conf = read_settings(tmp_path)
+    assert conf["acks_late"] is True
+    assert {r["queue"] for r in conf["routes"].values()} == {"momentum"}
+
+
+def test_development_secret_key_is_refused_without_debug(tmp_path):
+    done = run_settings(tmp_path, DEBUG="false")
+    assert done.returncode != 0
+    assert "SECRET_KEY must be set" in done.stderr
+
+
+@pytest.mark.django_db
+def test_deploy_check_is_clean_with_production_values(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
+    env.update(
+        VAR_DIR=str(tmp_path),
+        DEBUG="false",
+        SECRET_KEY="a-long-random-production-secret-" + "k7#Qz!" * 8,
+        ALLOWED_HOSTS="quotes.example.com",
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
