@@ -181,6 +181,13 @@ MOMENTUM_QUOTE_TIMEOUT = env.float("MOMENTUM_QUOTE_TIMEOUT", default=300.0)
 MOMENTUM_LEASE_SECONDS = env.float(
     "MOMENTUM_LEASE_SECONDS", default=max(60.0, 4 * MOMENTUM_POLL_INTERVAL)
 )
+# First delay of the exponential backoff after a transient error (seconds).
+MOMENTUM_RETRY_BASE = env.float("MOMENTUM_RETRY_BASE", default=1.0)
+# After this many transient failures in a row Momentum counts as down: the engine pauses
+# (starting at MOMENTUM_DOWN_PAUSE seconds, doubling, capped at 5 minutes) instead of
+# failing rows, and the dashboards say so.
+MOMENTUM_DOWN_AFTER = env.int("MOMENTUM_DOWN_AFTER", default=5)
+MOMENTUM_DOWN_PAUSE = env.float("MOMENTUM_DOWN_PAUSE", default=5.0)
 
 # --- Quotes -----------------------------------------------------------------------------
 
@@ -192,6 +199,11 @@ QUOTE_REQUIRE_LOGIN = env.bool("QUOTE_REQUIRE_LOGIN", default=False)
 
 BULK_MAX_UPLOAD_BYTES = env.int("BULK_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=20_000)
+# A row whose quote could not reach Momentum goes back in line this many times before
+# it is failed.
+BULK_MAX_ATTEMPTS = env.int("BULK_MAX_ATTEMPTS", default=3)
+# A job email claimed but not sent after this many seconds is sent by the sweeper.
+BULK_EMAIL_RESEND_AFTER = env.float("BULK_EMAIL_RESEND_AFTER", default=120.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
@@ -221,7 +233,7 @@ else:
 # to install, and a separate worker process still works. Production uses Redis with AOF.
 
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = Path(env.str("BROKER_DIR", default=str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -230,6 +242,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(BROKER_DIR / "queue"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # The transport polls its folder; the default second would add up to a second to
+        # every step of every quote.
+        "polling_interval": env.float("BROKER_POLL_INTERVAL", default=0.1),
     }
 else:
     # An unacked message returns after this long; it must exceed the hard time limit,
@@ -271,7 +286,11 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Exactly one beat process runs in production (README.md).
 SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=30.0)
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Recovery comes from the database, not the broker (DESIGN.md, invariant 7).
+    "sweep-quotes": {"task": "quotes.tasks.sweep", "schedule": SWEEP_INTERVAL},
+    "sweep-jobs": {"task": "bulk.tasks.sweep", "schedule": SWEEP_INTERVAL},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Logging ----------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -17,6 +19,10 @@ class Lead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_name} <{self.email}>"
+
+
+def _new_idempotency_key() -> str:
+    return f"quote-{uuid.uuid4().hex}"
 
 
 class QuoteQuerySet(models.QuerySet):
@@ -45,6 +51,8 @@ class Quote(models.Model):
     SLOT_STATUSES = (Status.SUBMITTING, Status.IN_FLIGHT)
     TERMINAL_STATUSES = (Status.COMPLETE, Status.FAILED)
 
+    # The id in URLs: unguessable, since visitors see quotes without signing in.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="quotes")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.SINGLE)
     street_address = models.CharField(max_length=200)
@@ -61,7 +69,8 @@ class Quote(models.Model):
     # The worker run that owns the quote and until when; renewed at every poll.
     lease_token = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=80, blank=True)
+    # Sent with every submit of this quote, so a retried submit never makes a second one.
+    idempotency_key = models.CharField(max_length=80, default=_new_idempotency_key, unique=True)
     submit_attempts = models.PositiveIntegerField(default=0)
     # A submit whose answer never came (timeout, 5xx) may have created the quote upstream.
     submit_ambiguous = models.BooleanField(default=False)

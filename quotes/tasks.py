@@ -1,3 +1,11 @@
+"""Thin Celery wrappers around quotes.services (DESIGN.md, "The engine").
+
+A quote runs as one chain, `submit_quote | poll_quote | record_result`, on the
+`momentum` queue; only the quote holding the Momentum slot has a chain, and its last
+step starts the next quote's chain. Polling happens inside `poll_quote` (never by
+`retry(countdown=...)`, which would free the worker while the slot is held).
+"""
+
 import logging
 
 from celery import shared_task
@@ -10,4 +18,33 @@ logger = logging.getLogger(__name__)
 @shared_task
 def dispatch() -> None:
     """Start the next quote (single first, then bulk rows) if a Momentum slot is free."""
-    services.dispatch_next()
+    services.dispatch_next(schedule_resume=True)
+
+
+@shared_task
+def submit_quote(quote_id: int, token: str) -> None:
+    """Submit a quote that holds a slot."""
+    services.submit_quote(quote_id=quote_id, token=token)
+
+
+@shared_task
+def poll_quote(quote_id: int, token: str) -> dict | None:
+    """Poll an in-flight quote to its end; hands the outcome to record_result."""
+    outcome = services.poll_quote(quote_id=quote_id, token=token)
+    return outcome.to_dict() if outcome else None
+
+
+@shared_task
+def record_result(outcome: dict | None, quote_id: int, token: str) -> None:
+    """Record the outcome (if this run has one) and start the next quote."""
+    if outcome is not None:
+        services.finish_quote(quote_id=quote_id, outcome=services.Outcome.from_dict(outcome))
+    services.dispatch_next(schedule_resume=True)
+
+
+@shared_task
+def sweep() -> None:
+    """Resume quotes whose worker died and start work nothing else started."""
+    report = services.sweep_quotes()
+    if report.resumed or report.resubmitted or report.released or report.failed:
+        logger.warning("sweeper: %s", report)

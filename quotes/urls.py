@@ -6,4 +6,5 @@ app_name = "quotes"
 
 urlpatterns = [
     path("", views.new_quote, name="new"),
+    path("<uuid:public_id>/", views.quote_detail, name="detail"),
 ]

@@ -1,8 +1,53 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.vary import vary_on_headers
+
+from quotes import selectors, services
+from quotes.forms import QuoteForm
+
+SESSION_KEY = "quote_ids"
 
 
 @require_http_methods(["GET", "POST"])
 def new_quote(request: HttpRequest) -> HttpResponse:
-    return render(request, "quotes/new.html", {})
+    if settings.QUOTE_REQUIRE_LOGIN and not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    form = QuoteForm(request.POST or None, initial=QuoteForm.initial_for(request.user))
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            if not request.user.is_authenticated:
+                services.check_quote_rate(client_ip=request.META.get("REMOTE_ADDR", ""))
+            quote = services.request_quote(user=request.user, **form.cleaned_data)
+        except services.QuoteRateLimited as error:
+            form.add_error(None, str(error))
+            status = 429
+        else:
+            request.session[SESSION_KEY] = [
+                *request.session.get(SESSION_KEY, [])[-49:],
+                str(quote.public_id),
+            ]
+            return redirect("quotes:detail", public_id=quote.public_id)
+    return render(request, "quotes/new.html", {"form": form}, status=status)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def quote_detail(request: HttpRequest, public_id) -> HttpResponse:
+    quote = selectors.quote_for_viewer(
+        public_id=public_id,
+        user=request.user,
+        session_quote_ids=request.session.get(SESSION_KEY, []),
+    )
+    if quote is None:
+        raise Http404("No such quote.")
+    template = "quotes/detail.html" + ("#status" if request.htmx else "")
+    context = {
+        "quote": quote,
+        "ahead": selectors.quotes_ahead(quote=quote),
+        "health": selectors.momentum_health(),
+    }
+    return render(request, template, context)

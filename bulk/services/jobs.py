@@ -1,0 +1,346 @@
+"""The bulk engine's writes: open the next row, record a row, cancel, resume, retry,
+finish a job and claim its email (DESIGN.md, "Invariants" and "The engine").
+
+Rows are quoted through the quotes lifecycle (quotes.services). A row's terminal status,
+the job's counters and the email claim change in the transaction that records the
+row's quote, each with a guarded update, so `processed == succeeded + failed` holds at
+every commit (a check constraint on BatchJob enforces it as well).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.utils import timezone
+
+from bulk.models import BatchJob, BatchJobEvent, BatchQuote
+from quotes.models import Lead, Quote
+from quotes.services import Outcome, finish_quote, request_dispatch
+
+logger = logging.getLogger(__name__)
+
+OPEN_ROW_STATUSES = (BatchQuote.Status.PENDING, BatchQuote.Status.PROCESSING)
+CANCELLED_MESSAGE = "Cancelled before it was quoted."
+
+
+class JobActionRefused(Exception):
+    """The job is not in a state that allows the action; the message says why."""
+
+
+def record_event(*, job: BatchJob, action: str, actor=None, detail: str = "") -> None:
+    BatchJobEvent.objects.create(batch_job=job, action=action, actor=actor, detail=detail)
+
+
+# --- The engine's steps -----------------------------------------------------------------
+
+
+def open_next_row() -> Quote | None:
+    """Pick the next bulk row (round-robin across jobs) and create its Lead and Quote.
+
+    Runs inside the dispatcher's transaction: if the slot cannot be claimed, the
+    dispatcher rolls all of this back and the row stays pending.
+    """
+    has_pending = BatchQuote.objects.filter(
+        batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING
+    )
+    job = (
+        BatchJob.objects.filter(status__in=[BatchJob.Status.PENDING, BatchJob.Status.PROCESSING])
+        .filter(Exists(has_pending))
+        .select_related("user")
+        .order_by(F("last_served_at").asc(nulls_first=True), "pk")
+        .first()
+    )
+    if job is None:
+        return None
+    row = job.rows.pending().order_by("row_number").first()
+    if row is None:
+        return None
+    now = timezone.now()
+    opened = BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PENDING).update(
+        status=BatchQuote.Status.PROCESSING, attempts=F("attempts") + 1, started_at=now
+    )
+    if not opened:
+        return None
+    user = job.user
+    lead = Lead.objects.create(
+        user=user,
+        contact_name=user.full_name or user.email,
+        email=user.email,
+        phone=user.phone,
+        company=user.company,
+    )
+    quote = Quote.objects.create(
+        lead=lead,
+        source=Quote.Source.BULK,
+        street_address=row.street_address,
+        city=row.city,
+        state=row.state,
+        zip_code=row.zip_code,
+        speed_mbps=job.speed_mbps,
+        term_months=job.term_months,
+    )
+    BatchQuote.objects.filter(pk=row.pk).update(quote=quote)
+    BatchJob.objects.filter(pk=job.pk).update(last_served_at=now, current_index=row.row_number)
+    BatchJob.objects.filter(pk=job.pk, status=BatchJob.Status.PENDING).update(
+        status=BatchJob.Status.PROCESSING, started_at=now
+    )
+    return quote
+
+
+def record_row_result(*, quote: Quote, unavailable: bool = False) -> None:
+    """Record a finished quote on its row and the job's counters (caller's transaction)."""
+    row = BatchQuote.objects.filter(quote=quote).first()
+    if row is None:
+        return
+    now = timezone.now()
+    if unavailable and row.attempts < settings.BULK_MAX_ATTEMPTS:
+        # Momentum could not be reached: not the row's fault; it goes back in line.
+        BatchQuote.objects.filter(
+            pk=row.pk, quote=quote, status=BatchQuote.Status.PROCESSING
+        ).update(status=BatchQuote.Status.PENDING, quote=None, started_at=None)
+        return
+    ok = quote.status == Quote.Status.COMPLETE
+    flipped = BatchQuote.objects.filter(
+        pk=row.pk, quote=quote, status=BatchQuote.Status.PROCESSING
+    ).update(
+        status=BatchQuote.Status.COMPLETE if ok else BatchQuote.Status.FAILED,
+        error_message="" if ok else quote.error_message,
+        finished_at=now,
+    )
+    if not flipped:
+        return
+    BatchJob.objects.filter(pk=row.batch_job_id).update(
+        processed_count=F("processed_count") + 1,
+        success_count=F("success_count") + (1 if ok else 0),
+        failed_count=F("failed_count") + (0 if ok else 1),
+    )
+    finish_job_if_done(job_id=row.batch_job_id)
+
+
+def finish_job_if_done(*, job_id: int) -> bool:
+    """End a job whose rows are all terminal and claim its email, once (caller's txn)."""
+    if BatchQuote.objects.filter(batch_job_id=job_id, status__in=OPEN_ROW_STATUSES).exists():
+        return False
+    now = timezone.now()
+    all_failed = Q(success_count=0, failed_count__gt=0)
+    ended = BatchJob.objects.filter(
+        pk=job_id,
+        finished_at__isnull=True,
+        status__in=[
+            BatchJob.Status.PENDING,
+            BatchJob.Status.PROCESSING,
+            BatchJob.Status.CANCELLED,
+        ],
+    ).update(
+        status=Case(
+            When(status=BatchJob.Status.CANCELLED, then=Value(BatchJob.Status.CANCELLED)),
+            When(all_failed, then=Value(BatchJob.Status.FAILED)),
+            default=Value(BatchJob.Status.COMPLETE),
+        ),
+        finished_at=now,
+    )
+    if not ended:
+        return False
+    claimed = BatchJob.objects.filter(
+        pk=job_id, notify_email=True, notified_at__isnull=True
+    ).update(notified_at=now)
+    if claimed:
+        from bulk.tasks import send_job_email
+
+        send_job_email.delay_on_commit(job_id)
+    return True
+
+
+# --- People's actions -------------------------------------------------------------------
+
+
+@transaction.atomic
+def cancel_job(*, job: BatchJob, by) -> BatchJob:
+    """Stop a job: pending rows are cancelled at once; the in-flight row's result is still
+    recorded, and the job ends `cancelled` when it is."""
+    job = BatchJob.objects.select_for_update().get(pk=job.pk)
+    if job.is_finished:
+        raise JobActionRefused(f"This job is already {job.get_status_display().lower()}.")
+    now = timezone.now()
+    # A row opened but not yet submitted (its quote waits for the slot) is cancelled too.
+    waiting = Quote.objects.filter(
+        batch_row__batch_job=job,
+        batch_row__status=BatchQuote.Status.PROCESSING,
+        status=Quote.Status.PENDING,
+    )
+    waiting_ids = list(waiting.values_list("pk", flat=True))
+    Quote.objects.filter(pk__in=waiting_ids, status=Quote.Status.PENDING).update(
+        status=Quote.Status.FAILED, error_message=CANCELLED_MESSAGE, completed_at=now
+    )
+    cancelled = (
+        BatchQuote.objects.filter(batch_job=job)
+        .filter(
+            Q(status=BatchQuote.Status.PENDING)
+            | Q(status=BatchQuote.Status.PROCESSING, quote_id__in=waiting_ids)
+        )
+        .update(
+            status=BatchQuote.Status.CANCELLED, error_message=CANCELLED_MESSAGE, finished_at=now
+        )
+    )
+    BatchJob.objects.filter(pk=job.pk).update(
+        status=BatchJob.Status.CANCELLED, cancelled_count=F("cancelled_count") + cancelled
+    )
+    record_event(job=job, action="cancel", actor=by, detail=f"{cancelled} rows cancelled")
+    finish_job_if_done(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def resume_job(*, job: BatchJob, by) -> BatchJob:
+    """Put a cancelled job's cancelled rows back in line."""
+    job = BatchJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != BatchJob.Status.CANCELLED:
+        raise JobActionRefused("Only a cancelled job can be resumed.")
+    resumed = job.rows.filter(status=BatchQuote.Status.CANCELLED).update(
+        status=BatchQuote.Status.PENDING, error_message="", quote=None, finished_at=None
+    )
+    _reopen(job=job, cancelled_delta=-resumed)
+    record_event(job=job, action="resume", actor=by, detail=f"{resumed} rows back in line")
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def retry_failed_rows(*, job: BatchJob, by) -> BatchJob:
+    """Put a job's failed rows back in line; a new email goes out when it ends."""
+    job = BatchJob.objects.select_for_update().get(pk=job.pk)
+    if job.status == BatchJob.Status.CANCELLED:
+        raise JobActionRefused("Resume the cancelled job first, then retry its failed rows.")
+    retried = job.rows.filter(status=BatchQuote.Status.FAILED).update(
+        status=BatchQuote.Status.PENDING,
+        error_message="",
+        quote=None,
+        attempts=0,
+        started_at=None,
+        finished_at=None,
+    )
+    if not retried:
+        raise JobActionRefused("This job has no failed rows to retry.")
+    BatchJob.objects.filter(pk=job.pk).update(
+        processed_count=F("processed_count") - retried, failed_count=F("failed_count") - retried
+    )
+    _reopen(job=job)
+    record_event(job=job, action="retry_failed", actor=by, detail=f"{retried} rows retried")
+    job.refresh_from_db()
+    return job
+
+
+def _reopen(*, job: BatchJob, cancelled_delta: int = 0) -> None:
+    BatchJob.objects.filter(pk=job.pk).update(
+        status=Case(
+            When(started_at__isnull=True, then=Value(BatchJob.Status.PENDING)),
+            default=Value(BatchJob.Status.PROCESSING),
+        ),
+        cancelled_count=F("cancelled_count") + cancelled_delta,
+        finished_at=None,
+        notified_at=None,
+        notification_sent_at=None,
+    )
+    if not finish_job_if_done(job_id=job.pk):
+        request_dispatch()
+
+
+# --- Staff repairs ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def requeue_stuck_rows(*, job: BatchJob, by) -> int:
+    """Put rows stuck in `processing` without a live quote back in line."""
+    now = timezone.now()
+    stuck = job.rows.filter(status=BatchQuote.Status.PROCESSING).filter(
+        Q(quote__isnull=True)
+        | Q(quote__status=Quote.Status.PENDING)
+        | Q(quote__status__in=Quote.SLOT_STATUSES, quote__lease_expires_at__lt=now)
+    )
+    count = 0
+    for row in stuck.select_related("quote"):
+        if row.quote and row.quote.status in Quote.SLOT_STATUSES:
+            # Abandon the upstream quote; its slot is released with it.
+            finish_quote(
+                quote_id=row.quote.pk,
+                outcome=Outcome.failed("Requeued by staff.", unavailable=True),
+            )
+            BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PROCESSING).update(
+                status=BatchQuote.Status.PENDING, quote=None, started_at=None, attempts=0
+            )
+        else:
+            if row.quote:
+                Quote.objects.filter(pk=row.quote.pk, status=Quote.Status.PENDING).update(
+                    status=Quote.Status.FAILED, error_message="Requeued by staff."
+                )
+            BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PROCESSING).update(
+                status=BatchQuote.Status.PENDING, quote=None, started_at=None
+            )
+        count += 1
+    record_event(job=job, action="requeue_stuck", actor=by, detail=f"{count} rows requeued")
+    request_dispatch()
+    return count
+
+
+@transaction.atomic
+def force_finish_job(*, job: BatchJob, by) -> BatchJob:
+    """End a job now: rows not yet quoted are cancelled; the job is marked finished."""
+    job = BatchJob.objects.select_for_update().get(pk=job.pk)
+    if job.finished_at is not None:
+        raise JobActionRefused("This job has already finished.")
+    now = timezone.now()
+    open_rows = job.rows.filter(status__in=OPEN_ROW_STATUSES).select_related("quote")
+    for row in open_rows:
+        if row.quote and row.quote.status in Quote.SLOT_STATUSES:
+            finish_quote(quote_id=row.quote.pk, outcome=Outcome.failed("Stopped by staff."))
+    cancelled = job.rows.filter(status__in=OPEN_ROW_STATUSES).update(
+        status=BatchQuote.Status.CANCELLED, error_message="Stopped by staff.", finished_at=now
+    )
+    BatchJob.objects.filter(pk=job.pk).update(cancelled_count=F("cancelled_count") + cancelled)
+    finish_job_if_done(job_id=job.pk)
+    record_event(job=job, action="force_finish", actor=by, detail=f"{cancelled} rows cancelled")
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def resend_job_email(*, job: BatchJob, by) -> None:
+    """Send the job's email again (staff)."""
+    if not job.is_finished:
+        raise JobActionRefused("The job has not finished yet.")
+    BatchJob.objects.filter(pk=job.pk).update(notified_at=timezone.now(), notification_sent_at=None)
+    record_event(job=job, action="resend_email", actor=by)
+    from bulk.tasks import send_job_email
+
+    send_job_email.delay_on_commit(job.pk)
+
+
+# --- Sweeper ----------------------------------------------------------------------------
+
+
+def sweep_jobs() -> dict:
+    """Finish jobs whose rows are all terminal and re-send claimed emails never sent."""
+    open_jobs = BatchJob.objects.filter(finished_at__isnull=True).exclude(
+        Exists(BatchQuote.objects.filter(batch_job=OuterRef("pk"), status__in=OPEN_ROW_STATUSES))
+    )
+    finished = 0
+    for job_id in open_jobs.values_list("pk", flat=True):
+        with transaction.atomic():
+            finished += finish_job_if_done(job_id=job_id)
+    stale = timezone.now() - timedelta(seconds=settings.BULK_EMAIL_RESEND_AFTER)
+    unsent = list(
+        BatchJob.objects.filter(
+            notified_at__lt=stale, notification_sent_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    if unsent:
+        from bulk.tasks import send_job_email
+
+        for job_id in unsent:
+            send_job_email.delay(job_id)
+    return {"finished": finished, "emails_resent": len(unsent)}

@@ -1,0 +1,57 @@
+from django import forms
+
+from bulk.parsing import normalize_state, normalize_zip
+
+SPEED_CHOICES = [
+    (100, "100 Mbps"),
+    (200, "200 Mbps"),
+    (500, "500 Mbps"),
+    (1000, "1 Gbps"),
+    (2000, "2 Gbps"),
+    (5000, "5 Gbps"),
+    (10000, "10 Gbps"),
+]
+TERM_CHOICES = [(12, "12 months"), (24, "24 months"), (36, "36 months"), (60, "60 months")]
+DEFAULT_SPEED = 1000
+DEFAULT_TERM = 36
+
+
+class QuoteForm(forms.Form):
+    street_address = forms.CharField(label="Street address", max_length=200)
+    city = forms.CharField(max_length=100)
+    state = forms.CharField(max_length=40, help_text="Two letters (TX) or the name (Texas).")
+    zip_code = forms.CharField(label="ZIP code", max_length=10)
+    speed_mbps = forms.TypedChoiceField(
+        label="Speed", choices=SPEED_CHOICES, coerce=int, initial=DEFAULT_SPEED
+    )
+    term_months = forms.TypedChoiceField(
+        label="Term", choices=TERM_CHOICES, coerce=int, initial=DEFAULT_TERM
+    )
+    contact_name = forms.CharField(label="Contact name", max_length=150)
+    email = forms.EmailField(label="Contact email")
+    phone = forms.CharField(max_length=40, required=False)
+    company = forms.CharField(max_length=200, required=False)
+
+    def clean_state(self) -> str:
+        code = normalize_state(self.cleaned_data["state"])
+        if code is None:
+            raise forms.ValidationError("Enter a US state: two letters (TX) or its name.")
+        return code
+
+    def clean_zip_code(self) -> str:
+        zip_code = normalize_zip(self.cleaned_data["zip_code"])
+        if zip_code is None:
+            raise forms.ValidationError("Enter a ZIP code: 5 digits, or ZIP+4 (12345-6789).")
+        return zip_code
+
+    @classmethod
+    def initial_for(cls, user) -> dict:
+        """Prefill the contact from the signed-in user's profile."""
+        if not user.is_authenticated:
+            return {}
+        return {
+            "contact_name": user.full_name,
+            "email": user.email,
+            "phone": user.phone,
+            "company": user.company,
+        }

@@ -1,0 +1,181 @@
+"""Real parts for engine tests: Celery worker subprocesses, a broker, the sandbox.
+
+Workers run as separate processes (`celery -A config worker`) against the test database
+and the session's broker (Redis when REDIS_URL is set, as in CI; else the filesystem
+transport in a temporary folder), so ordering, redelivery and crashes are real.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Fast but realistic timings: the sandbox prices in ~0.1 s, we poll every 0.05 s.
+ENGINE_ENV = {
+    "MOMENTUM_POLL_INTERVAL": "0.05",
+    "MOMENTUM_QUOTE_TIMEOUT": "20",
+    "MOMENTUM_LEASE_SECONDS": "1.5",
+    "MOMENTUM_RETRY_BASE": "0.05",
+    "MOMENTUM_READ_TIMEOUT": "1.0",
+    "MOMENTUM_CONNECT_TIMEOUT": "1.0",
+    "MOMENTUM_DOWN_AFTER": "50",
+    "MOMENTUM_DOWN_PAUSE": "0.2",
+    "SWEEP_INTERVAL": "0.5",
+    "BULK_EMAIL_RESEND_AFTER": "5",
+}
+
+
+def database_url() -> str:
+    """The URL of the test database this process uses, for worker subprocesses."""
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    auth = conf["USER"] or "postgres"
+    if conf.get("PASSWORD"):
+        auth += f":{conf['PASSWORD']}"
+    return f"postgres://{auth}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
+
+
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float, interval: float = 0.1, what: str = ""
+) -> object:
+    """Poll until predicate() is truthy; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class Worker:
+    """A `celery worker` subprocess in its own process group (so SIGKILL takes it all)."""
+
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        log_dir: Path,
+        queues: str,
+        concurrency: int = 1,
+        beat: bool = False,
+    ) -> None:
+        self.name = f"{queues.replace(',', '-')}-{uuid.uuid4().hex[:6]}"
+        self.log_path = log_dir / f"worker-{self.name}.log"
+        self.env = env
+        self.args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "-n",
+            f"{self.name}@127.0.0.1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-l",
+            "INFO",
+        ]
+        if beat:
+            self.args += ["-B", "-s", str(log_dir / f"beat-{self.name}")]
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *, timeout: float = 30) -> Worker:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        wait_until(
+            lambda: self.process.poll() is not None or b" ready." in self.log_path.read_bytes(),
+            timeout=timeout,
+            what=f"worker {self.name} to start",
+        )
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker {self.name} exited:\n{self.log_tail()}")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: main process and pool children, no clean-up."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if not self.process or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 60) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class Engine:
+    """Starts and stops the worker processes of one test; all share one environment."""
+
+    def __init__(self, *, env: dict[str, str], log_dir: Path, mail_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.mail_dir = mail_dir
+        self.workers: list[Worker] = []
+
+    def worker(self, queues: str = "momentum", **kwargs) -> Worker:
+        worker = Worker(env=self.env, log_dir=self.log_dir, queues=queues, **kwargs).start()
+        self.workers.append(worker)
+        return worker
+
+    def start(self, *, momentum_workers: int = 1) -> Engine:
+        """The production shape: `momentum` workers (-c 1) and a default worker with beat."""
+        for _ in range(momentum_workers):
+            self.worker("momentum")
+        self.worker("default", concurrency=2, beat=True)
+        return self
+
+    def stop(self) -> None:
+        # The test is over: no need for a warm shutdown.
+        for worker in self.workers:
+            worker.kill()
+
+    def logs(self) -> str:
+        return "\n\n".join(f"--- {w.name}\n{w.log_tail()}" for w in self.workers)
+
+    def sent_emails(self) -> list[str]:
+        """Emails the workers sent (the file backend writes one file per connection)."""
+        messages = []
+        for path in sorted(self.mail_dir.glob("*.log")):
+            chunks = path.read_text(errors="replace").split("-" * 79)
+            messages += [c for c in chunks if "Subject:" in c]
+        return messages

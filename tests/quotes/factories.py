@@ -1,0 +1,24 @@
+import factory
+
+from quotes.models import Lead, Quote
+
+
+class LeadFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lead
+
+    contact_name = factory.Faker("name")
+    email = factory.Sequence(lambda n: f"lead{n}@example.com")
+    phone = "555-0142"
+    company = "Acme Telecom"
+
+
+class QuoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Quote
+
+    lead = factory.SubFactory(LeadFactory)
+    street_address = factory.Sequence(lambda n: f"{100 + n} Main St")
+    city = "Austin"
+    state = "TX"
+    zip_code = "78701"
