@@ -1,0 +1,157 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from bulk.models import BatchJob, BatchJobEvent, BatchQuote
+from bulk.services import jobs
+
+INLINE_ROWS = 50
+
+
+class FirstRowsFormSet(BaseInlineFormSet):
+    def get_queryset(self) -> QuerySet:
+        # A job may have 20,000 rows; the page shows the first ones and links to the rest.
+        return super().get_queryset()[:INLINE_ROWS]
+
+
+class BatchQuoteInline(admin.TabularInline):
+    model = BatchQuote
+    formset = FirstRowsFormSet
+    fields = [
+        "row_number",
+        "street_address",
+        "city",
+        "state",
+        "zip_code",
+        "status",
+        "error_message",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = f"Rows (the first {INLINE_ROWS}; all of them under “Batch quotes”)"
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class BatchJobEventInline(admin.TabularInline):
+    model = BatchJobEvent
+    fields = ["created_at", "action", "actor", "detail"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(BatchJob)
+class BatchJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "file_name",
+        "user",
+        "status",
+        "progress",
+        "total_count",
+        "success_count",
+        "failed_count",
+        "cancelled_count",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["status", ("user", admin.RelatedOnlyFieldListFilter), "created_at"]
+    search_fields = ["file_name", "user__email"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["user"]
+    inlines = [BatchJobEventInline, BatchQuoteInline]
+    readonly_fields = [
+        "status",
+        "total_count",
+        "processed_count",
+        "success_count",
+        "failed_count",
+        "cancelled_count",
+        "current_index",
+        "started_at",
+        "finished_at",
+        "last_served_at",
+        "notified_at",
+        "notification_sent_at",
+        "rows_link",
+    ]
+    actions = [
+        "cancel_jobs",
+        "retry_failed_rows",
+        "requeue_stuck_rows",
+        "force_finish_jobs",
+        "resend_email",
+    ]
+
+    @admin.display(description="Progress")
+    def progress(self, job: BatchJob) -> str:
+        return f"{job.percent_done}%"
+
+    @admin.display(description="All rows")
+    def rows_link(self, job: BatchJob) -> str:
+        url = reverse("admin:bulk_batchquote_changelist") + f"?batch_job__id__exact={job.pk}"
+        return format_html('<a href="{}">All {} rows</a>', url, job.total_count)
+
+    def _act(self, request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
+        done = 0
+        for job in queryset:
+            try:
+                action(job=job, by=request.user)
+            except jobs.JobActionRefused as refused:
+                self.message_user(request, f"Job {job.pk}: {refused}", messages.WARNING)
+            else:
+                done += 1
+                self.log_change(request, job, f"{verb} (admin action)")
+        if done:
+            self.message_user(request, f"{verb}: {done} job(s).", messages.SUCCESS)
+
+    @admin.action(description="Cancel the selected jobs")
+    def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(request, queryset, jobs.cancel_job, "Cancelled")
+
+    @admin.action(description="Retry the failed rows of the selected jobs")
+    def retry_failed_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(request, queryset, jobs.retry_failed_rows, "Failed rows retried")
+
+    @admin.action(description="Requeue stuck rows (processing with no live quote)")
+    def requeue_stuck_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(request, queryset, jobs.requeue_stuck_rows, "Stuck rows requeued")
+
+    @admin.action(description="Force-finish the selected jobs (open rows are cancelled)")
+    def force_finish_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(request, queryset, jobs.force_finish_job, "Force-finished")
+
+    @admin.action(description="Resend the completion email")
+    def resend_email(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(request, queryset, jobs.resend_job_email, "Email resent")
+
+
+@admin.register(BatchQuote)
+class BatchQuoteAdmin(admin.ModelAdmin):
+    list_display = [
+        "batch_job",
+        "row_number",
+        "street_address",
+        "city",
+        "state",
+        "zip_code",
+        "status",
+        "attempts",
+        "error_message",
+    ]
+    list_filter = ["status", "batch_job__status"]
+    search_fields = ["street_address", "city", "zip_code", "batch_job__file_name"]
+    list_select_related = ["batch_job"]
+    raw_id_fields = ["batch_job", "quote"]
+    readonly_fields = ["status", "attempts", "started_at", "finished_at", "quote"]

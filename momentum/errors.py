@@ -1,0 +1,57 @@
+"""Typed errors for everything that can go wrong talking to Momentum.
+
+Callers catch these and nothing else: the client turns every `requests` and JSON exception
+into one of them. Each carries a `message` a person can read (staff see it in admin, users
+see it on a failed row).
+"""
+
+
+class MomentumError(Exception):
+    """Base class: something went wrong talking to Momentum."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class MomentumTransientError(MomentumError):
+    """Try again later: 429, 5xx, connection errors, timeouts, malformed answers.
+
+    `ambiguous` is True when the request may have been processed upstream (a submit that
+    timed out while waiting for the answer, got a 5xx, or got an answer we could not read):
+    retry it with the same idempotency key and keep the slot. It is False when the request
+    certainly had no effect (429, connection refused, connect timeout, and every GET).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+class MomentumRejected(MomentumError):
+    """Momentum refused the request for good (400, 404, 422): retrying will not help."""
+
+    def __init__(self, message: str, *, code: str = "rejected", status_code: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status_code = status_code
+
+
+class MomentumConfigurationError(MomentumError):
+    """Our side is misconfigured (401/403: the API key is wrong; or a bad base URL)."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code

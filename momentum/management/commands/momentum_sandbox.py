@@ -1,0 +1,159 @@
+"""`manage.py momentum_sandbox`: run the local Momentum API until interrupted."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from argparse import ArgumentParser, ArgumentTypeError
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from momentum.sandbox import SandboxConfig, SandboxServer
+
+
+def _delay_range(value: str) -> tuple[float, float]:
+    """MIN:MAX seconds, or one number for a fixed delay."""
+    low, _, high = value.partition(":")
+    try:
+        low_seconds = float(low)
+        high_seconds = float(high) if high else low_seconds
+    except ValueError:
+        raise ArgumentTypeError(f"expected MIN:MAX seconds, got {value!r}") from None
+    if not 0 <= low_seconds <= high_seconds:
+        raise ArgumentTypeError(f"expected 0 <= MIN <= MAX, got {value!r}")
+    return low_seconds, high_seconds
+
+
+def _rate(value: str) -> float:
+    """A probability between 0 and 1."""
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ArgumentTypeError(f"expected a rate between 0 and 1, got {value!r}") from None
+    if not 0 <= rate <= 1:
+        raise ArgumentTypeError(f"expected a rate between 0 and 1, got {value!r}")
+    return rate
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the Momentum sandbox: a local HTTP server that implements the Momentum API "
+        "contract, with configurable delays and failure injection (docs/momentum.md)."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        defaults = SandboxConfig()
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
+        parser.add_argument(
+            "--port", type=int, default=8001, help="Port to listen on (0: a free one)."
+        )
+        parser.add_argument(
+            "--delay",
+            type=_delay_range,
+            default=(defaults.delay_min, defaults.delay_max),
+            metavar="MIN:MAX",
+            help="Seconds until a quote is priced, drawn uniformly (default 3:8).",
+        )
+        parser.add_argument("--seed", type=int, default=None, help="Seed for every draw.")
+        parser.add_argument("--api-key", default=defaults.api_key, help="The bearer key.")
+        parser.add_argument(
+            "--max-in-flight",
+            type=int,
+            default=defaults.max_in_flight,
+            help="Quotes that may be pending at once before new ones get 429 (default 1).",
+        )
+        parser.add_argument(
+            "--no-one-in-flight",
+            dest="enforce_one_in_flight",
+            action="store_false",
+            help="Accept new quotes while others are pending (still counted in the stats).",
+        )
+        parser.add_argument(
+            "--no-one-request",
+            dest="enforce_one_request",
+            action="store_false",
+            help="Serve concurrent requests instead of refusing them with 429.",
+        )
+        for name, what in (
+            ("429", "answer 429 with Retry-After"),
+            ("500", "answer 500"),
+            ("slow", "answer after --slow-seconds"),
+            ("malformed", "answer with a body that is not valid JSON"),
+            ("no-coverage", "price a new quote as failed with no coverage"),
+        ):
+            parser.add_argument(
+                f"--rate-{name}", type=_rate, default=0.0, metavar="RATE", help=f"Share to {what}."
+            )
+        parser.add_argument(
+            "--slow-seconds",
+            type=float,
+            default=defaults.slow_seconds,
+            help="How late a slow answer comes (default 25, above the client's read timeout).",
+        )
+        parser.add_argument(
+            "--retry-after",
+            type=float,
+            default=defaults.retry_after,
+            help="Retry-After seconds on injected 429s and concurrent refusals (default 1).",
+        )
+        parser.add_argument(
+            "--poll-retry-after",
+            type=float,
+            default=None,
+            help="Retry-After hint on a pending quote's answer (default none).",
+        )
+        parser.add_argument(
+            "--no-coverage-zips",
+            default=",".join(defaults.no_coverage_zip_prefixes),
+            metavar="PREFIX,...",
+            help="ZIP prefixes that always fail with no coverage (default 999).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        config = SandboxConfig(
+            api_key=options["api_key"],
+            delay_min=options["delay"][0],
+            delay_max=options["delay"][1],
+            seed=options["seed"],
+            enforce_one_in_flight=options["enforce_one_in_flight"],
+            max_in_flight=options["max_in_flight"],
+            enforce_one_request=options["enforce_one_request"],
+            rate_429=options["rate_429"],
+            rate_500=options["rate_500"],
+            rate_slow=options["rate_slow"],
+            slow_seconds=options["slow_seconds"],
+            rate_malformed=options["rate_malformed"],
+            rate_no_coverage=options["rate_no_coverage"],
+            retry_after=options["retry_after"],
+            poll_retry_after=options["poll_retry_after"],
+            no_coverage_zip_prefixes=tuple(
+                prefix.strip() for prefix in options["no_coverage_zips"].split(",") if prefix
+            ),
+        )
+        try:
+            server = SandboxServer(config, host=options["host"], port=options["port"])
+        except ValueError as exc:
+            raise CommandError(f"Bad sandbox settings: {exc}") from None
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {options['host']}:{options['port']}: {exc}"
+            ) from None
+
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        server.start()
+        self.stdout.write(
+            f"Momentum sandbox listening on {server.url} "
+            f"(key {config.api_key!r}, quotes priced in {config.delay_min:g}-"
+            f"{config.delay_max:g} s, stats at {server.url}/__sandbox/stats)"
+        )
+        self.stdout.flush()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
+            self.stdout.write("Momentum sandbox stopped.")

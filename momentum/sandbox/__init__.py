@@ -1,0 +1,28 @@
+"""A local Momentum: a real threaded HTTP server implementing the contract (contract.py).
+
+Used by `manage.py momentum_sandbox` (development, demos) and by tests (`SandboxServer` on a
+free port in a thread). It prices quotes after a configurable delay, deterministically from
+the address, refuses a second quote while one is pending (429 + Retry-After), refuses a
+request that arrives while another is being served, honours Idempotency-Key, injects
+failures at configurable rates, and counts all of it on `GET /__sandbox/stats`.
+
+See docs/momentum.md for every option and the addresses that always fail.
+"""
+
+from momentum.sandbox.config import SandboxConfig
+from momentum.sandbox.pricing import CARRIERS, normalise_address, price_quote
+from momentum.sandbox.server import (
+    INVALID_ADDRESS_MARKER,
+    NO_COVERAGE_MESSAGE,
+    SandboxServer,
+)
+
+__all__ = [
+    "CARRIERS",
+    "INVALID_ADDRESS_MARKER",
+    "NO_COVERAGE_MESSAGE",
+    "SandboxConfig",
+    "SandboxServer",
+    "normalise_address",
+    "price_quote",
+]
