@@ -42,17 +42,7 @@ def job_email_subject(*, job: BatchJob) -> str:
     )
 
 
-def send_job_finished_email(*, job: BatchJob) -> bool:
-    """Send the email if it is claimed and not sent yet; True if this call sent it."""
-    now = timezone.now()
-    # Mark it sent before sending, so a redelivered task cannot send it twice; if the
-    # send fails the mark is taken back and the task retries.
-    marked = BatchJob.objects.filter(
-        pk=job.pk, notified_at__isnull=False, notification_sent_at__isnull=True
-    ).update(notification_sent_at=now)
-    if not marked:
-        return False
-    job.refresh_from_db()
+def build_job_email(*, job: BatchJob) -> EmailMultiAlternatives:
     context = job_email_context(job=job)
     message = EmailMultiAlternatives(
         subject=job_email_subject(job=job),
@@ -62,6 +52,20 @@ def send_job_finished_email(*, job: BatchJob) -> bool:
     message.attach_alternative(
         render_to_string("bulk/email/job_finished.html", context), "text/html"
     )
+    return message
+
+
+def send_job_finished_email(*, job: BatchJob) -> bool:
+    """Send the email if it is claimed and not sent yet; True if this call sent it."""
+    message = build_job_email(job=job)
+    now = timezone.now()
+    # Mark it sent before sending, so a redelivered task cannot send it twice; if the
+    # send fails the mark is taken back and the task retries.
+    marked = BatchJob.objects.filter(
+        pk=job.pk, notified_at__isnull=False, notification_sent_at__isnull=True
+    ).update(notification_sent_at=now)
+    if not marked:
+        return False
     try:
         message.send()
     except Exception as error:

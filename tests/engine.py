@@ -179,3 +179,47 @@ class Engine:
             chunks = path.read_text(errors="replace").split("-" * 79)
             messages += [c for c in chunks if "Subject:" in c]
         return messages
+
+
+def create_job(*, user, rows: int, file_name: str = "sites.xlsx", zip_for=None, **fields):
+    """A submitted job of `rows` addresses, handed to the engine as an upload would be."""
+    from django.db import transaction
+
+    from bulk.models import BatchJob, BatchQuote
+    from quotes.services import request_dispatch
+
+    with transaction.atomic():
+        job = BatchJob.objects.create(
+            user=user, file_name=file_name, total_count=rows, notify_email=True, **fields
+        )
+        BatchQuote.objects.bulk_create(
+            BatchQuote(
+                batch_job=job,
+                row_number=n + 2,
+                street_address=f"{n + 1} Job{job.pk} Street",
+                city="Denver",
+                state="CO",
+                zip_code=zip_for(n) if zip_for else "80202",
+            )
+            for n in range(rows)
+        )
+        request_dispatch()
+    return job
+
+
+def job_finished(job) -> bool:
+    job.refresh_from_db()
+    return job.finished_at is not None
+
+
+def assert_counters_exact(job) -> None:
+    """Invariant 2: the counters equal the rows in each status."""
+    from bulk.models import BatchQuote
+
+    job.refresh_from_db()
+    by_status = {s: job.rows.filter(status=s).count() for s in BatchQuote.Status.values}
+    assert job.success_count == by_status["complete"]
+    assert job.failed_count == by_status["failed"]
+    assert job.cancelled_count == by_status["cancelled"]
+    assert job.processed_count == job.success_count + job.failed_count
+    assert sum(by_status.values()) == job.total_count

@@ -1,0 +1,150 @@
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from quotes.models import Quote
+from tests.quotes.factories import QuoteFactory
+
+FORM = {
+    "street_address": "500 Congress Ave",
+    "city": "Austin",
+    "state": "texas",
+    "zip_code": "78701",
+    "speed_mbps": "1000",
+    "term_months": "36",
+    "contact_name": "Pat Doe",
+    "email": "pat@example.com",
+    "phone": "555-0100",
+    "company": "Doe Inc",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_needed(settings):
+    settings.QUOTE_ANON_RATE_PER_HOUR = 5
+
+
+@pytest.mark.django_db
+def test_visitor_asks_for_a_quote_and_sees_it_waiting(client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("quotes:new"), FORM)
+    quote = Quote.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("quotes:detail", args=[quote.public_id])
+    assert (quote.state, quote.zip_code, quote.lead.user) == ("TX", "78701", None)
+    assert len(callbacks) == 1  # the engine is asked to start it
+    page = client.get(response.url)
+    assert page.status_code == 200
+    assert b"Yours is next" in page.content
+
+
+@pytest.mark.django_db
+def test_the_form_defaults_to_one_gigabit_for_36_months(client):
+    page = client.get(reverse("quotes:new")).content.decode()
+    assert '<option value="1000" selected>' in page
+    assert '<option value="36" selected>' in page
+
+
+@pytest.mark.django_db
+def test_signed_in_users_get_the_form_prefilled_from_their_profile(signed_in_client, user):
+    page = signed_in_client.get(reverse("quotes:new")).content.decode()
+    assert f'value="{user.email}"' in page
+    assert f'value="{user.phone}"' in page
+
+
+@pytest.mark.django_db
+def test_signed_in_users_own_their_quotes(signed_in_client, user):
+    response = signed_in_client.post(reverse("quotes:new"), FORM)
+    assert response.status_code == 302
+    assert Quote.objects.get().lead.user == user
+
+
+@pytest.mark.django_db
+def test_invalid_input_gets_form_errors_not_a_500(client):
+    response = client.post(
+        reverse("quotes:new"), {**FORM, "state": "Atlantis", "zip_code": "12", "email": "x"}
+    )
+    assert response.status_code == 200
+    assert b"Enter a US state" in response.content
+    assert b"Enter a ZIP code" in response.content
+    assert not Quote.objects.exists()
+
+
+@pytest.mark.django_db
+def test_visitors_are_throttled_with_a_clear_message(client, settings):
+    settings.QUOTE_ANON_RATE_PER_HOUR = 2
+    for _ in range(2):
+        assert client.post(reverse("quotes:new"), FORM).status_code == 302
+    response = client.post(reverse("quotes:new"), FORM)
+    assert response.status_code == 429
+    assert b"the most we allow without an account" in response.content
+    assert Quote.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_signed_in_users_are_not_throttled(signed_in_client, settings):
+    settings.QUOTE_ANON_RATE_PER_HOUR = 1
+    for _ in range(3):
+        assert signed_in_client.post(reverse("quotes:new"), FORM).status_code == 302
+
+
+@pytest.mark.django_db
+def test_sign_in_can_be_required(client, settings):
+    settings.QUOTE_REQUIRE_LOGIN = True
+    response = client.get(reverse("quotes:new"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("accounts:login"))
+
+
+@pytest.mark.django_db
+def test_someone_elses_quote_answers_404(client, other_user):
+    quote = QuoteFactory(lead__user=other_user)
+    assert client.get(reverse("quotes:detail", args=[quote.public_id])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_priced_quote_shows_mrc_nrc_and_carrier(signed_in_client, user):
+    quote = QuoteFactory(
+        lead__user=user,
+        status=Quote.Status.COMPLETE,
+        mrc=Decimal("1234.50"),
+        nrc=Decimal("99.00"),
+        carrier="Lumen",
+        completed_at=timezone.now(),
+    )
+    page = signed_in_client.get(reverse("quotes:detail", args=[quote.public_id])).content
+    assert b"$1,234.50" in page
+    assert b"$99.00" in page
+    assert b"Lumen" in page
+
+
+@pytest.mark.django_db
+def test_a_failed_quote_shows_the_reason(signed_in_client, user):
+    quote = QuoteFactory(
+        lead__user=user, status=Quote.Status.FAILED, error_message="No coverage at this address."
+    )
+    page = signed_in_client.get(reverse("quotes:detail", args=[quote.public_id])).content
+    assert b"No coverage at this address." in page
+
+
+@pytest.mark.django_db
+def test_the_waiting_page_counts_the_quotes_ahead(signed_in_client, user):
+    QuoteFactory(status=Quote.Status.IN_FLIGHT, momentum_slot=0)
+    QuoteFactory()
+    mine = QuoteFactory(lead__user=user)
+    page = signed_in_client.get(reverse("quotes:detail", args=[mine.public_id])).content
+    assert b"2 quotes ahead of yours" in page
+
+
+@pytest.mark.django_db
+def test_the_htmx_fragment_refreshes_while_pending_and_stops_when_done(signed_in_client, user):
+    quote = QuoteFactory(lead__user=user)
+    url = reverse("quotes:detail", args=[quote.public_id])
+    pending = signed_in_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" in pending
+    assert "<html" not in pending
+    Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.COMPLETE, mrc=1, nrc=0)
+    done = signed_in_client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "hx-trigger" not in done
