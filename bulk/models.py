@@ -1,6 +1,15 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
+
+# What a user may choose for a job (the upload form and `submit_batch` offer these).
+SPEEDS_MBPS = (100, 200, 500, 1000, 2000, 5000, 10000)
+TERMS_MONTHS = (12, 24, 36, 60)
+DEFAULT_SPEED_MBPS = 1000
+DEFAULT_TERM_MONTHS = 36
 
 
 class BatchJob(models.Model):
@@ -150,3 +159,87 @@ class BatchJobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on job {self.batch_job_id}"
+
+
+class StagedUpload(models.Model):
+    """A parsed upload held on the server between its preview and its submission.
+
+    The browser never re-posts the rows: the preview and the submit name this record.
+    It expires, and submitting it twice gives the same job (`batch_job` is set once).
+    """
+
+    class Status(models.TextChoices):
+        PARSING = "parsing", "Reading the file"
+        READY = "ready", "Ready"
+        REJECTED = "rejected", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staged_uploads"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    file_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=4, blank=True)
+    speed_mbps = models.PositiveIntegerField(default=DEFAULT_SPEED_MBPS)
+    term_months = models.PositiveSmallIntegerField(default=DEFAULT_TERM_MONTHS)
+    notify_email = models.BooleanField(default=True)
+    # The uploaded bytes, kept only until a background parse has read them.
+    content = models.BinaryField(null=True, blank=True, editable=False)
+    # Progress of a background parse: rows read, and the rows the sheet says it has.
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_expected = models.PositiveIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+
+    sheet_name = models.CharField(max_length=100, blank=True)
+    header_row = models.PositiveIntegerField(null=True, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    # Address field name to the user's column that feeds it.
+    field_columns = models.JSONField(default=dict, blank=True)
+    valid_count = models.PositiveIntegerField(default=0)
+    invalid_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    # Every parsed row, compact (cells as lists in `columns` order); see services.uploads.
+    rows = models.JSONField(default=dict, blank=True)
+    # The few rows the preview page shows, so that it never loads `rows`.
+    preview = models.JSONField(default=dict, blank=True)
+
+    batch_job = models.OneToOneField(
+        BatchJob,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="staged_upload",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.pk}: {self.file_name}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.batch_job_id is not None
+
+    @property
+    def parse_stalled(self) -> bool:
+        """A background parse that has not started a minute after the upload."""
+        waited = timezone.now() - self.created_at
+        return (
+            self.status == self.Status.PARSING
+            and not self.rows_read
+            and waited.total_seconds() > 60
+        )
+
+    @property
+    def parse_percent(self) -> int | None:
+        if not self.rows_expected:
+            return None
+        return min(99, int(100 * self.rows_read / self.rows_expected))

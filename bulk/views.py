@@ -1,10 +1,90 @@
+from uuid import UUID
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRefresh
+
+from bulk.forms import UploadForm
+from bulk.models import StagedUpload
+from bulk.selectors import jobs_for_user, recent_jobs_for_user, staged_uploads_for_user
+from bulk.services import uploads
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "bulk/index.html", {})
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            staged = uploads.stage_upload(
+                user=request.user,
+                uploaded_file=data["file"],
+                file_name=data["file"].name,
+                speed_mbps=data["speed_mbps"],
+                term_months=data["term_months"],
+                notify_email=data["notify_email"],
+                allow_background=True,
+            )
+        except uploads.UploadRejected as rejected:
+            form.add_error("file", rejected.message)
+        else:
+            return redirect("bulk:preview", upload_id=staged.pk)
+    jobs = recent_jobs_for_user(user=request.user)
+    return render(request, "bulk/index.html", {"form": form, "jobs": jobs})
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def preview(request: HttpRequest, upload_id: UUID) -> HttpResponse:
+    staged = get_object_or_404(staged_uploads_for_user(user=request.user), pk=upload_id)
+    if request.htmx:
+        if staged.status != StagedUpload.Status.PARSING:
+            return HttpResponseClientRefresh()  # the parse ended: show the whole preview
+        return render(request, "bulk/preview.html#parsing", {"staged": staged})
+    gone = staged.is_expired and not staged.is_submitted
+    return render(request, "bulk/preview.html", {"staged": staged}, status=410 if gone else 200)
+
+
+@require_POST
+@login_required
+def submit(request: HttpRequest, upload_id: UUID) -> HttpResponse:
+    staged = get_object_or_404(staged_uploads_for_user(user=request.user), pk=upload_id)
+    try:
+        job = uploads.submit_staged_upload(staged=staged, user=request.user)
+    except uploads.SubmitRefused as refused:
+        messages.error(request, refused.message)
+        return redirect("bulk:preview", upload_id=staged.pk)
+    return redirect("bulk:job", job_id=job.pk)
+
+
+@require_GET
+@login_required
+def invalid_rows(request: HttpRequest, upload_id: UUID) -> HttpResponse:
+    staged = get_object_or_404(StagedUpload.objects.filter(user=request.user), pk=upload_id)
+    if staged.is_expired or staged.status != StagedUpload.Status.READY:
+        messages.error(request, "The invalid rows of this upload are no longer available.")
+        return redirect("bulk:preview", upload_id=staged.pk)
+    # The BOM tells Excel the file is UTF-8.
+    body = "\ufeff" + uploads.invalid_rows_csv(staged=staged)
+    name = uploads.invalid_rows_file_name(staged=staged)
+    return HttpResponse(
+        body,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(True, name)},
+    )
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def job(request: HttpRequest, job_id: int) -> HttpResponse:
+    batch_job = get_object_or_404(jobs_for_user(user=request.user), pk=job_id)
+    template = "bulk/job.html#progress" if request.htmx else "bulk/job.html"
+    return render(request, template, {"job": batch_job})

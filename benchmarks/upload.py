@@ -1,0 +1,129 @@
+"""Time the parsing and validation of a bulk upload and report its peak memory.
+
+    .venv/bin/python benchmarks/upload.py --rows 10000 --format xlsx
+
+Builds a messy spreadsheet of N address rows (title rows above the header, odd header
+names, numeric ZIPs that lost their leading zero, state names spelled out, blank,
+invalid and duplicate rows), then parses it in a fresh child process so that the peak
+RSS is the parser's alone, not the generator's. Prints seconds and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = ["Site ID", "Service Address", "Town", "ST", "Zip Code", "Notes"]
+STREETS = ["Main St", "Elm Street", "Harbor Blvd", "Oak Ave", "Congress St", "1st Ave"]
+PLACES = [
+    ("Boston", "Massachusetts", 2134),
+    ("Newark", "NJ", 7102),
+    ("Portland", "maine", 4101),
+    ("Austin", "TX", 78701),
+    ("Seattle", "wa", 98101),
+    ("Hartford", "Connecticut", 6103),
+]
+
+
+def build_rows(count: int, seed: int = 5) -> list[list[object]]:
+    """N data rows: mostly valid, ~1% blank, ~2% invalid, ~2% duplicates."""
+    rng = random.Random(seed)
+    rows: list[list[object]] = []
+    for i in range(count):
+        roll = rng.random()
+        city, state, zip_code = rng.choice(PLACES)
+        street = f"{i + 1} {rng.choice(STREETS)}"
+        if roll < 0.01:
+            rows.append([None] * len(HEADER))
+            continue
+        if roll < 0.02:
+            rows.append([f"S{i}", street, city, "Atlantis", zip_code, ""])
+            continue
+        if roll < 0.03:
+            rows.append([f"S{i}", "", city, state, "ABCDE", ""])
+            continue
+        if roll < 0.05 and rows and rows[-1][1]:
+            rows.append(list(rows[-1]))
+            continue
+        zip_value: object = zip_code if roll < 0.5 else f"{zip_code:05d}-{rng.randint(0, 9999):04d}"
+        rows.append([f"S{i}", street, city, state, zip_value, "Suite 100" if roll > 0.9 else ""])
+    return rows
+
+
+def write_file(path: Path, fmt: str, rows: list[list[object]]) -> None:
+    title = [["Acme Corp locations"], ["Exported 2026-11-01"], []]
+    if fmt == "xlsx":
+        import openpyxl
+
+        workbook = openpyxl.Workbook(write_only=True)
+        sheet = workbook.create_sheet("Locations")
+        for line in [*title, HEADER, *rows]:
+            sheet.append(line)
+        workbook.save(path)
+        return
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    for line in [*title, HEADER, *rows]:
+        writer.writerow(["" if v is None else v for v in line])
+    path.write_bytes(buffer.getvalue().encode("utf-8-sig"))
+
+
+def measure(path: Path) -> dict:
+    """Run in the child: parse and validate the file, then report time and peak RSS."""
+    sys.path.insert(0, str(ROOT))
+    from bulk.parsing import parse_upload
+
+    data = path.read_bytes()
+    started = time.perf_counter()
+    parsed = parse_upload(data)
+    seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "file_mb": round(len(data) / (1024 * 1024), 2),
+        "valid": parsed.valid_count,
+        "invalid": parsed.invalid_count,
+        "duplicates": parsed.duplicate_count,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(Path(args.child))))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"upload.{args.format}"
+        write_file(path, args.format, build_rows(args.rows))
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    result = json.loads(out)
+    print(
+        f"{args.rows:,} rows, {args.format} ({result['file_mb']} MB): "
+        f"parse + validate {result['seconds']:.2f} s, peak RSS {result['peak_rss_mb']:.0f} MB "
+        f"({result['valid']:,} valid, {result['invalid']:,} invalid, "
+        f"{result['duplicates']:,} duplicates)"
+    )
+
+
+if __name__ == "__main__":
+    main()

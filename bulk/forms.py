@@ -1,0 +1,55 @@
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, SPEEDS_MBPS, TERMS_MONTHS
+
+
+def speed_label(mbps: int) -> str:
+    return f"{mbps // 1000} Gbps" if mbps >= 1000 else f"{mbps} Mbps"
+
+
+SPEED_CHOICES = [(mbps, speed_label(mbps)) for mbps in SPEEDS_MBPS]
+TERM_CHOICES = [(months, f"{months} months") for months in TERMS_MONTHS]
+
+
+class UploadForm(forms.Form):
+    """The spreadsheet and the job's options; the file's content is checked by the service."""
+
+    file = forms.FileField(
+        label="Spreadsheet",
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument"
+                ".spreadsheetml.sheet,text/csv"
+            }
+        ),
+    )
+    speed_mbps = forms.TypedChoiceField(
+        label="Speed", choices=SPEED_CHOICES, coerce=int, initial=DEFAULT_SPEED_MBPS
+    )
+    term_months = forms.TypedChoiceField(
+        label="Term", choices=TERM_CHOICES, coerce=int, initial=DEFAULT_TERM_MONTHS
+    )
+    notify_email = forms.BooleanField(
+        label="Email me when the job is done", required=False, initial=True
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = (
+            f".xlsx or .csv, up to {filesizeformat(settings.BULK_MAX_UPLOAD_BYTES)} and "
+            f"{settings.BULK_MAX_ROWS:,} rows, with columns for street address, city, state "
+            "and ZIP code."
+        )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.BULK_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(
+                f"The file is {filesizeformat(upload.size)}; the limit is "
+                f"{filesizeformat(settings.BULK_MAX_UPLOAD_BYTES)}. Split it into smaller "
+                "files and upload them one at a time."
+            )
+        return upload

@@ -1,0 +1,185 @@
+"""Submit a spreadsheet of addresses as a bulk job, as the web upload does.
+
+python manage.py submit_batch sites.xlsx --user ops@example.com --speed 500 --wait
+"""
+
+import json
+import time
+from pathlib import Path
+from typing import NoReturn
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from accounts.models import User
+from bulk.models import (
+    DEFAULT_SPEED_MBPS,
+    DEFAULT_TERM_MONTHS,
+    SPEEDS_MBPS,
+    TERMS_MONTHS,
+    BatchJob,
+)
+from bulk.parsing import ParsedUpload
+from bulk.services import uploads
+
+SHOWN_INVALID_ROWS = 50
+
+
+class Command(BaseCommand):
+    help = "Parse, validate and submit a spreadsheet (xlsx or csv) as a bulk quote job."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path, help="the .xlsx or .csv file")
+        parser.add_argument("--user", required=True, help="email of the user who owns the job")
+        parser.add_argument(
+            "--speed", type=int, default=DEFAULT_SPEED_MBPS, choices=SPEEDS_MBPS, help="Mbps"
+        )
+        parser.add_argument(
+            "--term", type=int, default=DEFAULT_TERM_MONTHS, choices=TERMS_MONTHS, help="months"
+        )
+        parser.add_argument(
+            "--no-email", action="store_true", help="don't email the user when the job ends"
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="stop after validation; create nothing"
+        )
+        parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="follow the job until it ends; exit 0 only if it completed",
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument(
+            "--poll-interval", type=float, default=5.0, help="seconds between checks (--wait)"
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=0, help="give up waiting after this many seconds"
+        )
+
+    def handle(self, *args, **options) -> None:
+        self.as_json = options["json"]
+        self.result: dict = {"file": str(options["file"])}
+        user = User.objects.filter(email__iexact=options["user"]).first()
+        if user is None:
+            self.fail(f"No user with the email {options['user']}.")
+        path: Path = options["file"]
+        if not path.is_file():
+            self.fail(f"No such file: {path}")
+
+        try:
+            with path.open("rb") as uploaded_file:
+                if options["dry_run"]:
+                    parsed = uploads.read_upload(uploaded_file=uploaded_file)
+                    self.report_parse(parsed)
+                    self.finish()
+                    return
+                staged = uploads.stage_upload(
+                    user=user,
+                    uploaded_file=uploaded_file,
+                    file_name=path.name,
+                    speed_mbps=options["speed"],
+                    term_months=options["term"],
+                    notify_email=not options["no_email"],
+                )
+        except uploads.UploadRejected as rejected:
+            self.fail(rejected.message)
+        self.report_staged(staged)
+        try:
+            job = uploads.submit_staged_upload(staged=staged, user=user)
+        except uploads.SubmitRefused as refused:
+            self.fail(refused.message)
+        self.say(f"Submitted as job {job.pk} with {job.total_count:,} addresses.")
+        if options["wait"]:
+            job = self.wait_for(job, options["poll_interval"], options["timeout"])
+        self.report_job(job)
+        self.finish()
+        if options["wait"] and job.status != BatchJob.Status.COMPLETE:
+            raise CommandError(f"Job {job.pk} ended {job.status}.", returncode=1)
+
+    # --- Output ---------------------------------------------------------------------------
+
+    def say(self, line: str) -> None:
+        if not self.as_json:
+            self.stdout.write(line)
+
+    def fail(self, message: str) -> NoReturn:
+        if self.as_json:
+            self.result["error"] = message
+            self.stdout.write(json.dumps(self.result))
+        raise CommandError(message, returncode=1)
+
+    def finish(self) -> None:
+        if self.as_json:
+            self.stdout.write(json.dumps(self.result))
+
+    def report_parse(self, parsed: ParsedUpload) -> None:
+        invalid = [{"row": r.row_number, "errors": r.errors} for r in parsed.invalid_rows]
+        duplicates = [{"row": r.row_number, "of": r.duplicate_of} for r in parsed.duplicate_rows]
+        self.report_counts(
+            sheet=parsed.sheet_name,
+            header_row=parsed.header_row_number,
+            valid=parsed.valid_count,
+            invalid=invalid,
+            duplicates=duplicates,
+        )
+
+    def report_staged(self, staged) -> None:
+        rows = staged.rows
+        self.report_counts(
+            sheet=staged.sheet_name,
+            header_row=staged.header_row,
+            valid=staged.valid_count,
+            invalid=[{"row": n, "errors": errors} for n, _cells, errors in rows["invalid"]],
+            duplicates=[{"row": n, "of": of} for n, of in rows["duplicates"]],
+        )
+
+    def report_counts(
+        self, *, sheet: str, header_row: int, valid: int, invalid: list, duplicates: list
+    ) -> None:
+        self.result |= {
+            "valid": valid,
+            "invalid": len(invalid),
+            "duplicates": len(duplicates),
+            "invalid_rows": invalid,
+            "duplicate_rows": duplicates,
+        }
+        where = f'sheet "{sheet}", ' if sheet else ""
+        self.say(
+            f"{self.result['file']}: {where}header on row {header_row}. "
+            f"{valid:,} valid, {len(invalid):,} invalid, {len(duplicates):,} duplicate rows."
+        )
+        for row in invalid[:SHOWN_INVALID_ROWS]:
+            self.say(f"  row {row['row']}: {'; '.join(row['errors'])}")
+        if len(invalid) > SHOWN_INVALID_ROWS:
+            self.say(f"  ... and {len(invalid) - SHOWN_INVALID_ROWS:,} more invalid rows")
+
+    def report_job(self, job: BatchJob) -> None:
+        self.result |= {
+            "job_id": job.pk,
+            "status": job.status,
+            "total": job.total_count,
+            "processed": job.processed_count,
+            "succeeded": job.success_count,
+            "failed": job.failed_count,
+            "cancelled": job.cancelled_count,
+        }
+
+    def wait_for(self, job: BatchJob, interval: float, timeout: float) -> BatchJob:
+        started = timezone.now()
+        last = None
+        while True:
+            job.refresh_from_db()
+            progress = (job.status, job.processed_count, job.cancelled_count)
+            if progress != last:
+                self.say(
+                    f"  {job.get_status_display().lower()}: {job.processed_count:,} of "
+                    f"{job.total_count:,} ({job.success_count:,} quoted, "
+                    f"{job.failed_count:,} failed)"
+                )
+                last = progress
+            if job.is_finished:
+                return job
+            if timeout and (timezone.now() - started).total_seconds() > timeout:
+                self.report_job(job)
+                self.fail(f"Job {job.pk} had not ended after {timeout:g} seconds.")
+            time.sleep(interval)

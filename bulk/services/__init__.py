@@ -1,0 +1,1 @@
+"""Writes and domain steps of the bulk app: `uploads` (stage and submit a spreadsheet)."""

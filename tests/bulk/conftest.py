@@ -1,0 +1,102 @@
+"""Spreadsheets built in code, and bulk factories, for the bulk tests."""
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import timedelta
+
+import factory
+import openpyxl
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from bulk.models import BatchJob, StagedUpload
+from tests.factories import UserFactory
+
+HEADER = ["Street Address", "City", "State", "Zip"]
+GOOD_ROW = ["12 Main St", "Boston", "MA", "02134"]
+
+Row = Sequence[object]
+
+
+def xlsx_bytes(rows: Sequence[Row], *, title: str = "Sites", sheets: dict | None = None) -> bytes:
+    """An xlsx workbook whose first sheet holds `rows` (and more sheets, in order, after)."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(list(row))
+    for name, more_rows in (sheets or {}).items():
+        extra = workbook.create_sheet(name)
+        for row in more_rows:
+            extra.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def csv_bytes(rows: Sequence[Row], *, encoding: str = "utf-8", delimiter: str = ",") -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    for row in rows:
+        writer.writerow(["" if cell is None else cell for cell in row])
+    return buffer.getvalue().encode(encoding)
+
+
+def address_rows(count: int) -> list[list[object]]:
+    """`count` distinct valid rows, with numeric ZIPs as Excel stores them."""
+    return [[f"{n} Main St", "Boston", "Massachusetts", 2134] for n in range(1, count + 1)]
+
+
+def upload(data: bytes, name: str = "sites.xlsx") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+
+class BatchJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BatchJob
+
+    user = factory.SubFactory(UserFactory)
+    file_name = factory.Sequence(lambda n: f"sites-{n}.xlsx")
+    total_count = 10
+
+
+class StagedUploadFactory(factory.django.DjangoModelFactory):
+    """A ready staged upload with one valid and one invalid row."""
+
+    class Meta:
+        model = StagedUpload
+
+    user = factory.SubFactory(UserFactory)
+    file_name = "sites.xlsx"
+    file_format = "xlsx"
+    status = StagedUpload.Status.READY
+    header_row = 1
+    columns = ["Street Address", "City", "State", "Zip"]
+    field_columns = {
+        "street_address": "Street Address",
+        "city": "City",
+        "state": "State",
+        "zip_code": "Zip",
+    }
+    valid_count = 1
+    invalid_count = 1
+    rows = factory.LazyFunction(
+        lambda: {
+            "valid": [[2, "12 Main St", "Boston", "MA", "02134", GOOD_ROW]],
+            "invalid": [[3, ["", "Boston", "MA", "02134"], ["Street address is missing"]]],
+            "duplicates": [],
+        }
+    )
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=24))
+
+
+@pytest.fixture
+def dispatched(monkeypatch):
+    """Records the engine being woken (quotes.tasks.dispatch) instead of queueing it."""
+    from quotes.tasks import dispatch
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(dispatch, "delay", lambda *args, **kwargs: calls.append(args))
+    return calls
