@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from bulk import views
 
@@ -10,4 +10,8 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/submit/", views.submit, name="submit"),
     path("uploads/<uuid:upload_id>/invalid-rows.csv", views.invalid_rows, name="invalid_rows"),
     path("<int:job_id>/", views.job, name="job"),
+    re_path(
+        r"^(?P<job_id>\d+)/(?P<action>cancel|resume|retry)/$", views.job_action, name="job_action"
+    ),
+    re_path(r"^(?P<job_id>\d+)/results\.(?P<fmt>csv|xlsx)$", views.export, name="export"),
 ]

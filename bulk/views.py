@@ -2,17 +2,18 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 
+from bulk import exports
 from bulk.forms import UploadForm
 from bulk.models import StagedUpload
 from bulk.selectors import jobs_for_user, recent_jobs_for_user, staged_uploads_for_user
-from bulk.services import uploads
+from bulk.services import jobs, uploads
 
 
 @login_required
@@ -88,3 +89,47 @@ def job(request: HttpRequest, job_id: int) -> HttpResponse:
     batch_job = get_object_or_404(jobs_for_user(user=request.user), pk=job_id)
     template = "bulk/job.html#progress" if request.htmx else "bulk/job.html"
     return render(request, template, {"job": batch_job})
+
+
+JOB_ACTIONS = {
+    "cancel": (
+        jobs.cancel_job,
+        "The job is cancelled. The address being quoted now still gets its price.",
+    ),
+    "resume": (jobs.resume_job, "The job is back in line."),
+    "retry": (jobs.retry_failed_rows, "The failed rows are back in line."),
+}
+
+
+@require_POST
+@login_required
+def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
+    batch_job = get_object_or_404(jobs_for_user(user=request.user), pk=job_id)
+    service, done = JOB_ACTIONS[action]
+    try:
+        service(job=batch_job, by=request.user)
+    except jobs.JobActionRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, done)
+    return redirect("bulk:job", job_id=batch_job.pk)
+
+
+@require_GET
+@login_required
+def export(request: HttpRequest, job_id: int, fmt: str) -> HttpResponse:
+    batch_job = get_object_or_404(jobs_for_user(user=request.user), pk=job_id)
+    failed_only = request.GET.get("rows") == "failed"
+    name = exports.export_file_name(job=batch_job, fmt=fmt, failed_only=failed_only)
+    disposition = {"Content-Disposition": content_disposition_header(True, name)}
+    if fmt == "csv":
+        return StreamingHttpResponse(
+            exports.csv_chunks(job=batch_job, failed_only=failed_only),
+            content_type="text/csv; charset=utf-8",
+            headers=disposition,
+        )
+    return HttpResponse(
+        exports.xlsx_bytes(job=batch_job, failed_only=failed_only),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=disposition,
+    )
