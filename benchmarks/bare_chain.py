@@ -12,6 +12,7 @@ from celery import Celery, chain
 app = Celery("bare_chain")
 app.conf.update(
     broker_url=os.environ.get("REDIS_URL") or "filesystem://",
+    broker_transport=None if os.environ.get("REDIS_URL") else "config.broker:Transport",
     broker_transport_options=(
         {}
         if os.environ.get("REDIS_URL")

@@ -29,7 +29,7 @@ def start_worker(args: list[str], env: dict[str, str], log: Path) -> subprocess.
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", *args, "--without-gossip", "--without-mingle",
-             "--without-heartbeat", "-l", "WARNING"],
+             "--without-heartbeat", "-l", os.environ.get("BENCH_WORKER_LOG", "WARNING")],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     return process
@@ -61,6 +61,7 @@ def run_engine(rows: int, env: dict[str, str], work: Path) -> float:
     from tests.engine import create_job
 
     call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)  # no jobs left from other runs
     from accounts.models import User
 
     sandbox = SandboxServer(SandboxConfig(delay_min=0, delay_max=0, seed=1)).start()
@@ -136,6 +137,9 @@ def main() -> None:
         "MOMENTUM_LEASE_SECONDS": "30",
         "SWEEP_INTERVAL": "30",
         "EMAIL_URL": "dummymail://",
+        # Production settings: no query log, no debug cursor.
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
         "LOG_LEVEL": "WARNING",
     }
     if options.redis_url:

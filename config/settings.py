@@ -45,10 +45,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    # The JSON API (django-ninja); listed for its bundled, offline Swagger UI files.
+    "ninja",
     "accounts",
     "momentum",
     "quotes",
     "bulk",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -237,6 +240,8 @@ BROKER_DIR = Path(env.str("BROKER_DIR", default=str(VAR_DIR / "broker")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    # kombu's transport, but writing each message atomically (config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -283,6 +288,10 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SOFT_TIME_LIMIT = int(MOMENTUM_QUOTE_TIMEOUT) + 240
 CELERY_TASK_TIME_LIMIT = int(MOMENTUM_QUOTE_TIMEOUT) + 300
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fix-up closes the database connection around every task unless this is
+# set; a new PostgreSQL connection per task cost more than the task itself. Connections
+# are still checked and recycled by CONN_MAX_AGE and CONN_HEALTH_CHECKS (config/celery.py).
+CELERY_DB_REUSE_MAX = 10_000
 
 # Exactly one beat process runs in production (README.md).
 SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=30.0)

@@ -147,15 +147,27 @@ def get_health() -> MomentumHealth:
     return health
 
 
+# Whether this process last saw Momentum answer: then there are no failures of ours to
+# forget, and a success costs no query. (Failures noted by other processes are forgotten
+# by their own next success, and a pause ends by itself.)
+_momentum_answered = False
+
+
 def note_momentum_success() -> None:
-    """Momentum answered: forget earlier failures (one write only when there were some)."""
+    """Momentum answered: forget earlier failures (a write only after some)."""
+    global _momentum_answered
+    if _momentum_answered:
+        return
     MomentumHealth.objects.filter(pk=1, consecutive_failures__gt=0).update(
         consecutive_failures=0, paused_until=None, last_error=""
     )
+    _momentum_answered = True
 
 
 def note_momentum_failure(*, error: MomentumError) -> bool:
     """Count a transient failure; past the threshold pause the engine. True if paused."""
+    global _momentum_answered
+    _momentum_answered = False
     get_health()
     now = timezone.now()
     with transaction.atomic():
@@ -247,24 +259,36 @@ def request_dispatch() -> None:
     dispatch.delay_on_commit()
 
 
-def _claim_slot(*, quote_id: int, token: str) -> bool:
-    """Move a pending quote to `submitting` in a free slot; the database arbitrates."""
+def _claim_slot(*, quote_id: int, token: str, slot: int) -> bool:
+    """Move a pending quote to `submitting` in `slot`. Raises IntegrityError if another
+    quote holds that slot: the database, not this process, is the arbiter."""
     now = timezone.now()
-    for slot in range(settings.MOMENTUM_MAX_IN_FLIGHT):
+    return bool(
+        Quote.objects.filter(pk=quote_id, status=Quote.Status.PENDING).update(
+            status=Quote.Status.SUBMITTING,
+            momentum_slot=slot,
+            lease_token=token,
+            lease_expires_at=_lease_until(now),
+            claimed_at=now,
+            deadline_at=now + timedelta(seconds=settings.MOMENTUM_QUOTE_TIMEOUT),
+            submit_ambiguous=False,
+        )
+    )
+
+
+def _free_slots() -> list[int]:
+    held = set(Quote.objects.holding_slot().values_list("momentum_slot", flat=True))
+    return [slot for slot in range(settings.MOMENTUM_MAX_IN_FLIGHT) if slot not in held]
+
+
+def claim_quote(*, quote_id: int, token: str) -> bool:
+    """Claim a free slot for one pending quote (without starting its chain)."""
+    for slot in _free_slots():
         try:
             with transaction.atomic():
-                claimed = Quote.objects.filter(pk=quote_id, status=Quote.Status.PENDING).update(
-                    status=Quote.Status.SUBMITTING,
-                    momentum_slot=slot,
-                    lease_token=token,
-                    lease_expires_at=_lease_until(now),
-                    claimed_at=now,
-                    deadline_at=now + timedelta(seconds=settings.MOMENTUM_QUOTE_TIMEOUT),
-                    submit_ambiguous=False,
-                )
+                return _claim_slot(quote_id=quote_id, token=token, slot=slot)
         except IntegrityError:
-            continue  # that slot is held; try the next one
-        return bool(claimed)
+            continue  # taken meanwhile; try the next one
     return False
 
 
@@ -278,7 +302,7 @@ def _start_chain(*, quote_id: int, token: str, resume: bool = False) -> None:
 
 def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
     """Start the next quote if a slot is free: single quotes first, then bulk rows."""
-    health = get_health()
+    health = selectors.momentum_health()
     now = timezone.now()
     if health.config_error:
         return None
@@ -289,22 +313,21 @@ def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
             wait = (health.paused_until - now).total_seconds()
             dispatch.apply_async(countdown=wait + 0.05)
         return None
-    if Quote.objects.holding_slot().count() >= settings.MOMENTUM_MAX_IN_FLIGHT:
-        return None
-    for _ in range(5):  # bounded: another process may take a candidate first
-        with transaction.atomic():
-            quote = selectors.next_waiting_quote() or _next_bulk_quote()
-            if quote is None:
-                return None
-            token = _new_token()
-            if _claim_slot(quote_id=quote.pk, token=token):
+    for slot in _free_slots()[:5]:  # bounded: other processes may take slots first
+        try:
+            with transaction.atomic():
+                quote = selectors.next_waiting_quote() or _next_bulk_quote()
+                if quote is None:
+                    return None
+                token = _new_token()
+                if not _claim_slot(quote_id=quote.pk, token=token, slot=slot):
+                    # The candidate was taken by another process; undo a row we opened.
+                    transaction.set_rollback(True)
+                    continue
                 _start_chain(quote_id=quote.pk, token=token)
                 return quote
-            if Quote.objects.holding_slot().count() >= settings.MOMENTUM_MAX_IN_FLIGHT:
-                # Taken by another process; undo a bulk row we just opened.
-                transaction.set_rollback(True)
-                return None
-            transaction.set_rollback(True)
+        except IntegrityError:
+            continue  # another process took this slot; everything above is rolled back
     return None
 
 
@@ -495,11 +518,11 @@ def finish_quote(*, quote_id: int, outcome: Outcome) -> bool:
         if not finished:
             logger.info("quote %s was recorded already", quote_id)
             return False
-        quote = Quote.objects.get(pk=quote_id)
-        if quote.source == Quote.Source.BULK:
-            from bulk.services.jobs import record_row_result
+        # A bulk row is recorded with its quote (no query for single quotes' rows: the
+        # bulk engine looks the row up by the quote's id).
+        from bulk.services.jobs import record_row_result
 
-            record_row_result(quote=quote, unavailable=outcome.unavailable)
+        record_row_result(quote_id=quote_id, outcome=outcome)
     return True
 
 

@@ -94,7 +94,8 @@ def engine(transactional_db, broker, sandbox, settings, tmp_path):
     env.update(
         DATABASE_URL=database_url(),
         MOMENTUM_BASE_URL=sandbox.url,
-        EMAIL_URL=f"filemail://{mail_dir}",
+        # django-environ drops the first slash of the path.
+        EMAIL_URL=f"filemail:///{mail_dir}",
         VAR_DIR=str(tmp_path / "var"),
         PYTHONUNBUFFERED="1",
     )

@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bulk.models import BatchJob, BatchJobEvent, BatchQuote
@@ -60,11 +61,6 @@ def open_next_row() -> Quote | None:
     if row is None:
         return None
     now = timezone.now()
-    opened = BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PENDING).update(
-        status=BatchQuote.Status.PROCESSING, attempts=F("attempts") + 1, started_at=now
-    )
-    if not opened:
-        return None
     user = job.user
     lead = Lead.objects.create(
         user=user,
@@ -83,32 +79,51 @@ def open_next_row() -> Quote | None:
         speed_mbps=job.speed_mbps,
         term_months=job.term_months,
     )
-    BatchQuote.objects.filter(pk=row.pk).update(quote=quote)
-    BatchJob.objects.filter(pk=job.pk).update(last_served_at=now, current_index=row.row_number)
-    BatchJob.objects.filter(pk=job.pk, status=BatchJob.Status.PENDING).update(
-        status=BatchJob.Status.PROCESSING, started_at=now
+    opened = BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PENDING).update(
+        status=BatchQuote.Status.PROCESSING,
+        quote=quote,
+        attempts=F("attempts") + 1,
+        started_at=now,
     )
+    served = opened and BatchJob.objects.filter(
+        pk=job.pk, status__in=[BatchJob.Status.PENDING, BatchJob.Status.PROCESSING]
+    ).update(
+        last_served_at=now,
+        current_index=row.row_number,
+        status=BatchJob.Status.PROCESSING,
+        started_at=Coalesce(F("started_at"), Value(now)),
+    )
+    if not served:
+        # Another process opened the row, or the job was cancelled meanwhile: undo the
+        # lead and quote made above.
+        transaction.set_rollback(True)
+        return None
     return quote
 
 
-def record_row_result(*, quote: Quote, unavailable: bool = False) -> None:
-    """Record a finished quote on its row and the job's counters (caller's transaction)."""
-    row = BatchQuote.objects.filter(quote=quote).first()
+def record_row_result(*, quote_id: int, outcome: Outcome) -> None:
+    """Record a finished quote on its bulk row, if it has one, and the job's counters
+    (in the caller's transaction, the one that finished the quote)."""
+    row = (
+        BatchQuote.objects.filter(quote_id=quote_id)
+        .only("pk", "batch_job_id", "attempts")
+        .order_by()
+        .first()
+    )
     if row is None:
         return
     now = timezone.now()
-    if unavailable and row.attempts < settings.BULK_MAX_ATTEMPTS:
+    open_row = BatchQuote.objects.filter(
+        pk=row.pk, quote_id=quote_id, status=BatchQuote.Status.PROCESSING
+    )
+    if outcome.unavailable and row.attempts < settings.BULK_MAX_ATTEMPTS:
         # Momentum could not be reached: not the row's fault; it goes back in line.
-        BatchQuote.objects.filter(
-            pk=row.pk, quote=quote, status=BatchQuote.Status.PROCESSING
-        ).update(status=BatchQuote.Status.PENDING, quote=None, started_at=None)
+        open_row.update(status=BatchQuote.Status.PENDING, quote=None, started_at=None)
         return
-    ok = quote.status == Quote.Status.COMPLETE
-    flipped = BatchQuote.objects.filter(
-        pk=row.pk, quote=quote, status=BatchQuote.Status.PROCESSING
-    ).update(
+    ok = outcome.status == Quote.Status.COMPLETE
+    flipped = open_row.update(
         status=BatchQuote.Status.COMPLETE if ok else BatchQuote.Status.FAILED,
-        error_message="" if ok else quote.error_message,
+        error_message="" if ok else outcome.message,
         finished_at=now,
     )
     if not flipped:

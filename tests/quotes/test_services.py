@@ -27,7 +27,7 @@ def momentum(sandbox, settings):
 
 def claim(quote: Quote) -> str:
     token = services._new_token()
-    assert services._claim_slot(quote_id=quote.pk, token=token)
+    assert services.claim_quote(quote_id=quote.pk, token=token)
     return token
 
 
