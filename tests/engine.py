@@ -172,13 +172,34 @@ class Engine:
     def logs(self) -> str:
         return "\n\n".join(f"--- {w.name}\n{w.log_tail()}" for w in self.workers)
 
-    def sent_emails(self) -> list[str]:
-        """Emails the workers sent (the file backend writes one file per connection)."""
-        messages = []
+    def sent_emails(self) -> list[dict[str, str]]:
+        """Emails the workers sent (the file backend writes each to a file), decoded:
+        subject, to, and the text and HTML bodies."""
+        import email
+        from email.header import decode_header, make_header
+
+        sent = []
         for path in sorted(self.mail_dir.glob("*.log")):
-            chunks = path.read_text(errors="replace").split("-" * 79)
-            messages += [c for c in chunks if "Subject:" in c]
-        return messages
+            for chunk in path.read_bytes().split(b"-" * 79):
+                if b"Subject:" not in chunk:
+                    continue
+                message = email.message_from_bytes(chunk.strip())
+                bodies = {
+                    part.get_content_type(): part.get_payload(decode=True).decode(
+                        part.get_content_charset() or "utf-8"
+                    )
+                    for part in message.walk()
+                    if not part.is_multipart()
+                }
+                sent.append(
+                    {
+                        "subject": str(make_header(decode_header(message["Subject"]))),
+                        "to": message["To"],
+                        "text": bodies.get("text/plain", ""),
+                        "html": bodies.get("text/html", ""),
+                    }
+                )
+        return sent
 
 
 def create_job(*, user, rows: int, file_name: str = "sites.xlsx", zip_for=None, **fields):
