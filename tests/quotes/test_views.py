@@ -22,7 +22,11 @@ FORM = {
 
 
 @pytest.fixture(autouse=True)
-def _no_worker_needed(settings):
+def _fresh_throttle(settings):
+    from django.core.cache import cache
+
+    # The counters live in the cache, which with Redis outlives a test.
+    cache.clear()
     settings.QUOTE_ANON_RATE_PER_HOUR = 5
 
 
