@@ -126,3 +126,44 @@ def test_a_wrong_api_key_stops_work_without_failing_rows(engine, sandbox):
     job.refresh_from_db()
     assert job.failed_count == 0
     assert not job.rows.filter(status=BatchQuote.Status.FAILED).exists()
+
+
+def test_submit_batch_waits_for_the_job_and_prints_its_counts(engine, sandbox, tmp_path):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    engine.start()
+    user = UserFactory()
+    sheet = tmp_path / "sites.csv"
+    sheet.write_text(
+        "Street,City,State,Zip\n"
+        "1 Elm St,Boston,MA,2134\n"
+        "2 Oak St,Boston,massachusetts,02135\n"
+        "3 Bad St,Nowhere,ZZ,1\n"
+        "4 Far St,Juneau,AK,99901\n"
+    )
+    out = StringIO()
+    call_command(
+        "submit_batch",
+        str(sheet),
+        "--user",
+        user.email,
+        "--wait",
+        "--json",
+        "--poll-interval",
+        "0.2",
+        "--timeout",
+        "120",
+        stdout=out,
+    )
+    result = json.loads(out.getvalue())
+    assert (result["valid"], result["invalid"], result["duplicates"]) == (3, 1, 0)
+    assert (result["total"], result["processed"], result["succeeded"], result["failed"]) == (
+        3,
+        3,
+        2,
+        1,
+    )
+    assert result["status"] == "complete"
