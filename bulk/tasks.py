@@ -27,10 +27,14 @@ def send_job_email(self, job_id: int) -> None:
 
 @shared_task
 def sweep() -> None:
-    """Finish jobs whose rows all ended; re-send claimed emails that never went out."""
+    """Finish jobs whose rows all ended; re-send claimed emails that never went out;
+    delete expired staged uploads."""
     report = jobs.sweep_jobs()
     if any(report.values()):
         logger.warning("bulk sweeper: %s", report)
+    deleted = uploads.delete_expired_uploads()
+    if deleted:
+        logger.info("deleted %s expired staged uploads", deleted)
 
 
 @shared_task
