@@ -1,19 +1,8 @@
 from django import forms
 
+from bulk.forms import SPEED_CHOICES, TERM_CHOICES
+from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS
 from bulk.parsing import normalize_state, normalize_zip
-
-SPEED_CHOICES = [
-    (100, "100 Mbps"),
-    (200, "200 Mbps"),
-    (500, "500 Mbps"),
-    (1000, "1 Gbps"),
-    (2000, "2 Gbps"),
-    (5000, "5 Gbps"),
-    (10000, "10 Gbps"),
-]
-TERM_CHOICES = [(12, "12 months"), (24, "24 months"), (36, "36 months"), (60, "60 months")]
-DEFAULT_SPEED = 1000
-DEFAULT_TERM = 36
 
 
 class QuoteForm(forms.Form):
@@ -22,10 +11,10 @@ class QuoteForm(forms.Form):
     state = forms.CharField(max_length=40, help_text="Two letters (TX) or the name (Texas).")
     zip_code = forms.CharField(label="ZIP code", max_length=10)
     speed_mbps = forms.TypedChoiceField(
-        label="Speed", choices=SPEED_CHOICES, coerce=int, initial=DEFAULT_SPEED
+        label="Speed", choices=SPEED_CHOICES, coerce=int, initial=DEFAULT_SPEED_MBPS
     )
     term_months = forms.TypedChoiceField(
-        label="Term", choices=TERM_CHOICES, coerce=int, initial=DEFAULT_TERM
+        label="Term", choices=TERM_CHOICES, coerce=int, initial=DEFAULT_TERM_MONTHS
     )
     contact_name = forms.CharField(label="Contact name", max_length=150)
     email = forms.EmailField(label="Contact email")
