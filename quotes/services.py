@@ -143,11 +143,7 @@ def _new_token() -> str:
 
 
 def get_health() -> MomentumHealth:
-    """The one MomentumHealth row, made on first use."""
-    try:
-        health, _ = MomentumHealth.objects.get_or_create(pk=1)
-    except IntegrityError:  # another process made it at the same moment
-        health = MomentumHealth.objects.get(pk=1)
+    health, _ = MomentumHealth.objects.get_or_create(pk=1)
     return health
 
 
