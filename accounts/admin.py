@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from accounts.models import User
+from accounts.models import ApiToken, User
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -43,3 +43,18 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Staff can see who has a token and revoke it (delete); tokens are made by users."""
+
+    list_display = ["prefix", "user", "created_at", "last_used_at"]
+    search_fields = ["user__email", "prefix"]
+    readonly_fields = ["user", "prefix", "key_hash", "created_at", "last_used_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

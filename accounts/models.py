@@ -61,3 +61,19 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return (self.full_name.split() or [self.email])[0]
+
+
+class ApiToken(models.Model):
+    """A user's key to the JSON API. Only its SHA-256 is stored: the token itself is shown
+    once, when it is made, and cannot be read back (like a GitHub personal token)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="api_token")
+    # sha256 of the whole token, hex; tokens are random (256 bits), so a fast hash is enough.
+    key_hash = models.CharField(max_length=64, unique=True)
+    # The token's first characters, so that a user can tell which token a program holds.
+    prefix = models.CharField(max_length=12)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"API token {self.prefix}… of {self.user}"

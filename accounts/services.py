@@ -1,4 +1,15 @@
-from accounts.models import User
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import ApiToken, User
+
+API_TOKEN_PREFIX = "bq_"  # noqa: S105 - a marker, not a secret
+# Recording every use would write on every API call; once a minute says enough.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def update_profile(*, user: User, full_name: str, company: str, phone: str) -> User:
@@ -8,3 +19,39 @@ def update_profile(*, user: User, full_name: str, company: str, phone: str) -> U
     user.phone = phone
     user.save(update_fields=["full_name", "company", "phone"])
     return user
+
+
+def hash_api_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@transaction.atomic
+def regenerate_api_token(*, user: User) -> str:
+    """Give the user a new API token (the old one stops working); return it, once."""
+    raw = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    ApiToken.objects.filter(user=user).delete()
+    ApiToken.objects.create(user=user, key_hash=hash_api_token(raw), prefix=raw[:10])
+    return raw
+
+
+def revoke_api_token(*, user: User) -> bool:
+    """Delete the user's API token; True if there was one."""
+    deleted, _ = ApiToken.objects.filter(user=user).delete()
+    return bool(deleted)
+
+
+def authenticate_api_token(*, raw: str) -> User | None:
+    """The active user a bearer token belongs to, or None; notes when it was last used."""
+    if not raw or not raw.startswith(API_TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_api_token(raw), user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user

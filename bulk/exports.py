@@ -1,7 +1,14 @@
 """Job results as CSV and XLSX, in the uploaded row order, with the user's own columns.
 
-Cells are text a spreadsheet might run as a formula (`=`, `+`, `-`, `@`, and the tab and
-carriage return that can hide one): each such cell gets a leading apostrophe.
+A text cell a spreadsheet might run as a formula (one starting with `=`, `+`, `-`, `@`, or
+the tab or carriage return that can hide one) is neutralised:
+
+- in CSV, where a cell has no type, it gets a leading apostrophe (the OWASP advice);
+- in XLSX, where every cell has a type, it is written as a text cell with Excel's
+  "quote prefix" set: never a formula, shown exactly as uploaded, and Excel keeps it
+  text when the cell is edited. An apostrophe there would show as part of the address.
+
+Numbers (MRC, NRC) stay numbers in both.
 """
 
 from __future__ import annotations
@@ -10,8 +17,11 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote
 
@@ -19,13 +29,18 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 RESULT_COLUMNS = ["status", "mrc", "nrc", "carrier", "error"]
 ADDRESS_COLUMNS = ["street_address", "city", "state", "zip_code"]
 CHUNK = 2000
+MONEY_FORMAT = "#,##0.00"
 
 
 def neutralise(value: object) -> object:
-    """Make a text cell inert in a spreadsheet; numbers pass through."""
+    """Make a text cell inert in a CSV opened by a spreadsheet; numbers pass through."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def is_formula_like(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
 
 
 def _source_columns(job: BatchJob) -> list[str]:
@@ -41,18 +56,22 @@ def _cells(row: BatchQuote, columns: list[str]) -> list[object]:
 
 
 def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[object]]:
-    """The header, then one list per row: the uploaded cells, then the result."""
+    """The header, then one list per row in row order: the uploaded cells, then the result.
+
+    Values are as stored (not neutralised): each format makes them safe its own way.
+    The failed-rows file has the uploaded cells and the error, to fix and upload again.
+    """
     columns = _source_columns(job)
     rows = job.rows.select_related("quote").order_by("row_number")
     if failed_only:
         rows = rows.filter(status=BatchQuote.Status.FAILED)
-        yield [neutralise(c) for c in columns] + ["error"]
+        yield [*columns, "error"]
     else:
-        yield [neutralise(c) for c in columns] + RESULT_COLUMNS
+        yield columns + RESULT_COLUMNS
     for row in rows.iterator(chunk_size=CHUNK):
-        cells = [neutralise(c) for c in _cells(row, columns)]
+        cells = _cells(row, columns)
         if failed_only:
-            yield [*cells, neutralise(row.error_message)]
+            yield [*cells, row.error_message]
             continue
         quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
         yield [
@@ -60,8 +79,8 @@ def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[ob
             row.status,
             quote.mrc if quote else None,
             quote.nrc if quote else None,
-            neutralise(quote.carrier) if quote else "",
-            neutralise(row.error_message),
+            quote.carrier if quote else "",
+            row.error_message,
         ]
 
 
@@ -75,18 +94,36 @@ def csv_chunks(*, job: BatchJob, failed_only: bool = False) -> Iterator[str]:
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     yield "\ufeff"
     for cells in result_rows(job=job, failed_only=failed_only):
-        yield writer.writerow(["" if c is None else c for c in cells])
+        yield writer.writerow(["" if c is None else neutralise(c) for c in cells])
 
 
 def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
     """The results as an xlsx workbook (openpyxl's write-only mode keeps memory flat)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Failed rows" if failed_only else "Results")
+    sheet.freeze_panes = "A2"
     for cells in result_rows(job=job, failed_only=failed_only):
-        sheet.append(cells)
+        sheet.append([_xlsx_cell(sheet, value) for value in cells])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def _xlsx_cell(sheet, value: object) -> object:
+    if isinstance(value, Decimal):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = MONEY_FORMAT
+        return cell
+    if not isinstance(value, str):
+        return value
+    # Control characters other than tab and newlines are not allowed in xlsx.
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if not is_formula_like(value):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"  # openpyxl made "=..." a formula; it is text
+    cell.quotePrefix = True
+    return cell
 
 
 def export_file_name(*, job: BatchJob, fmt: str, failed_only: bool = False) -> str:

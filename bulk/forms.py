@@ -2,7 +2,14 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, SPEEDS_MBPS, TERMS_MONTHS
+from bulk.models import (
+    DEFAULT_SPEED_MBPS,
+    DEFAULT_TERM_MONTHS,
+    SPEEDS_MBPS,
+    TERMS_MONTHS,
+    BatchJob,
+    BatchQuote,
+)
 
 
 def speed_label(mbps: int) -> str:
@@ -53,3 +60,27 @@ class UploadForm(forms.Form):
                 "files and upload them one at a time."
             )
         return upload
+
+
+class _ListFilter(forms.Form):
+    page = forms.IntegerField(min_value=1, required=False)
+
+    def filters(self) -> tuple[str | None, int]:
+        """The status chosen (None for all) and the page; bad values give all, page 1."""
+        if not self.is_valid():
+            return None, 1
+        return self.cleaned_data["status"] or None, self.cleaned_data["page"] or 1
+
+
+class RowFilterForm(_ListFilter):
+    """The job page's results table: which rows, which page."""
+
+    status = forms.ChoiceField(
+        choices=[("", "All rows"), *BatchQuote.Status.choices], required=False
+    )
+
+
+class JobFilterForm(_ListFilter):
+    """The jobs list: which status, which page."""
+
+    status = forms.ChoiceField(choices=[("", "All jobs"), *BatchJob.Status.choices], required=False)

@@ -1,14 +1,67 @@
-from django.db.models import QuerySet
+"""Reads of the bulk app: a user's jobs and uploads, a job's rows, its progress and summary.
+
+The job page and its htmx fragment must stay within a few queries on a 10,000-row job
+(docs/benchmarks.md, "Dashboard"): counts come from the job's counters, which the engine
+keeps exact (DESIGN.md, invariant 2), never from COUNT(*) over its rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, F, IntegerField, QuerySet, Sum, Value
+from django.db.models.functions import Least
+from django.utils import timezone
 
 from accounts.models import User
-from bulk.models import BatchJob, StagedUpload
+from bulk.models import BatchJob, BatchQuote, StagedUpload
+from quotes.models import Quote
 
 RECENT_JOBS = 10
+ROWS_PER_PAGE = 50
+JOBS_PER_PAGE = 25
+# Upstream latency is the average time a quote held the slot over this many recent quotes.
+LATENCY_SAMPLE = 50
+# The carriers chart shows this many bars; the rest are summed as "Other carriers".
+CHART_CARRIERS = 8
+CENT = Decimal("0.01")
+
+ACTIVE_JOB_STATUSES = (BatchJob.Status.PENDING, BatchJob.Status.PROCESSING)
+
+
+class RowsPaginator(Paginator):
+    """Pages of a job's rows, counted from the job's counters instead of COUNT(*).
+
+    A page is fetched in one query: the subquery skips to the page over the
+    (batch_job, [status,] row_number) index alone, and only the page's rows are joined
+    to their quotes, so the last page of a 10,000-row job costs about what the first does.
+    """
+
+    def __init__(self, rows: QuerySet[BatchQuote], per_page: int, *, count: int) -> None:
+        super().__init__(rows, per_page)
+        self._known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._known_count
+
+    def page(self, number) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        numbers = self.object_list.values("row_number")[bottom : bottom + self.per_page]
+        return self._get_page(self.object_list.filter(row_number__in=numbers), number, self)
+
+
+# --- Jobs and uploads -------------------------------------------------------------------
 
 
 def jobs_for_user(*, user: User) -> QuerySet[BatchJob]:
     """The user's own jobs, newest first (another user's job is never in here)."""
-    return BatchJob.objects.filter(user=user).order_by("-created_at")
+    return BatchJob.objects.filter(user=user).order_by("-created_at", "-pk")
 
 
 def recent_jobs_for_user(*, user: User, limit: int = RECENT_JOBS) -> list[BatchJob]:
@@ -16,6 +69,215 @@ def recent_jobs_for_user(*, user: User, limit: int = RECENT_JOBS) -> list[BatchJ
     return list(jobs_for_user(user=user)[:limit])
 
 
+def jobs_page(
+    *, user: User, status: str | None = None, page: object = 1, per_page: int = JOBS_PER_PAGE
+) -> Page:
+    """One page of the user's jobs, newest first, optionally of one status."""
+    jobs = jobs_for_user(user=user)
+    if status:
+        jobs = jobs.filter(status=status)
+    return Paginator(jobs, per_page).get_page(page)
+
+
 def staged_uploads_for_user(*, user: User) -> QuerySet[StagedUpload]:
     """The user's own staged uploads, without the heavy parsed rows and file bytes."""
     return StagedUpload.objects.filter(user=user).defer("rows", "content")
+
+
+# --- A job's rows -----------------------------------------------------------------------
+
+
+def rows_in_flight(*, job: BatchJob) -> list[BatchQuote]:
+    """The job's rows being quoted now (one, with one Momentum slot), with their quotes."""
+    return list(
+        job.rows.filter(status=BatchQuote.Status.PROCESSING)
+        .select_related("quote")
+        .defer("source_data", "quote__raw_payload")
+        .order_by("row_number")
+    )
+
+
+def row_counts(*, job: BatchJob, processing: int) -> dict[str, int]:
+    """Rows of the job in each status, from its counters (`processing`: rows in flight)."""
+    return {
+        BatchQuote.Status.PENDING: max(0, job.pending_count - processing),
+        BatchQuote.Status.PROCESSING: processing,
+        BatchQuote.Status.COMPLETE: job.success_count,
+        BatchQuote.Status.FAILED: job.failed_count,
+        BatchQuote.Status.CANCELLED: job.cancelled_count,
+    }
+
+
+def job_rows(*, job: BatchJob, status: str | None = None) -> QuerySet[BatchQuote]:
+    """The job's rows in spreadsheet order, with their quotes, optionally of one status."""
+    rows = job.rows.select_related("quote").order_by("row_number")
+    if status:
+        # Served by the (batch_job, status, row_number) index.
+        rows = rows.filter(status=status)
+    return rows
+
+
+def rows_page(
+    *,
+    job: BatchJob,
+    counts: dict[str, int],
+    status: str | None = None,
+    page: object = 1,
+    per_page: int = ROWS_PER_PAGE,
+) -> Page:
+    """One page of the job's rows in spreadsheet order; counted from `counts`, not COUNT(*)."""
+    rows = job_rows(job=job, status=status).defer("source_data", "quote__raw_payload")
+    count = counts[status] if status else job.total_count
+    return RowsPaginator(rows, per_page, count=count).get_page(page)
+
+
+# --- Progress and ETA -------------------------------------------------------------------
+
+
+@dataclass
+class JobProgress:
+    """What the job page shows while a job runs: counts, the row in flight, time and ETA."""
+
+    counts: dict[str, int]
+    in_flight: list[BatchQuote] = field(default_factory=list)
+    elapsed: timedelta | None = None
+    latency: timedelta | None = None
+    rows_ahead: int | None = None
+    eta: timedelta | None = None
+    eta_at: datetime | None = None
+
+    @property
+    def remaining(self) -> int:
+        return self.counts[BatchQuote.Status.PENDING] + self.counts[BatchQuote.Status.PROCESSING]
+
+
+def upstream_latency(*, sample: int = LATENCY_SAMPLE) -> timedelta | None:
+    """How long a quote holds the Momentum slot, on average over the most recent quotes."""
+    spans = list(
+        Quote.objects.filter(
+            status__in=Quote.TERMINAL_STATUSES,
+            claimed_at__isnull=False,
+            completed_at__isnull=False,
+        )
+        # Newest by id: quotes are claimed in about the order they are created.
+        .order_by("-pk")
+        .values_list("claimed_at", "completed_at")[:sample]
+    )
+    if not spans:
+        return None
+    total = sum((done - claimed for claimed, done in spans), timedelta())
+    return max(total / len(spans), timedelta())
+
+
+def rows_ahead(*, job: BatchJob, remaining: int) -> int:
+    """Quotes Momentum prices before this job's last row, as the engine orders them.
+
+    Single quotes go first; bulk rows go round-robin across jobs, one row of each active
+    job per turn, so every other job puts min(its rows left, this job's rows left) ahead.
+    """
+    if remaining <= 0:
+        return 0
+    left = F("total_count") - F("processed_count") - F("cancelled_count")
+    others = (
+        BatchJob.objects.filter(status__in=ACTIVE_JOB_STATUSES, finished_at__isnull=True)
+        .exclude(pk=job.pk)
+        .aggregate(ahead=Sum(Least(left, Value(remaining), output_field=IntegerField())))
+    )
+    singles = Quote.objects.filter(
+        source=Quote.Source.SINGLE,
+        status__in=(Quote.Status.PENDING, *Quote.SLOT_STATUSES),
+    ).count()
+    return (others["ahead"] or 0) + singles
+
+
+def job_progress(*, job: BatchJob, now: datetime | None = None) -> JobProgress:
+    """The job's counts, its row in flight, elapsed time and (while it runs) its ETA."""
+    now = now or timezone.now()
+    in_flight = rows_in_flight(job=job)
+    progress = JobProgress(counts=row_counts(job=job, processing=len(in_flight)))
+    progress.in_flight = in_flight
+    if job.started_at:
+        progress.elapsed = (job.finished_at or now) - job.started_at
+    if not job_is_live(job=job) or not progress.remaining:
+        return progress
+    progress.latency = upstream_latency()
+    progress.rows_ahead = rows_ahead(job=job, remaining=progress.remaining)
+    if progress.latency is None:
+        return progress
+    eta = progress.latency * (progress.rows_ahead + progress.remaining)
+    started = [r.quote.claimed_at for r in in_flight if r.quote and r.quote.claimed_at]
+    if started:
+        # The row in flight is part way through already.
+        eta -= min(now - min(started), progress.latency)
+    progress.eta = max(eta, timedelta())
+    progress.eta_at = now + progress.eta
+    return progress
+
+
+def job_is_live(*, job: BatchJob) -> bool:
+    """Whether the job page keeps refreshing: until the job has ended and its last row is
+    recorded (a cancelled job's row in flight still gets its price)."""
+    ended = job.status in (BatchJob.Status.COMPLETE, BatchJob.Status.FAILED)
+    return not ended and job.finished_at is None
+
+
+def live_marker(*, job: BatchJob) -> str:
+    """Changes whenever a row of the job changes status (the fragment then resends rows)."""
+    return f"{job.processed_count}.{job.cancelled_count}.{job.current_index}.{job.status}"
+
+
+# --- Summary of a finished job ------------------------------------------------------------
+
+
+@dataclass
+class CarrierShare:
+    name: str
+    count: int
+    # Share of the quoted rows, and the bar's length relative to the biggest carrier.
+    percent: int
+    width: int
+
+
+@dataclass
+class JobSummary:
+    quoted: int
+    total_mrc: Decimal
+    average_mrc: Decimal | None
+    total_nrc: Decimal
+    carriers: list[CarrierShare]
+
+
+def job_summary(*, job: BatchJob) -> JobSummary:
+    """Total and average MRC, and the quotes per carrier, in one aggregate query."""
+    groups = list(
+        job.rows.filter(status=BatchQuote.Status.COMPLETE)
+        .values("quote__carrier")
+        .annotate(count=Count("pk"), mrc=Sum("quote__mrc"), nrc=Sum("quote__nrc"))
+        .order_by("-count", "quote__carrier")
+    )
+    quoted = sum(g["count"] for g in groups)
+    # SQLite sums decimals with float-like scale; money is shown to the cent.
+    total_mrc = sum((g["mrc"] or 0 for g in groups), Decimal(0)).quantize(CENT)
+    total_nrc = sum((g["nrc"] or 0 for g in groups), Decimal(0)).quantize(CENT)
+    average = (total_mrc / quoted).quantize(CENT) if quoted else None
+    named = [(g["quote__carrier"] or "Unknown carrier", g["count"]) for g in groups]
+    if len(named) > CHART_CARRIERS:
+        rest = sum(count for _, count in named[CHART_CARRIERS - 1 :])
+        named = [*named[: CHART_CARRIERS - 1], ("Other carriers", rest)]
+    biggest = max((count for _, count in named), default=1)
+    carriers = [
+        CarrierShare(
+            name=name,
+            count=count,
+            percent=round(100 * count / quoted),
+            width=max(1, round(100 * count / biggest)),
+        )
+        for name, count in named
+    ]
+    return JobSummary(
+        quoted=quoted,
+        total_mrc=total_mrc,
+        average_mrc=average,
+        total_nrc=total_nrc,
+        carriers=carriers,
+    )

@@ -9,6 +9,7 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/", views.preview, name="preview"),
     path("uploads/<uuid:upload_id>/submit/", views.submit, name="submit"),
     path("uploads/<uuid:upload_id>/invalid-rows.csv", views.invalid_rows, name="invalid_rows"),
+    path("jobs/", views.job_list, name="jobs"),
     path("<int:job_id>/", views.job, name="job"),
     re_path(
         r"^(?P<job_id>\d+)/(?P<action>cancel|resume|retry)/$", views.job_action, name="job_action"

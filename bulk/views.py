@@ -9,11 +9,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 
-from bulk import exports
-from bulk.forms import UploadForm
-from bulk.models import StagedUpload
-from bulk.selectors import jobs_for_user, recent_jobs_for_user, staged_uploads_for_user
+from bulk import exports, selectors
+from bulk.forms import JobFilterForm, RowFilterForm, UploadForm
+from bulk.models import BatchJob, BatchQuote, StagedUpload
 from bulk.services import jobs, uploads
+from quotes.selectors import momentum_health, momentum_is_down
 
 
 @login_required
@@ -36,15 +36,15 @@ def index(request: HttpRequest) -> HttpResponse:
             form.add_error("file", rejected.message)
         else:
             return redirect("bulk:preview", upload_id=staged.pk)
-    jobs = recent_jobs_for_user(user=request.user)
-    return render(request, "bulk/index.html", {"form": form, "jobs": jobs})
+    recent = selectors.recent_jobs_for_user(user=request.user)
+    return render(request, "bulk/index.html", {"form": form, "jobs": recent})
 
 
 @require_GET
 @login_required
 @vary_on_headers("HX-Request")
 def preview(request: HttpRequest, upload_id: UUID) -> HttpResponse:
-    staged = get_object_or_404(staged_uploads_for_user(user=request.user), pk=upload_id)
+    staged = get_object_or_404(selectors.staged_uploads_for_user(user=request.user), pk=upload_id)
     if request.htmx:
         if staged.status != StagedUpload.Status.PARSING:
             return HttpResponseClientRefresh()  # the parse ended: show the whole preview
@@ -56,7 +56,7 @@ def preview(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 @require_POST
 @login_required
 def submit(request: HttpRequest, upload_id: UUID) -> HttpResponse:
-    staged = get_object_or_404(staged_uploads_for_user(user=request.user), pk=upload_id)
+    staged = get_object_or_404(selectors.staged_uploads_for_user(user=request.user), pk=upload_id)
     try:
         job = uploads.submit_staged_upload(staged=staged, user=request.user)
     except uploads.SubmitRefused as refused:
@@ -84,11 +84,57 @@ def invalid_rows(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 
 @require_GET
 @login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    status, page = JobFilterForm(request.GET).filters()
+    context = {
+        "page": selectors.jobs_page(user=request.user, status=status, page=page),
+        "status": status,
+        "status_choices": BatchJob.Status.choices,
+        **_health(),
+    }
+    return render(request, "bulk/jobs.html", context)
+
+
+@require_GET
+@login_required
 @vary_on_headers("HX-Request")
 def job(request: HttpRequest, job_id: int) -> HttpResponse:
-    batch_job = get_object_or_404(jobs_for_user(user=request.user), pk=job_id)
-    template = "bulk/job.html#progress" if request.htmx else "bulk/job.html"
-    return render(request, template, {"job": batch_job})
+    batch_job = get_object_or_404(selectors.jobs_for_user(user=request.user), pk=job_id)
+    live = selectors.job_is_live(job=batch_job)
+    if request.htmx and not live:
+        return HttpResponseClientRefresh()  # it ended: show the whole page, once, no polling
+    status, page = RowFilterForm(request.GET).filters()
+    context = _job_context(batch_job, status=status) | {"live": live}
+    # The fragment resends the rows table only when a row changed status.
+    context["send_rows"] = not request.htmx or request.GET.get("seen") != context["marker"]
+    if context["send_rows"]:
+        context["rows"] = selectors.rows_page(
+            job=batch_job, counts=context["progress"].counts, status=status, page=page
+        )
+    if request.htmx:
+        return render(request, "bulk/job.html#progress", context)
+    if not live:
+        context["summary"] = selectors.job_summary(job=batch_job)
+    return render(request, "bulk/job.html", context)
+
+
+def _job_context(batch_job: BatchJob, *, status: str | None) -> dict:
+    progress = selectors.job_progress(job=batch_job)
+    return {
+        "job": batch_job,
+        "progress": progress,
+        "status": status,
+        "status_choices": [
+            (value, label, progress.counts[value]) for value, label in BatchQuote.Status.choices
+        ],
+        "marker": selectors.live_marker(job=batch_job),
+        **_health(),
+    }
+
+
+def _health() -> dict:
+    health = momentum_health()
+    return {"health": health, "momentum_down": momentum_is_down(health)}
 
 
 JOB_ACTIONS = {
@@ -104,7 +150,7 @@ JOB_ACTIONS = {
 @require_POST
 @login_required
 def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
-    batch_job = get_object_or_404(jobs_for_user(user=request.user), pk=job_id)
+    batch_job = get_object_or_404(selectors.jobs_for_user(user=request.user), pk=job_id)
     service, done = JOB_ACTIONS[action]
     try:
         service(job=batch_job, by=request.user)
@@ -118,7 +164,7 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
 @require_GET
 @login_required
 def export(request: HttpRequest, job_id: int, fmt: str) -> HttpResponse:
-    batch_job = get_object_or_404(jobs_for_user(user=request.user), pk=job_id)
+    batch_job = get_object_or_404(selectors.jobs_for_user(user=request.user), pk=job_id)
     failed_only = request.GET.get("rows") == "failed"
     name = exports.export_file_name(job=batch_job, fmt=fmt, failed_only=failed_only)
     disposition = {"Content-Disposition": content_disposition_header(True, name)}

@@ -45,10 +45,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    # The JSON API (django-ninja); listed for its bundled, offline Swagger UI files.
+    "ninja",
     "accounts",
     "momentum",
     "quotes",
     "bulk",
+    "api",
 ]
 
 MIDDLEWARE = [

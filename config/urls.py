@@ -5,6 +5,8 @@ from django.shortcuts import redirect
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
+from api.views import api
+
 
 @require_GET
 @login_required
@@ -20,5 +22,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("quote/", include("quotes.urls")),
     path("bulk/", include("bulk.urls")),
+    path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,135 @@
+"""What the API takes and returns. Money is a decimal string ("123.45"), never a float."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import Field
+
+JobStatus = Literal["pending", "processing", "complete", "cancelled", "failed"]
+RowStatus = Literal["pending", "processing", "complete", "failed", "cancelled"]
+UploadStatus = Literal["parsing", "ready", "rejected"]
+
+
+class Error(Schema):
+    detail: str = Field(description="What went wrong, for a person to read.")
+    code: str = Field(description="A stable name for the error, for programs.")
+
+
+class InvalidRow(Schema):
+    row: int = Field(description="The row number in the spreadsheet.")
+    errors: list[str]
+    cells: dict[str, str] = Field(description="The row's cells, by column header.")
+
+
+class DuplicateRow(Schema):
+    row: int
+    duplicate_of: int = Field(description="The earlier row with the same address.")
+
+
+class Upload(Schema):
+    """A validated upload, waiting to be submitted as a job."""
+
+    id: UUID
+    status: UploadStatus = Field(
+        description="`parsing`: a large file is still being read (poll this upload); "
+        "`ready`: validated, may be submitted; `rejected`: the file can't be quoted."
+    )
+    file_name: str
+    speed_mbps: int
+    term_months: int
+    notify_email: bool
+    rows_read: int = Field(description="Rows read so far while `parsing`.")
+    rows_expected: int | None
+    columns: list[str] = Field(description="The file's column headers, in order.")
+    valid_count: int
+    invalid_count: int
+    duplicate_count: int
+    invalid_rows: list[InvalidRow]
+    duplicate_rows: list[DuplicateRow]
+    error: str = Field(description="Why a `rejected` upload can't be quoted.")
+    expires_at: datetime
+    job_id: int | None = Field(description="The job made from this upload, once submitted.")
+
+
+class Counts(Schema):
+    total: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    pending: int = Field(description="Rows not quoted yet, including any in flight.")
+    processed: int = Field(description="succeeded + failed")
+
+
+class Links(Schema):
+    page: str
+    results: str
+    results_csv: str
+    results_xlsx: str
+    failed_rows_csv: str
+
+
+class Job(Schema):
+    id: int
+    file_name: str
+    status: JobStatus
+    speed_mbps: int
+    term_months: int
+    notify_email: bool
+    percent_done: int
+    counts: Counts
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    links: Links
+
+
+class RowInFlight(Schema):
+    row_number: int
+    address: str
+    quote_status: str
+    at_momentum_since: datetime | None
+
+
+class JobDetail(Job):
+    in_flight: list[RowInFlight]
+    elapsed_seconds: int | None
+    eta_seconds: int | None = Field(
+        description="Estimated seconds until the last row is priced: measured upstream "
+        "latency times the rows left here and ahead of them in other work. Null when "
+        "finished or before any quote has been priced."
+    )
+    rows_ahead: int | None = Field(description="Quotes from other work before the last row.")
+    upstream_latency_seconds: float | None
+
+
+class JobPage(Schema):
+    count: int
+    page: int
+    pages: int
+    page_size: int
+    items: list[Job]
+
+
+class Row(Schema):
+    row_number: int
+    street_address: str
+    city: str
+    state: str
+    zip_code: str
+    status: RowStatus
+    mrc: Decimal | None
+    nrc: Decimal | None
+    carrier: str
+    error: str
+    cells: dict[str, str] = Field(description="The row's cells as uploaded, by header.")
+
+
+class RowPage(Schema):
+    count: int
+    page: int
+    pages: int
+    page_size: int
+    items: list[Row]

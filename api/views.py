@@ -1,0 +1,474 @@
+"""The JSON API for programs: the same powers as the job pages, under /api/v1/.
+
+Built with django-ninja: typed function views (the house style of the web views), request
+and response schemas validated by pydantic, and the OpenAPI schema generated from them.
+Writes go through the same services as the web pages; reads through the same selectors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.http import content_disposition_header
+from ninja import File, Form, NinjaAPI, Query, Schema, Status
+from ninja.errors import HttpError, ValidationError
+from ninja.files import UploadedFile
+from pydantic import AfterValidator, Field, WithJsonSchema
+
+from api import schemas
+from api.auth import API_AUTH
+from bulk import exports, selectors
+from bulk.models import (
+    DEFAULT_SPEED_MBPS,
+    DEFAULT_TERM_MONTHS,
+    SPEEDS_MBPS,
+    TERMS_MONTHS,
+    BatchJob,
+    BatchQuote,
+    StagedUpload,
+)
+from bulk.services import jobs, uploads
+
+DESCRIPTION = """
+Bulk quotes for programs. Sign in with `Authorization: Bearer <token>` (make the token on
+your profile page), or from the portal's own pages with the session cookie and the
+`X-CSRFToken` header.
+
+To quote a spreadsheet: `POST /uploads` with the file (the answer is the validation:
+counts, and every invalid row with its reasons), then `POST /uploads/{id}/submit` to start
+the job (calling it again returns the same job). A large workbook is read in the
+background: its upload is `parsing` until `GET /uploads/{id}` says `ready`.
+
+Errors answer `{"detail": "...", "code": "..."}`: 400 for bad input, 401 without valid
+credentials, 403 for a session POST without its CSRF token, 404 for anything that is not
+yours, 409 when the job or upload is not in a state that allows the action, 410 for an
+expired upload.
+"""
+
+api = NinjaAPI(
+    title="Bulk Quotes API",
+    version="1",
+    description=DESCRIPTION,
+    auth=API_AUTH,
+    urls_namespace="api",
+)
+
+ERRORS = {400: schemas.Error, 401: schemas.Error, 404: schemas.Error}
+CONFLICT = {409: schemas.Error}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.detail, "code": exc.code}, status=exc.status)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    # Another user's job or upload too: whether it exists is not theirs to know.
+    body = {"detail": "Not found.", "code": "not_found"}
+    return api.create_response(request, body, status=404)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = {401: "unauthorized", 403: "forbidden"}.get(exc.status_code, "error")
+    body = {"detail": str(exc), "code": code}
+    return api.create_response(request, body, status=exc.status_code)
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # pydantic's messages, named by the field they are about, as one sentence per field.
+    problems = []
+    for error in exc.errors:
+        where = [str(part) for part in error.get("loc", ()) if part not in ("query", "form")]
+        problems.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'invalid')}")
+    detail = "; ".join(problems) or "The request is not valid."
+    return api.create_response(request, {"detail": detail, "code": "invalid"}, status=400)
+
+
+# --- Shapes -------------------------------------------------------------------------------
+
+
+def _links(job: BatchJob) -> dict:
+    return {
+        "page": reverse("bulk:job", args=[job.pk]),
+        "results": reverse("api:job_results", args=[job.pk]),
+        "results_csv": reverse("api:job_results_csv", args=[job.pk]),
+        "results_xlsx": reverse("api:job_results_xlsx", args=[job.pk]),
+        "failed_rows_csv": reverse("api:job_results_csv", args=[job.pk]) + "?rows=failed",
+    }
+
+
+def _job(job: BatchJob) -> dict:
+    return {
+        "id": job.pk,
+        "file_name": job.file_name,
+        "status": job.status,
+        "speed_mbps": job.speed_mbps,
+        "term_months": job.term_months,
+        "notify_email": job.notify_email,
+        "percent_done": job.percent_done,
+        "counts": {
+            "total": job.total_count,
+            "succeeded": job.success_count,
+            "failed": job.failed_count,
+            "cancelled": job.cancelled_count,
+            "pending": job.pending_count,
+            "processed": job.processed_count,
+        },
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "links": _links(job),
+    }
+
+
+def _job_detail(job: BatchJob) -> dict:
+    progress = selectors.job_progress(job=job)
+    return _job(job) | {
+        "in_flight": [
+            {
+                "row_number": row.row_number,
+                "address": f"{row.street_address}, {row.city}, {row.state} {row.zip_code}",
+                "quote_status": row.quote.status if row.quote else "pending",
+                "at_momentum_since": row.quote.claimed_at if row.quote else None,
+            }
+            for row in progress.in_flight
+        ],
+        "elapsed_seconds": _seconds(progress.elapsed),
+        "eta_seconds": _seconds(progress.eta),
+        "rows_ahead": progress.rows_ahead,
+        "upstream_latency_seconds": (
+            round(progress.latency.total_seconds(), 1) if progress.latency else None
+        ),
+    }
+
+
+def _seconds(span) -> int | None:
+    return None if span is None else int(span.total_seconds())
+
+
+def _upload(staged: StagedUpload) -> dict:
+    rows = staged.rows or {}
+    columns = staged.columns
+    return {
+        "id": staged.pk,
+        "status": staged.status,
+        "file_name": staged.file_name,
+        "speed_mbps": staged.speed_mbps,
+        "term_months": staged.term_months,
+        "notify_email": staged.notify_email,
+        "rows_read": staged.rows_read,
+        "rows_expected": staged.rows_expected,
+        "columns": columns,
+        "valid_count": staged.valid_count,
+        "invalid_count": staged.invalid_count,
+        "duplicate_count": staged.duplicate_count,
+        "invalid_rows": [
+            {"row": number, "errors": errors, "cells": dict(zip(columns, cells, strict=False))}
+            for number, cells, errors in rows.get("invalid", [])
+        ],
+        "duplicate_rows": [
+            {"row": number, "duplicate_of": first} for number, first in rows.get("duplicates", [])
+        ],
+        "error": staged.error_message,
+        "expires_at": staged.expires_at,
+        "job_id": staged.batch_job_id,
+    }
+
+
+def _row(row: BatchQuote) -> dict:
+    quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
+    return {
+        "row_number": row.row_number,
+        "street_address": row.street_address,
+        "city": row.city,
+        "state": row.state,
+        "zip_code": row.zip_code,
+        "status": row.status,
+        "mrc": quote.mrc if quote else None,
+        "nrc": quote.nrc if quote else None,
+        "carrier": quote.carrier if quote else "",
+        "error": row.error_message,
+        "cells": {str(k): "" if v is None else str(v) for k, v in (row.source_data or {}).items()},
+    }
+
+
+def _page(paginator: Paginator, *, page: int, shape) -> dict:
+    # A page past the last is empty (not the last page, as the web pages show).
+    items = paginator.page(page).object_list if page <= paginator.num_pages else []
+    return {
+        "count": paginator.count,
+        "page": page,
+        "pages": paginator.num_pages,
+        "page_size": paginator.per_page,
+        "items": [shape(item) for item in items],
+    }
+
+
+def _my_job(request: HttpRequest, job_id: int) -> BatchJob:
+    return get_object_or_404(selectors.jobs_for_user(user=request.auth), pk=job_id)
+
+
+def _my_upload(request: HttpRequest, upload_id: UUID) -> StagedUpload:
+    uploads_ = StagedUpload.objects.filter(user=request.auth).defer("content")
+    return get_object_or_404(uploads_, pk=upload_id)
+
+
+# --- Uploads ------------------------------------------------------------------------------
+
+
+def _one_of(choices: tuple[int, ...]):
+    def check(value: int) -> int:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(map(str, choices))}")
+        return value
+
+    # A form sends text: an int checked against the choices (a Literal would refuse "500").
+    schema = WithJsonSchema({"type": "integer", "enum": list(choices)})
+    return Annotated[int, AfterValidator(check), schema]
+
+
+SpeedMbps = _one_of(SPEEDS_MBPS)
+TermMonths = _one_of(TERMS_MONTHS)
+# Form fields with their defaults (`Form[...] = default` loses the default of an Annotated).
+SPEED_FIELD = Form(DEFAULT_SPEED_MBPS)
+TERM_FIELD = Form(DEFAULT_TERM_MONTHS)
+NOTIFY_FIELD = Form(True, description="Email me when the job ends.")
+
+
+@api.post(
+    "/uploads",
+    response={201: schemas.Upload, **ERRORS},
+    url_name="upload_create",
+    summary="Upload a spreadsheet and validate it",
+    tags=["uploads"],
+)
+def create_upload(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    speed_mbps: SpeedMbps = SPEED_FIELD,
+    term_months: TermMonths = TERM_FIELD,
+    notify_email: bool = NOTIFY_FIELD,
+):
+    """Read and validate an xlsx or csv file of addresses; nothing is quoted yet.
+
+    The answer has the counts and every invalid row with its reasons. A large workbook
+    is read in the background: the upload is then `parsing`; poll `GET /uploads/{id}`.
+    """
+    try:
+        staged = uploads.stage_upload(
+            user=request.auth,
+            uploaded_file=file,
+            file_name=file.name or "upload",
+            speed_mbps=speed_mbps,
+            term_months=term_months,
+            notify_email=notify_email,
+            allow_background=True,
+        )
+    except uploads.UploadRejected as rejected:
+        raise ApiError(400, "upload_rejected", rejected.message) from rejected
+    return Status(201, _upload(staged))
+
+
+@api.get(
+    "/uploads/{upload_id}",
+    response={200: schemas.Upload, **ERRORS},
+    url_name="upload_detail",
+    summary="An upload's validation result",
+    tags=["uploads"],
+)
+def get_upload(request: HttpRequest, upload_id: UUID):
+    return _upload(_my_upload(request, upload_id))
+
+
+@api.post(
+    "/uploads/{upload_id}/submit",
+    response={200: schemas.Job, 201: schemas.Job, 410: schemas.Error, **ERRORS, **CONFLICT},
+    url_name="upload_submit",
+    summary="Start the job for a validated upload",
+    tags=["uploads"],
+)
+def submit_upload(request: HttpRequest, upload_id: UUID):
+    """Create the job from the upload's valid rows: 201 the first time; a repeated call
+    returns the same job with 200."""
+    staged = _my_upload(request, upload_id)
+    existed = staged.batch_job_id is not None
+    try:
+        job = uploads.submit_staged_upload(staged=staged, user=request.auth)
+    except uploads.UploadExpired as refused:
+        raise ApiError(410, "upload_expired", refused.message) from refused
+    except uploads.UploadNotReady as refused:
+        raise ApiError(409, "upload_not_ready", refused.message) from refused
+    except uploads.SubmitRefused as refused:
+        raise ApiError(400, "nothing_to_submit", refused.message) from refused
+    return Status(200 if existed else 201, _job(job))
+
+
+# --- Jobs ---------------------------------------------------------------------------------
+
+
+class JobFilter(Schema):
+    status: schemas.JobStatus | None = None
+    page: int = Field(1, ge=1)
+    page_size: int = Field(selectors.JOBS_PER_PAGE, ge=1, le=200)
+
+
+@api.get(
+    "/jobs",
+    response={200: schemas.JobPage, **ERRORS},
+    url_name="job_list",
+    summary="My jobs, newest first",
+    tags=["jobs"],
+)
+def list_jobs(request: HttpRequest, filters: Query[JobFilter]):
+    mine = selectors.jobs_for_user(user=request.auth)
+    if filters.status:
+        mine = mine.filter(status=filters.status)
+    return _page(Paginator(mine, filters.page_size), page=filters.page, shape=_job)
+
+
+@api.get(
+    "/jobs/{job_id}",
+    response={200: schemas.JobDetail, **ERRORS},
+    url_name="job_detail",
+    summary="A job's counts, its row in flight and its ETA",
+    tags=["jobs"],
+)
+def get_job(request: HttpRequest, job_id: int):
+    return _job_detail(_my_job(request, job_id))
+
+
+JOB_ACTIONS = {
+    "cancel": jobs.cancel_job,
+    "resume": jobs.resume_job,
+    "retry": jobs.retry_failed_rows,
+}
+
+
+def _act(request: HttpRequest, job_id: int, action: str) -> dict:
+    job = _my_job(request, job_id)
+    try:
+        job = JOB_ACTIONS[action](job=job, by=request.auth)
+    except jobs.JobActionRefused as refused:
+        raise ApiError(409, "action_refused", str(refused)) from refused
+    return _job(job)
+
+
+@api.post(
+    "/jobs/{job_id}/cancel",
+    response={200: schemas.Job, **ERRORS, **CONFLICT},
+    url_name="job_cancel",
+    summary="Cancel a job: rows not yet quoted are cancelled",
+    tags=["jobs"],
+)
+def cancel_job(request: HttpRequest, job_id: int):
+    return _act(request, job_id, "cancel")
+
+
+@api.post(
+    "/jobs/{job_id}/resume",
+    response={200: schemas.Job, **ERRORS, **CONFLICT},
+    url_name="job_resume",
+    summary="Put a cancelled job's cancelled rows back in line",
+    tags=["jobs"],
+)
+def resume_job(request: HttpRequest, job_id: int):
+    return _act(request, job_id, "resume")
+
+
+@api.post(
+    "/jobs/{job_id}/retry",
+    response={200: schemas.Job, **ERRORS, **CONFLICT},
+    url_name="job_retry",
+    summary="Put a job's failed rows back in line",
+    tags=["jobs"],
+)
+def retry_job(request: HttpRequest, job_id: int):
+    return _act(request, job_id, "retry")
+
+
+# --- Results ------------------------------------------------------------------------------
+
+
+class RowFilter(Schema):
+    status: schemas.RowStatus | None = None
+    page: int = Field(1, ge=1)
+    page_size: int = Field(selectors.ROWS_PER_PAGE, ge=1, le=1000)
+
+
+@api.get(
+    "/jobs/{job_id}/results",
+    response={200: schemas.RowPage, **ERRORS},
+    url_name="job_results",
+    summary="A job's rows and their prices, in spreadsheet order",
+    tags=["results"],
+)
+def job_results(request: HttpRequest, job_id: int, filters: Query[RowFilter]):
+    job = _my_job(request, job_id)
+    processing = len(selectors.rows_in_flight(job=job)) if filters.status else 0
+    counts = selectors.row_counts(job=job, processing=processing)
+    rows = selectors.job_rows(job=job, status=filters.status)
+    count = counts[filters.status] if filters.status else job.total_count
+    paginator = selectors.RowsPaginator(rows, filters.page_size, count=count)
+    return _page(paginator, page=filters.page, shape=_row)
+
+
+class ExportFilter(Schema):
+    rows: Literal["all", "failed"] = Field(
+        "all",
+        description="`failed`: only the failed rows, with the uploaded columns and "
+        "the error, to fix and upload again.",
+    )
+
+
+def _export(request: HttpRequest, job_id: int, fmt: str, rows: str) -> HttpResponse:
+    job = _my_job(request, job_id)
+    failed_only = rows == "failed"
+    name = exports.export_file_name(job=job, fmt=fmt, failed_only=failed_only)
+    headers = {"Content-Disposition": content_disposition_header(True, name)}
+    if fmt == "csv":
+        return StreamingHttpResponse(
+            exports.csv_chunks(job=job, failed_only=failed_only),
+            content_type="text/csv; charset=utf-8",
+            headers=headers,
+        )
+    return HttpResponse(
+        exports.xlsx_bytes(job=job, failed_only=failed_only),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )
+
+
+@api.get(
+    "/jobs/{job_id}/results.csv",
+    response={200: None, **ERRORS},
+    url_name="job_results_csv",
+    summary="A job's results as CSV: the uploaded columns, then status, MRC, NRC, carrier, error",
+    tags=["results"],
+)
+def job_results_csv(request: HttpRequest, job_id: int, filters: Query[ExportFilter]):
+    return _export(request, job_id, "csv", filters.rows)
+
+
+@api.get(
+    "/jobs/{job_id}/results.xlsx",
+    response={200: None, **ERRORS},
+    url_name="job_results_xlsx",
+    summary="A job's results as an xlsx workbook",
+    tags=["results"],
+)
+def job_results_xlsx(request: HttpRequest, job_id: int, filters: Query[ExportFilter]):
+    return _export(request, job_id, "xlsx", filters.rows)

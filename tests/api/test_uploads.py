@@ -1,0 +1,127 @@
+"""Creating a job through the API: upload and validate, then submit."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from bulk.models import BatchJob, StagedUpload
+from bulk.services import uploads
+from tests.api.conftest import API
+from tests.bulk.conftest import GOOD_ROW, HEADER, StagedUploadFactory, csv_bytes, xlsx_bytes
+
+pytestmark = pytest.mark.django_db
+
+ROWS = [
+    HEADER,
+    GOOD_ROW,
+    ["9 Elm St", "Austin", "Texass", 78701],
+    ["", "Denver", "CO", "80202"],
+    ["1 Pine Rd", "Denver", "CO", "80202"],
+    ["12 main st", "boston", "massachusetts", 2134],
+]
+
+
+def post_upload(client, data: bytes, name: str = "sites.xlsx", **fields):
+    body = {"file": SimpleUploadedFile(name, data)} | fields
+    return client.post(f"{API}/uploads", body)
+
+
+def test_an_upload_answers_its_validation(api_client, user):
+    response = post_upload(api_client, xlsx_bytes(ROWS), speed_mbps=500, notify_email="false")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "ready"
+    assert (body["valid_count"], body["invalid_count"], body["duplicate_count"]) == (2, 2, 1)
+    assert [row["row"] for row in body["invalid_rows"]] == [3, 4]
+    assert 'State "Texass" is not a US state or USPS code' in body["invalid_rows"][0]["errors"][0]
+    assert body["invalid_rows"][0]["cells"]["City"] == "Austin"
+    assert body["duplicate_rows"] == [{"row": 6, "duplicate_of": 2}]
+    assert (body["speed_mbps"], body["term_months"], body["notify_email"]) == (500, 36, False)
+    staged = StagedUpload.objects.get(pk=body["id"])
+    assert staged.user == user
+    assert not BatchJob.objects.exists()
+
+
+def test_a_file_that_cant_be_read_answers_400_and_saves_nothing(api_client):
+    response = post_upload(api_client, csv_bytes([["Name", "Street"], ["a", "b"]]), "x.csv")
+    assert response.status_code == 400
+    assert response.json()["code"] == "upload_rejected"
+    assert "Missing columns" in response.json()["detail"]
+    assert not StagedUpload.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"speed_mbps": 123}, "speed_mbps"), ({"term_months": "soon"}, "term_months")],
+)
+def test_a_bad_option_answers_400_naming_it(api_client, fields, field):
+    response = post_upload(api_client, xlsx_bytes(ROWS), **fields)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert field in response.json()["detail"]
+
+
+def test_an_upload_without_a_file_answers_400(api_client):
+    response = api_client.post(f"{API}/uploads", {"speed_mbps": 1000})
+    assert response.status_code == 400
+    assert "file" in response.json()["detail"]
+
+
+def test_a_large_workbook_is_read_in_the_background(api_client, monkeypatch):
+    monkeypatch.setattr(uploads, "INLINE_PARSE_MAX_WORKLOAD", 10)
+    queued = []
+    from bulk import tasks
+
+    monkeypatch.setattr(tasks.parse_upload, "delay_on_commit", queued.append)
+    response = post_upload(api_client, xlsx_bytes(ROWS))
+    assert response.status_code == 201
+    assert response.json()["status"] == "parsing"
+    upload_id = response.json()["id"]
+    assert api_client.post(f"{API}/uploads/{upload_id}/submit").status_code == 409
+    uploads.parse_staged_upload(staged_id=queued[0])
+    polled = api_client.get(f"{API}/uploads/{upload_id}").json()
+    assert (polled["status"], polled["valid_count"]) == ("ready", 2)
+
+
+def test_submit_starts_the_job_once(api_client, user):
+    upload_id = post_upload(api_client, xlsx_bytes(ROWS)).json()["id"]
+    first = api_client.post(f"{API}/uploads/{upload_id}/submit")
+    assert first.status_code == 201
+    job = BatchJob.objects.get()
+    assert first.json()["id"] == job.pk
+    assert first.json()["counts"]["total"] == 2
+    again = api_client.post(f"{API}/uploads/{upload_id}/submit")
+    assert again.status_code == 200
+    assert again.json()["id"] == job.pk
+    assert BatchJob.objects.count() == 1
+    assert api_client.get(f"{API}/uploads/{upload_id}").json()["job_id"] == job.pk
+
+
+def test_another_users_upload_answers_404(api_client, other_user):
+    staged = StagedUploadFactory(user=other_user)
+    assert api_client.get(f"{API}/uploads/{staged.pk}").status_code == 404
+    assert api_client.post(f"{API}/uploads/{staged.pk}/submit").status_code == 404
+    assert not BatchJob.objects.exists()
+
+
+def test_an_unknown_upload_id_answers_404_and_a_malformed_one_400(api_client):
+    assert api_client.get(f"{API}/uploads/6d1b0c52-2f1e-4a7e-9a55-000000000000").status_code == 404
+    assert api_client.get(f"{API}/uploads/not-a-uuid").status_code == 400
+
+
+def test_an_expired_upload_answers_410(api_client, user):
+    staged = StagedUploadFactory(user=user, expires_at=timezone.now() - timedelta(minutes=1))
+    response = api_client.post(f"{API}/uploads/{staged.pk}/submit")
+    assert response.status_code == 410
+    assert response.json()["code"] == "upload_expired"
+
+
+def test_an_upload_with_no_valid_row_answers_400_on_submit(api_client, user):
+    staged = StagedUploadFactory(
+        user=user, valid_count=0, rows={"valid": [], "invalid": [], "duplicates": []}
+    )
+    response = api_client.post(f"{API}/uploads/{staged.pk}/submit")
+    assert response.status_code == 400
+    assert response.json()["code"] == "nothing_to_submit"

@@ -1,0 +1,159 @@
+"""A person's whole bulk job, in Chromium, against a live server, real workers and the
+sandbox: sign in, upload, preview, submit, watch, download, get the email."""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulk.models import BatchJob
+from tests.bulk.conftest import xlsx_bytes
+from tests.engine import wait_until
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+HEADER = ["Site", "Street Address", "City", "State", "Zip"]
+VALID = [
+    ["S1", "12 Main St", "Boston", "MA", "02134"],
+    ["S2", "9 Elm St", "Austin", "TX", "78701"],
+    ["S3", "400 Pine Rd", "Denver", "CO", "80202"],
+    # The sandbox has no coverage for ZIPs starting 999: this row fails at Momentum.
+    ["S4", "1 Glacier Way", "Juneau", "AK", "99901"],
+    ["S5", "77 Harbor Blvd", "Seattle", "WA", "98101"],
+]
+BAD = [
+    ["S6", "5 Lake Dr", "Atlantis", "Texass", "73301"],
+    ["S7", "", "Portland", "ME", "04101"],
+]
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    """Debian's Chromium under Playwright (its own browser download cannot work here)."""
+    if not CHROMIUM.exists():
+        message = "Chromium is missing: apt-get install chromium (.ci/run installs it)"
+        if os.environ.get("REQUIRE_FAULT_TOOLS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # meanwhile are plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+        # Under Playwright the test's ORM calls got their own connection (its event loop
+        # gives them another context); close it, or PostgreSQL can't drop the test database.
+        connections.close_all()
+
+
+def test_a_bulk_job_from_upload_to_email(chromium, live_server, engine, sandbox, tmp_path):
+    from playwright.sync_api import expect
+
+    # Slow enough pricing that the page refreshes (every 3 s) while the job runs.
+    sandbox.configure(delay_min=1.5, delay_max=1.5)
+    engine.start()
+    user = UserFactory(email="ada@example.com")
+    sheet = tmp_path / "Q3 sites.xlsx"
+    sheet.write_bytes(xlsx_bytes([HEADER, *VALID[:3], BAD[0], *VALID[3:], BAD[1]]))
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    context = chromium.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+
+    # Sign in.
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Bulk quotes")).to_be_visible()
+
+    # Upload: the preview separates the bad rows, with the reason for each.
+    page.get_by_label("Spreadsheet").set_input_files(str(sheet))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", name="Invalid rows (2)")).to_be_visible()
+    expect(page.get_by_text('State "Texass" is not a US state or USPS code')).to_be_visible()
+    expect(page.get_by_text("Street address is missing")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "preview.png"), full_page=True)
+
+    # Submit, and watch the bar move without reloading the page.
+    page.get_by_role("button", name="Quote 5 addresses").click()
+    expect(page.get_by_role("heading", name="Q3 sites.xlsx")).to_be_visible()
+    bar = page.get_by_role("progressbar", name="Progress")
+    seen: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if page.locator("#job-summary").count():
+            break  # the job ended and the page reloaded itself, once
+        if bar.count():
+            value = int(bar.get_attribute("aria-valuenow") or 0)
+            if 0 < value < 100 and not any(0 < v < 100 for v in seen):
+                page.screenshot(path=str(ARTIFACTS / "job-running.png"), full_page=True)
+            seen.add(value)
+        page.wait_for_timeout(250)
+    else:
+        raise AssertionError(f"the job did not finish in the browser\n{engine.logs()}")
+    assert any(0 < value < 100 for value in seen), seen
+
+    # The finished job: counts, summary, and no more polling.
+    expect(page.locator(".job-status .badge")).to_have_text("Complete")
+    expect(page.get_by_role("progressbar", name="Progress")).to_have_attribute(
+        "aria-valuenow", "100"
+    )
+    assert page.locator("#job-progress[hx-trigger]").count() == 0
+    expect(page.locator(".stat.ok .value")).to_have_text("4")
+    expect(page.locator(".stat.bad .value")).to_have_text("1")
+    expect(page.get_by_role("list", name="Quotes per carrier")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "job-finished.png"), full_page=True)
+
+    # Download the results: the uploaded columns, the results, in the sheet's row order.
+    with page.expect_download() as download_info:
+        page.locator(".downloads").get_by_role("link", name="xlsx").first.click()
+    download = download_info.value
+    assert download.suggested_filename == "Q3-sites-results.xlsx"
+    workbook = openpyxl.load_workbook(io.BytesIO(Path(download.path()).read_bytes()))
+    rows = list(workbook.active.iter_rows(values_only=True))
+    assert rows[0] == (*HEADER, "status", "mrc", "nrc", "carrier", "error")
+    assert [row[0] for row in rows[1:]] == ["S1", "S2", "S3", "S4", "S5"]
+    statuses = {row[0]: row[5] for row in rows[1:]}
+    assert statuses == {
+        "S1": "complete",
+        "S2": "complete",
+        "S3": "complete",
+        "S4": "failed",
+        "S5": "complete",
+    }
+    priced = [row for row in rows[1:] if row[5] == "complete"]
+    assert all(row[6] > 0 and row[8] for row in priced), priced
+    context.close()
+
+    # And the email is in the test mailbox, once.
+    job = BatchJob.objects.get(user=user)
+    emails = wait_until(engine.sent_emails, timeout=30, what="the job's email")
+    assert len(emails) == 1
+    assert emails[0]["to"] == user.email
+    assert emails[0]["subject"].startswith(
+        "Bulk quote “Q3 sites.xlsx” finished: 4 quoted, 1 failed"
+    )
+    assert f"/bulk/{job.pk}/results.xlsx" in emails[0]["text"]
