@@ -11,10 +11,9 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 from ninja import File, Form, NinjaAPI, Query, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
@@ -436,20 +435,7 @@ class ExportFilter(Schema):
 
 def _export(request: HttpRequest, job_id: int, fmt: str, rows: str) -> HttpResponse:
     job = _my_job(request, job_id)
-    failed_only = rows == "failed"
-    name = exports.export_file_name(job=job, fmt=fmt, failed_only=failed_only)
-    headers = {"Content-Disposition": content_disposition_header(True, name)}
-    if fmt == "csv":
-        return StreamingHttpResponse(
-            exports.csv_chunks(job=job, failed_only=failed_only),
-            content_type="text/csv; charset=utf-8",
-            headers=headers,
-        )
-    return HttpResponse(
-        exports.xlsx_bytes(job=job, failed_only=failed_only),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=headers,
-    )
+    return exports.download_response(job=job, fmt=fmt, failed_only=rows == "failed")
 
 
 @api.get(

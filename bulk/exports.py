@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterator
 from decimal import Decimal
 
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -131,3 +133,20 @@ def export_file_name(*, job: BatchJob, fmt: str, failed_only: bool = False) -> s
     stem = re.sub(r"\.(xlsx|csv|txt)$", "", job.file_name, flags=re.IGNORECASE)
     stem = re.sub(r"[^\w.-]+", "-", stem).strip("-.") or f"job-{job.pk}"
     return f"{stem[:100]}-{'failed-rows' if failed_only else 'results'}.{fmt}"
+
+
+def download_response(*, job: BatchJob, fmt: str, failed_only: bool = False) -> HttpResponse:
+    """The results (or the failed rows) as a download: CSV streamed, XLSX in one piece."""
+    name = export_file_name(job=job, fmt=fmt, failed_only=failed_only)
+    headers = {"Content-Disposition": content_disposition_header(True, name)}
+    if fmt == "csv":
+        return StreamingHttpResponse(
+            csv_chunks(job=job, failed_only=failed_only),
+            content_type="text/csv; charset=utf-8",
+            headers=headers,
+        )
+    return HttpResponse(
+        xlsx_bytes(job=job, failed_only=failed_only),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers=headers,
+    )

@@ -2,7 +2,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -166,16 +166,4 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
 def export(request: HttpRequest, job_id: int, fmt: str) -> HttpResponse:
     batch_job = get_object_or_404(selectors.jobs_for_user(user=request.user), pk=job_id)
     failed_only = request.GET.get("rows") == "failed"
-    name = exports.export_file_name(job=batch_job, fmt=fmt, failed_only=failed_only)
-    disposition = {"Content-Disposition": content_disposition_header(True, name)}
-    if fmt == "csv":
-        return StreamingHttpResponse(
-            exports.csv_chunks(job=batch_job, failed_only=failed_only),
-            content_type="text/csv; charset=utf-8",
-            headers=disposition,
-        )
-    return HttpResponse(
-        exports.xlsx_bytes(job=batch_job, failed_only=failed_only),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=disposition,
-    )
+    return exports.download_response(job=batch_job, fmt=fmt, failed_only=failed_only)
