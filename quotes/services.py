@@ -60,7 +60,6 @@ class Outcome:
     raw: dict | None = None
     # Failed because Momentum could not be reached: a bulk row goes back to the queue.
     unavailable: bool = False
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_upstream(cls, result: QuoteStatus) -> Outcome:
