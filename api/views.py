@@ -59,6 +59,7 @@ api = NinjaAPI(
 
 ERRORS = {400: schemas.Error, 401: schemas.Error, 404: schemas.Error}
 CONFLICT = {409: schemas.Error}
+RATE_LIMITED = {429: schemas.Error}
 
 
 class ApiError(Exception):
@@ -361,6 +362,8 @@ def _act(request: HttpRequest, job_id: int, action: str) -> dict:
     job = _my_job(request, job_id)
     try:
         job = JOB_ACTIONS[action](job=job, by=request.auth)
+    except jobs.RetryLimitReached as refused:
+        raise ApiError(429, "retry_limit", str(refused)) from refused
     except jobs.JobActionRefused as refused:
         raise ApiError(409, "action_refused", str(refused)) from refused
     return _job(job)
@@ -379,7 +382,7 @@ def cancel_job(request: HttpRequest, job_id: int):
 
 @api.post(
     "/jobs/{job_id}/resume",
-    response={200: schemas.Job, **ERRORS, **CONFLICT},
+    response={200: schemas.Job, **ERRORS, **CONFLICT, **RATE_LIMITED},
     url_name="job_resume",
     summary="Put a cancelled job's cancelled rows back in line",
     tags=["jobs"],
@@ -390,9 +393,15 @@ def resume_job(request: HttpRequest, job_id: int):
 
 @api.post(
     "/jobs/{job_id}/retry",
-    response={200: schemas.Job, **ERRORS, **CONFLICT},
+    response={200: schemas.Job, **ERRORS, **CONFLICT, **RATE_LIMITED},
     url_name="job_retry",
-    summary="Put a job's failed rows back in line",
+    summary="Put a job's failed rows that a retry can change back in line",
+    description=(
+        "Re-queues rows that failed because they timed out or Momentum was unavailable; "
+        "rows Momentum rejected (no coverage, invalid address) stay failed. 409 when no "
+        "row would change; 429 after BULK_MAX_RETRIES_PER_HOUR retries of the job within "
+        "an hour."
+    ),
     tags=["jobs"],
 )
 def retry_job(request: HttpRequest, job_id: int):

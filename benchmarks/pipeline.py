@@ -58,7 +58,7 @@ def run_engine(rows: int, env: dict[str, str], work: Path) -> float:
 
     from bulk.models import BatchJob
     from momentum.sandbox import SandboxConfig, SandboxServer
-    from tests.engine import create_job
+    from tests.harness import create_job
 
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)  # no jobs left from other runs

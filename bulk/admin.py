@@ -89,6 +89,7 @@ class BatchJobAdmin(admin.ModelAdmin):
     actions = [
         "cancel_jobs",
         "retry_failed_rows",
+        "retry_all_failed_rows",
         "requeue_stuck_rows",
         "force_finish_jobs",
         "resend_email",
@@ -120,9 +121,16 @@ class BatchJobAdmin(admin.ModelAdmin):
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._act(request, queryset, jobs.cancel_job, "Cancelled")
 
-    @admin.action(description="Retry the failed rows of the selected jobs")
+    @admin.action(description="Retry the failed rows a retry can change (timed out, unavailable)")
     def retry_failed_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._act(request, queryset, jobs.retry_failed_rows, "Failed rows retried")
+
+    @admin.action(description="Retry every failed row, including ones Momentum rejected")
+    def retry_all_failed_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
+        def retry_all(*, job: BatchJob, by) -> BatchJob:
+            return jobs.retry_failed_rows(job=job, by=by, include_permanent=True)
+
+        self._act(request, queryset, retry_all, "All failed rows retried")
 
     @admin.action(description="Requeue stuck rows (processing with no live quote)")
     def requeue_stuck_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
@@ -154,4 +162,4 @@ class BatchQuoteAdmin(admin.ModelAdmin):
     search_fields = ["street_address", "city", "zip_code", "batch_job__file_name"]
     list_select_related = ["batch_job"]
     raw_id_fields = ["batch_job", "quote"]
-    readonly_fields = ["status", "attempts", "started_at", "finished_at", "quote"]
+    readonly_fields = ["status", "failure", "attempts", "started_at", "finished_at", "quote"]

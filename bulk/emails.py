@@ -1,9 +1,12 @@
 """The email a user gets when a bulk job ends."""
 
 import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -42,12 +45,21 @@ def job_email_subject(*, job: BatchJob) -> str:
     )
 
 
+def job_email_message_id(*, job: BatchJob) -> str:
+    """The same for every send of one round of a job's email, so that the rare second
+    copy (a sender that died between sending and marking it sent) folds into the first
+    in mail clients."""
+    domain = urlsplit(settings.PORTAL_URL).hostname or "localhost"
+    return f"<bulk-job-{job.pk}-round-{job.notification_round}@{domain}>"
+
+
 def build_job_email(*, job: BatchJob) -> EmailMultiAlternatives:
     context = job_email_context(job=job)
     message = EmailMultiAlternatives(
         subject=job_email_subject(job=job),
         body=render_to_string("bulk/email/job_finished.txt", context),
         to=[job.user.email],
+        headers={"Message-ID": job_email_message_id(job=job)},
     )
     message.attach_alternative(
         render_to_string("bulk/email/job_finished.html", context), "text/html"
@@ -56,22 +68,32 @@ def build_job_email(*, job: BatchJob) -> EmailMultiAlternatives:
 
 
 def send_job_finished_email(*, job: BatchJob) -> bool:
-    """Send the email if it is claimed and not sent yet; True if this call sent it."""
-    message = build_job_email(job=job)
+    """Send a claimed email at least once and almost never twice; True if this call sent it.
+
+    Take the send (a guarded update of `notification_started_at`), send (EMAIL_TIMEOUT
+    bounds a stalled server), then mark it sent. A sender that dies or stalls leaves
+    the send taken but unmarked; after BULK_EMAIL_RESEND_AFTER the sweeper gives it to
+    another. The one window for a second copy is a death between the server accepting
+    the message and the mark: that copy has the same Message-ID.
+    """
     now = timezone.now()
-    # Mark it sent before sending, so a redelivered task cannot send it twice; if the
-    # send fails the mark is taken back and the task retries.
-    marked = BatchJob.objects.filter(
-        pk=job.pk, notified_at__isnull=False, notification_sent_at__isnull=True
-    ).update(notification_sent_at=now)
-    if not marked:
-        return False
-    try:
-        message.send()
-    except Exception as error:
-        BatchJob.objects.filter(pk=job.pk, notification_sent_at=now).update(
-            notification_sent_at=None
+    stale = now - timedelta(seconds=settings.BULK_EMAIL_RESEND_AFTER)
+    taken = (
+        BatchJob.objects.filter(
+            pk=job.pk, notified_at__isnull=False, notification_sent_at__isnull=True
         )
+        .filter(Q(notification_started_at__isnull=True) | Q(notification_started_at__lt=stale))
+        .update(notification_started_at=now)
+    )
+    if not taken:
+        return False
+    job.refresh_from_db()
+    mine = BatchJob.objects.filter(pk=job.pk, notification_started_at=now)
+    try:
+        build_job_email(job=job).send()
+    except Exception as error:
+        mine.update(notification_started_at=None)
         logger.warning("email for job %s not sent: %s", job.pk, error)
         raise EmailNotSent(str(error)) from error
+    mine.update(notification_sent_at=timezone.now())
     return True

@@ -50,9 +50,15 @@ class BatchJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Round-robin across jobs: the job served longest ago goes next.
     last_served_at = models.DateTimeField(null=True, blank=True)
-    # Claimed (in the transaction that finishes the job) and sent (after commit).
+    # The completion email: claimed in the transaction that finishes the job, then a
+    # sender takes it (notification_started_at), sends, and marks it sent. The sweeper
+    # gives a send that never got marked to another sender after BULK_EMAIL_RESEND_AFTER.
     notified_at = models.DateTimeField(null=True, blank=True)
+    notification_started_at = models.DateTimeField(null=True, blank=True)
     notification_sent_at = models.DateTimeField(null=True, blank=True)
+    # Which end of the job the email is about (a retry or resume starts a new round);
+    # with the job's id it makes the email's stable Message-ID.
+    notification_round = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -103,7 +109,15 @@ class BatchQuote(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Failure(models.TextChoices):
+        # Momentum's answer about the address (no coverage, invalid): a retry repeats it.
+        REJECTED = "rejected", "Not quotable"
+        # Ours or Momentum's time ran out, or Momentum could not be reached: a retry may work.
+        TIMED_OUT = "timed_out", "Timed out"
+        UNAVAILABLE = "unavailable", "Momentum unavailable"
+
     TERMINAL_STATUSES = (Status.COMPLETE, Status.FAILED, Status.CANCELLED)
+    RETRYABLE_FAILURES = (Failure.TIMED_OUT, Failure.UNAVAILABLE)
 
     batch_job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="rows")
     quote = models.OneToOneField(
@@ -118,6 +132,7 @@ class BatchQuote(models.Model):
     source_data = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     error_message = models.TextField(blank=True)
+    failure = models.CharField(max_length=12, choices=Failure.choices, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

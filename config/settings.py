@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "momentum",
     "quotes",
     "bulk",
+    "engine",
     "api",
 ]
 
@@ -152,6 +153,9 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Email ------------------------------------------------------------------------------
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# A stalled mail server must not hold a worker until its hard time limit: a send gives
+# up after this many seconds and is retried (BULK_EMAIL_RESEND_AFTER must be longer).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bulk Quotes <quotes@localhost>")
 
 # --- Security (production) --------------------------------------------------------------
@@ -177,13 +181,38 @@ MOMENTUM_READ_TIMEOUT = env.float("MOMENTUM_READ_TIMEOUT", default=20.0)
 # The account allows this many quotes pending at once (the upstream says one).
 MOMENTUM_MAX_IN_FLIGHT = env.int("MOMENTUM_MAX_IN_FLIGHT", default=1)
 MOMENTUM_POLL_INTERVAL = env.float("MOMENTUM_POLL_INTERVAL", default=15.0)
-# A quote not priced this many seconds after submission is failed as timed out.
+# A quote not priced this many seconds after Momentum accepted it fails as timed out.
 MOMENTUM_QUOTE_TIMEOUT = env.float("MOMENTUM_QUOTE_TIMEOUT", default=300.0)
-# A worker holding a quote renews its lease at every poll; a lease left to expire means
-# the holder died, and the sweeper resumes the quote.
+# Submit retries (before Momentum accepts a quote) stop after this many seconds; the quote
+# goes back in line with the same idempotency key (up to MOMENTUM_MAX_ROUNDS times).
+MOMENTUM_SUBMIT_TIMEOUT = env.float("MOMENTUM_SUBMIT_TIMEOUT", default=120.0)
+# The slot belongs to the upstream quote: a timed-out quote keeps it while Momentum still
+# reports it pending, and we poll on. After this many seconds from the accepted submit we
+# give it up anyway (recorded on the quote as abandoned, for staff).
+MOMENTUM_ABANDON_AFTER = env.float("MOMENTUM_ABANDON_AFTER", default=1800.0)
+# A quote goes back in line after a submit that never got a definite answer, or is
+# submitted again after Momentum forgot it (404), at most this many times; then it fails
+# as "Momentum unavailable" (a person may retry it).
+MOMENTUM_MAX_ROUNDS = env.int("MOMENTUM_MAX_ROUNDS", default=3)
+# A worker holding a quote renews its lease before and after every HTTP call and while it
+# sleeps; a lease left to expire means the holder died, and the sweeper resumes the quote.
+# It must outlast the longest HTTP call (connect + read timeout) plus a margin, or a slow
+# answer would let the sweeper start a second chain for a live quote: refused below.
 MOMENTUM_LEASE_SECONDS = env.float(
     "MOMENTUM_LEASE_SECONDS", default=max(60.0, 4 * MOMENTUM_POLL_INTERVAL)
 )
+MOMENTUM_LEASE_MARGIN = env.float("MOMENTUM_LEASE_MARGIN", default=5.0)
+if (
+    MOMENTUM_LEASE_SECONDS
+    < MOMENTUM_CONNECT_TIMEOUT + MOMENTUM_READ_TIMEOUT + MOMENTUM_LEASE_MARGIN
+):
+    raise ImproperlyConfigured(
+        f"MOMENTUM_LEASE_SECONDS ({MOMENTUM_LEASE_SECONDS:g}) must be at least "
+        "MOMENTUM_CONNECT_TIMEOUT + MOMENTUM_READ_TIMEOUT + MOMENTUM_LEASE_MARGIN "
+        f"({MOMENTUM_CONNECT_TIMEOUT:g} + {MOMENTUM_READ_TIMEOUT:g} + "
+        f"{MOMENTUM_LEASE_MARGIN:g}): a lease shorter than one HTTP call expires under a "
+        "live worker and the sweeper starts a second chain for the same quote."
+    )
 # First delay of the exponential backoff after a transient error (seconds).
 MOMENTUM_RETRY_BASE = env.float("MOMENTUM_RETRY_BASE", default=1.0)
 # After this many transient failures in a row Momentum counts as down: the engine pauses
@@ -202,11 +231,18 @@ QUOTE_REQUIRE_LOGIN = env.bool("QUOTE_REQUIRE_LOGIN", default=False)
 
 BULK_MAX_UPLOAD_BYTES = env.int("BULK_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=20_000)
-# A row whose quote could not reach Momentum goes back in line this many times before
-# it is failed.
-BULK_MAX_ATTEMPTS = env.int("BULK_MAX_ATTEMPTS", default=3)
-# A job email claimed but not sent after this many seconds is sent by the sweeper.
+# An owner may retry (or resume) one job this many times an hour: each round can cost a
+# Momentum quote per row and an email.
+BULK_MAX_RETRIES_PER_HOUR = env.int("BULK_MAX_RETRIES_PER_HOUR", default=3)
+# A job email taken by a sender but not marked sent after this many seconds is handed to
+# another sender by the sweeper (the sender died or stalled). Longer than EMAIL_TIMEOUT,
+# so a live sender has given up by then.
 BULK_EMAIL_RESEND_AFTER = env.float("BULK_EMAIL_RESEND_AFTER", default=120.0)
+if BULK_EMAIL_RESEND_AFTER <= EMAIL_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"BULK_EMAIL_RESEND_AFTER ({BULK_EMAIL_RESEND_AFTER:g}) must be longer than "
+        f"EMAIL_TIMEOUT ({EMAIL_TIMEOUT:g}), or an email still being sent is sent twice."
+    )
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
@@ -255,7 +291,9 @@ else:
     # An unacked message returns after this long; it must exceed the hard time limit,
     # or a long poll would be handed to a second worker while the first still runs it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(MOMENTUM_QUOTE_TIMEOUT) + 900,
+        "visibility_timeout": int(
+            MOMENTUM_ABANDON_AFTER + MOMENTUM_QUOTE_TIMEOUT + MOMENTUM_SUBMIT_TIMEOUT + 900
+        ),
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -267,15 +305,23 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 
-# Everything that talks to Momentum goes to one queue served by one worker with one
-# process; everything else (sweeper, email) to the default queue so it never waits
-# behind a five-minute poll.
+# Four queues, each with its own worker line in the Procfile (docs/operations.md):
+# - momentum: the quote chains; one process (-c 1) per host, busy for minutes per quote;
+# - control: dispatch and the sweepers, short tasks that must never wait behind long work;
+# - uploads: reading large uploads in the background (seconds to a minute each);
+# - default: everything else (emails, bounded by EMAIL_TIMEOUT).
 CELERY_TASK_DEFAULT_QUEUE = "default"
 MOMENTUM_QUEUE = "momentum"
+CONTROL_QUEUE = "control"
+UPLOADS_QUEUE = "uploads"
 CELERY_TASK_ROUTES = {
-    "quotes.tasks.submit_quote": {"queue": MOMENTUM_QUEUE},
-    "quotes.tasks.poll_quote": {"queue": MOMENTUM_QUEUE},
-    "quotes.tasks.record_result": {"queue": MOMENTUM_QUEUE},
+    "engine.tasks.submit_quote": {"queue": MOMENTUM_QUEUE},
+    "engine.tasks.poll_quote": {"queue": MOMENTUM_QUEUE},
+    "engine.tasks.record_result": {"queue": MOMENTUM_QUEUE},
+    "engine.tasks.dispatch": {"queue": CONTROL_QUEUE},
+    "engine.tasks.sweep": {"queue": CONTROL_QUEUE},
+    "bulk.tasks.sweep": {"queue": CONTROL_QUEUE},
+    "bulk.tasks.parse_upload": {"queue": UPLOADS_QUEUE},
 }
 
 # One message at a time per process, acknowledged after the task ran, and given back if
@@ -284,9 +330,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
-# Above the quote deadline: a poll that runs to the deadline must not be killed first.
-CELERY_TASK_SOFT_TIME_LIMIT = int(MOMENTUM_QUOTE_TIMEOUT) + 240
-CELERY_TASK_TIME_LIMIT = int(MOMENTUM_QUOTE_TIMEOUT) + 300
+# Above the longest poll: an overdue quote is polled until MOMENTUM_ABANDON_AFTER, and a
+# forgotten one submitted again in the same task. (Were a limit ever hit, the lease would
+# expire and the sweeper resume the quote.)
+CELERY_TASK_SOFT_TIME_LIMIT = int(
+    MOMENTUM_ABANDON_AFTER + MOMENTUM_QUOTE_TIMEOUT + MOMENTUM_SUBMIT_TIMEOUT + 240
+)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery's Django fix-up closes the database connection around every task unless this is
 # set; a new PostgreSQL connection per task cost more than the task itself. Connections
@@ -297,7 +347,7 @@ CELERY_DB_REUSE_MAX = 10_000
 SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=30.0)
 CELERY_BEAT_SCHEDULE: dict = {
     # Recovery comes from the database, not the broker (DESIGN.md, invariant 7).
-    "sweep-quotes": {"task": "quotes.tasks.sweep", "schedule": SWEEP_INTERVAL},
+    "sweep-quotes": {"task": "engine.tasks.sweep", "schedule": SWEEP_INTERVAL},
     "sweep-jobs": {"task": "bulk.tasks.sweep", "schedule": SWEEP_INTERVAL},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -14,6 +14,7 @@ from momentum import contract
 from momentum.contract import ContractError, QuoteRequest, QuoteStatus, SubmittedQuote
 from momentum.errors import (
     MomentumConfigurationError,
+    MomentumQuoteNotFound,
     MomentumRejected,
     MomentumTransientError,
 )
@@ -79,6 +80,11 @@ class MomentumClient:
     def get_quote(self, quote_id: str) -> QuoteStatus:
         """Poll a quote: its status, and MRC, NRC and carrier once complete."""
         response = self._send("GET", contract.quote_path(quote_id), has_effect=False)
+        if response.status_code == 404:
+            _, upstream = _error_detail(response)
+            raise MomentumQuoteNotFound(
+                upstream or f"Momentum has no quote {quote_id!r} (HTTP 404).", quote_id=quote_id
+            )
         if response.status_code != 200:
             raise self._unexpected(response, has_effect=False)
         data, raw = self._body(response, has_effect=False)

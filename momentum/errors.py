@@ -49,6 +49,16 @@ class MomentumRejected(MomentumError):
         self.status_code = status_code
 
 
+class MomentumQuoteNotFound(MomentumRejected):
+    """Momentum has no quote with the id we polled (404): it never made it, or forgot it.
+
+    Not the address's fault: the caller submits the quote again under a new key."""
+
+    def __init__(self, message: str, *, quote_id: str) -> None:
+        super().__init__(message, code="not_found", status_code=404)
+        self.quote_id = quote_id
+
+
 class MomentumConfigurationError(MomentumError):
     """Our side is misconfigured (401/403: the API key is wrong; or a bad base URL)."""
 

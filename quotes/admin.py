@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from quotes import services
 from quotes.models import Lead, MomentumHealth, Quote
+from quotes.services import health, lifecycle
 
 
 @admin.register(Lead)
@@ -26,7 +26,13 @@ class QuoteAdmin(admin.ModelAdmin):
         "carrier",
         "created_at",
     ]
-    list_filter = ["status", "source", "created_at"]
+    list_filter = [
+        "status",
+        "source",
+        ("abandoned_at", admin.EmptyFieldListFilter),
+        ("late_result_at", admin.EmptyFieldListFilter),
+        "created_at",
+    ]
     search_fields = ["street_address", "city", "zip_code", "momentum_quote_id", "lead__email"]
     raw_id_fields = ["lead"]
     date_hierarchy = "created_at"
@@ -41,6 +47,8 @@ class QuoteAdmin(admin.ModelAdmin):
         "idempotency_key",
         "submit_attempts",
         "submit_ambiguous",
+        "give_ups",
+        "forgotten_count",
         "momentum_quote_id",
         "mrc",
         "nrc",
@@ -51,6 +59,9 @@ class QuoteAdmin(admin.ModelAdmin):
         "submitted_at",
         "deadline_at",
         "completed_at",
+        "timed_out_at",
+        "late_result_at",
+        "abandoned_at",
     ]
 
 
@@ -68,5 +79,6 @@ class MomentumHealthAdmin(admin.ModelAdmin):
 
     @admin.action(description="The API key is fixed: clear the error and resume work")
     def clear_configuration_error(self, request, queryset) -> None:
-        services.clear_configuration_error()
+        health.clear_configuration_error()
+        lifecycle.request_dispatch()
         self.message_user(request, "Work resumes now.", messages.SUCCESS)

@@ -40,6 +40,9 @@ class Quote(models.Model):
         PENDING = "pending", "Pending"
         SUBMITTING = "submitting", "Submitting"
         IN_FLIGHT = "in_flight", "In flight"
+        # Past our deadline (the quote failed as timed out), but Momentum still has it
+        # pending: it keeps the slot until Momentum ends it or we abandon it.
+        OVERDUE = "overdue", "Timed out, still pending at Momentum"
         COMPLETE = "complete", "Complete"
         FAILED = "failed", "Failed"
 
@@ -47,8 +50,9 @@ class Quote(models.Model):
         SINGLE = "single", "Single quote"
         BULK = "bulk", "Bulk row"
 
-    # A quote in one of these holds a Momentum slot (DESIGN.md, invariant 1).
-    SLOT_STATUSES = (Status.SUBMITTING, Status.IN_FLIGHT)
+    # A quote in one of these holds a Momentum slot (DESIGN.md, invariant 1): the slot
+    # belongs to the upstream quote, so an overdue quote holds it too.
+    SLOT_STATUSES = (Status.SUBMITTING, Status.IN_FLIGHT, Status.OVERDUE)
     TERMINAL_STATUSES = (Status.COMPLETE, Status.FAILED)
 
     # The id in URLs: unguessable, since visitors see quotes without signing in.
@@ -75,6 +79,11 @@ class Quote(models.Model):
     # A submit whose answer never came (timeout, 5xx) may have created the quote upstream.
     submit_ambiguous = models.BooleanField(default=False)
     momentum_quote_id = models.CharField(max_length=80, blank=True, db_index=True)
+    # Times a submit gave up without a definite answer (the quote went back in line,
+    # keeping its key), and times Momentum answered 404 for the id it gave us (the quote
+    # was submitted again under a new key). Both are bounded by MOMENTUM_MAX_ROUNDS.
+    give_ups = models.PositiveSmallIntegerField(default=0)
+    forgotten_count = models.PositiveSmallIntegerField(default=0)
 
     mrc = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     nrc = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
@@ -86,8 +95,16 @@ class Quote(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # While submitting: when submit retries give up. Once in flight: the quote deadline,
+    # MOMENTUM_QUOTE_TIMEOUT after the accepted submit.
     deadline_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the quote failed as timed out while Momentum still had it pending.
+    timed_out_at = models.DateTimeField(null=True, blank=True)
+    # When Momentum answered for a quote that had already timed out (its late price).
+    late_result_at = models.DateTimeField(null=True, blank=True)
+    # When we gave the slot up without Momentum ending the quote (MOMENTUM_ABANDON_AFTER).
+    abandoned_at = models.DateTimeField(null=True, blank=True)
 
     objects = QuoteQuerySet.as_manager()
 
@@ -95,11 +112,11 @@ class Quote(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["momentum_slot"],
-                condition=Q(status__in=["submitting", "in_flight"]),
+                condition=Q(status__in=["submitting", "in_flight", "overdue"]),
                 name="quote_one_holder_per_slot",
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=["submitting", "in_flight"])
+                condition=~Q(status__in=["submitting", "in_flight", "overdue"])
                 | Q(momentum_slot__isnull=False),
                 name="quote_in_flight_holds_a_slot",
             ),
@@ -112,6 +129,11 @@ class Quote(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.TERMINAL_STATUSES
+
+    @property
+    def has_timed_out(self) -> bool:
+        """Failed as timed out for its user, whether or not Momentum has let go yet."""
+        return self.timed_out_at is not None
 
     @property
     def address(self) -> str:

@@ -5,8 +5,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from quotes import selectors, services
+from quotes import selectors
 from quotes.forms import QuoteForm
+from quotes.services import lifecycle, throttling
 
 SESSION_KEY = "quote_ids"
 
@@ -20,9 +21,9 @@ def new_quote(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             if not request.user.is_authenticated:
-                services.check_quote_rate(client_ip=request.META.get("REMOTE_ADDR", ""))
-            quote = services.request_quote(user=request.user, **form.cleaned_data)
-        except services.QuoteRateLimited as error:
+                throttling.check_quote_rate(client_ip=request.META.get("REMOTE_ADDR", ""))
+            quote = lifecycle.request_quote(user=request.user, **form.cleaned_data)
+        except throttling.QuoteRateLimited as error:
             form.add_error(None, str(error))
             status = 429
         else:

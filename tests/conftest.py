@@ -27,7 +27,7 @@ def signed_in_client(client, user):
     return client
 
 
-# --- Real parts for engine tests (see tests/engine.py) ---------------------------------
+# --- Real parts for engine tests (see tests/harness.py) ---------------------------------
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -85,7 +85,7 @@ def sandbox():
 @pytest.fixture
 def engine(transactional_db, broker, sandbox, settings, tmp_path):
     """Worker processes on the test database, the session broker and the sandbox."""
-    from tests.engine import ENGINE_ENV, Engine, database_url
+    from tests.harness import ENGINE_ENV, Engine, database_url
 
     purge_broker(broker)
     mail_dir = tmp_path / "mail"

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from bulk.models import BatchJob, BatchJobEvent, BatchQuote
 from quotes.models import Lead, Quote
-from quotes.services import Outcome, finish_quote, request_dispatch
+from quotes.services.lifecycle import Kind, Outcome, finish_quote, request_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,22 @@ CANCELLED_MESSAGE = "Cancelled before it was quoted."
 
 class JobActionRefused(Exception):
     """The job is not in a state that allows the action; the message says why."""
+
+
+class NothingToDo(JobActionRefused):
+    """The action would change nothing (no rows to retry or resume): HTTP 409."""
+
+
+class RetryLimitReached(JobActionRefused):
+    """The owner retried this job BULK_MAX_RETRIES_PER_HOUR times this hour: HTTP 429."""
+
+
+# How an outcome's kind is kept on a failed row (what a retry may change).
+FAILURE_FOR_KIND = {
+    Kind.REJECTED: BatchQuote.Failure.REJECTED,
+    Kind.TIMED_OUT: BatchQuote.Failure.TIMED_OUT,
+    Kind.UNAVAILABLE: BatchQuote.Failure.UNAVAILABLE,
+}
 
 
 def record_event(*, job: BatchJob, action: str, actor=None, detail: str = "") -> None:
@@ -103,28 +119,24 @@ def open_next_row() -> Quote | None:
 
 def record_row_result(*, quote_id: int, outcome: Outcome) -> None:
     """Record a finished quote on its bulk row, if it has one, and the job's counters
-    (in the caller's transaction, the one that finished the quote)."""
+    (in the caller's transaction, the one that finished the quote). A row is recorded
+    once: a late price for a row that already timed out stays on its quote."""
     row = (
-        BatchQuote.objects.filter(quote_id=quote_id)
-        .only("pk", "batch_job_id", "attempts")
+        BatchQuote.objects.filter(quote_id=quote_id, status=BatchQuote.Status.PROCESSING)
+        .only("pk", "batch_job_id")
         .order_by()
         .first()
     )
     if row is None:
         return
-    now = timezone.now()
-    open_row = BatchQuote.objects.filter(
+    ok = outcome.priced
+    flipped = BatchQuote.objects.filter(
         pk=row.pk, quote_id=quote_id, status=BatchQuote.Status.PROCESSING
-    )
-    if outcome.unavailable and row.attempts < settings.BULK_MAX_ATTEMPTS:
-        # Momentum could not be reached: not the row's fault; it goes back in line.
-        open_row.update(status=BatchQuote.Status.PENDING, quote=None, started_at=None)
-        return
-    ok = outcome.status == Quote.Status.COMPLETE
-    flipped = open_row.update(
+    ).update(
         status=BatchQuote.Status.COMPLETE if ok else BatchQuote.Status.FAILED,
         error_message="" if ok else outcome.message,
-        finished_at=now,
+        failure="" if ok else FAILURE_FOR_KIND.get(outcome.kind, BatchQuote.Failure.REJECTED),
+        finished_at=timezone.now(),
     )
     if not flipped:
         return
@@ -162,7 +174,11 @@ def finish_job_if_done(*, job_id: int) -> bool:
         return False
     claimed = BatchJob.objects.filter(
         pk=job_id, notify_email=True, notified_at__isnull=True
-    ).update(notified_at=now)
+    ).update(
+        notified_at=now,
+        notification_started_at=None,
+        notification_round=F("notification_round") + 1,
+    )
     if claimed:
         from bulk.tasks import send_job_email
 
@@ -215,37 +231,70 @@ def resume_job(*, job: BatchJob, by) -> BatchJob:
     """Put a cancelled job's cancelled rows back in line."""
     job = BatchJob.objects.select_for_update().get(pk=job.pk)
     if job.status != BatchJob.Status.CANCELLED:
-        raise JobActionRefused("Only a cancelled job can be resumed.")
+        raise NothingToDo("Only a cancelled job can be resumed.")
+    _check_retry_rate(job=job, by=by)
     resumed = job.rows.filter(status=BatchQuote.Status.CANCELLED).update(
         status=BatchQuote.Status.PENDING, error_message="", quote=None, finished_at=None
     )
+    if not resumed:
+        raise NothingToDo("This job has no cancelled rows to resume.")
     _reopen(job=job, cancelled_delta=-resumed)
     record_event(job=job, action="resume", actor=by, detail=f"{resumed} rows back in line")
     job.refresh_from_db()
     return job
 
 
+def _check_retry_rate(*, job: BatchJob, by) -> None:
+    """An owner may retry or resume a job BULK_MAX_RETRIES_PER_HOUR times an hour: each
+    round may cost a Momentum quote per row and an email. Staff are not limited."""
+    if by is None or by.is_staff:
+        return
+    hour_ago = timezone.now() - timedelta(hours=1)
+    done = job.events.filter(
+        action__in=["retry_failed", "resume"], actor=by, created_at__gte=hour_ago
+    ).count()
+    if done >= settings.BULK_MAX_RETRIES_PER_HOUR:
+        raise RetryLimitReached(
+            f"This job was retried {done} times in the last hour, the most we allow. "
+            "Wait an hour, or ask staff to retry it for you."
+        )
+
+
 @transaction.atomic
-def retry_failed_rows(*, job: BatchJob, by) -> BatchJob:
-    """Put a job's failed rows back in line; a new email goes out when it ends."""
+def retry_failed_rows(*, job: BatchJob, by, include_permanent: bool = False) -> BatchJob:
+    """Put a job's failed rows back in line, each with a new quote: only rows a retry can
+    change (timed out, Momentum unavailable) unless staff choose all of them. A new email
+    goes out when the job ends again."""
     job = BatchJob.objects.select_for_update().get(pk=job.pk)
     if job.status == BatchJob.Status.CANCELLED:
         raise JobActionRefused("Resume the cancelled job first, then retry its failed rows.")
-    retried = job.rows.filter(status=BatchQuote.Status.FAILED).update(
+    failed = job.rows.filter(status=BatchQuote.Status.FAILED)
+    if not include_permanent:
+        failed = failed.exclude(failure=BatchQuote.Failure.REJECTED)
+    if not failed.exists():
+        kept = job.rows.filter(status=BatchQuote.Status.FAILED).count()
+        raise NothingToDo(
+            f"None of this job's {kept} failed rows would change on a retry: Momentum "
+            "rejected those addresses (no coverage or not a valid address)."
+            if kept
+            else "This job has no failed rows to retry."
+        )
+    _check_retry_rate(job=job, by=by)
+    retried = failed.update(
         status=BatchQuote.Status.PENDING,
         error_message="",
+        failure="",
         quote=None,
         attempts=0,
         started_at=None,
         finished_at=None,
     )
-    if not retried:
-        raise JobActionRefused("This job has no failed rows to retry.")
     BatchJob.objects.filter(pk=job.pk).update(
         processed_count=F("processed_count") - retried, failed_count=F("failed_count") - retried
     )
     _reopen(job=job)
-    record_event(job=job, action="retry_failed", actor=by, detail=f"{retried} rows retried")
+    action = "retry_all" if include_permanent else "retry_failed"
+    record_event(job=job, action=action, actor=by, detail=f"{retried} rows retried")
     job.refresh_from_db()
     return job
 
@@ -259,6 +308,7 @@ def _reopen(*, job: BatchJob, cancelled_delta: int = 0) -> None:
         cancelled_count=F("cancelled_count") + cancelled_delta,
         finished_at=None,
         notified_at=None,
+        notification_started_at=None,
         notification_sent_at=None,
     )
     if not finish_job_if_done(job_id=job.pk):
@@ -283,7 +333,7 @@ def requeue_stuck_rows(*, job: BatchJob, by) -> int:
             # Abandon the upstream quote; its slot is released with it.
             finish_quote(
                 quote_id=row.quote.pk,
-                outcome=Outcome.failed("Requeued by staff.", unavailable=True),
+                outcome=Outcome.failed("Requeued by staff.", kind=Kind.UNAVAILABLE, abandoned=True),
             )
             BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PROCESSING).update(
                 status=BatchQuote.Status.PENDING, quote=None, started_at=None, attempts=0
@@ -312,7 +362,10 @@ def force_finish_job(*, job: BatchJob, by) -> BatchJob:
     open_rows = job.rows.filter(status__in=OPEN_ROW_STATUSES).select_related("quote")
     for row in open_rows:
         if row.quote and row.quote.status in Quote.SLOT_STATUSES:
-            finish_quote(quote_id=row.quote.pk, outcome=Outcome.failed("Stopped by staff."))
+            finish_quote(
+                quote_id=row.quote.pk,
+                outcome=Outcome.failed("Stopped by staff.", kind=Kind.UNAVAILABLE, abandoned=True),
+            )
     cancelled = job.rows.filter(status__in=OPEN_ROW_STATUSES).update(
         status=BatchQuote.Status.CANCELLED, error_message="Stopped by staff.", finished_at=now
     )
@@ -328,7 +381,13 @@ def resend_job_email(*, job: BatchJob, by) -> None:
     """Send the job's email again (staff)."""
     if not job.is_finished:
         raise JobActionRefused("The job has not finished yet.")
-    BatchJob.objects.filter(pk=job.pk).update(notified_at=timezone.now(), notification_sent_at=None)
+    # A new round: a new Message-ID, so mail clients show it rather than fold it away.
+    BatchJob.objects.filter(pk=job.pk).update(
+        notified_at=timezone.now(),
+        notification_started_at=None,
+        notification_sent_at=None,
+        notification_round=F("notification_round") + 1,
+    )
     record_event(job=job, action="resend_email", actor=by)
     from bulk.tasks import send_job_email
 
@@ -336,6 +395,16 @@ def resend_job_email(*, job: BatchJob, by) -> None:
 
 
 # --- Sweeper ----------------------------------------------------------------------------
+
+
+def emails_to_resend():
+    """Claimed emails no sender marked sent: never taken, or taken longer ago than
+    BULK_EMAIL_RESEND_AFTER (its sender died or stalled; settings keep that above
+    EMAIL_TIMEOUT, so a live sender has given up by then)."""
+    stale = timezone.now() - timedelta(seconds=settings.BULK_EMAIL_RESEND_AFTER)
+    return BatchJob.objects.filter(notified_at__lt=stale, notification_sent_at__isnull=True).filter(
+        Q(notification_started_at__isnull=True) | Q(notification_started_at__lt=stale)
+    )
 
 
 def sweep_jobs() -> dict:
@@ -347,12 +416,7 @@ def sweep_jobs() -> dict:
     for job_id in open_jobs.values_list("pk", flat=True):
         with transaction.atomic():
             finished += finish_job_if_done(job_id=job_id)
-    stale = timezone.now() - timedelta(seconds=settings.BULK_EMAIL_RESEND_AFTER)
-    unsent = list(
-        BatchJob.objects.filter(
-            notified_at__lt=stale, notification_sent_at__isnull=True
-        ).values_list("pk", flat=True)
-    )
+    unsent = list(emails_to_resend().values_list("pk", flat=True))
     if unsent:
         from bulk.tasks import send_job_email
 

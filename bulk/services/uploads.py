@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from bulk.models import BatchJob, BatchQuote, StagedUpload
 from bulk.parsing import FIELDS, ParsedUpload, UploadRejected, parse_upload, parse_workload
-from quotes.services import request_dispatch
+from quotes.services.lifecycle import request_dispatch
 
 if TYPE_CHECKING:
     from accounts.models import User

@@ -7,7 +7,7 @@ from django.urls import reverse
 from accounts.models import ApiToken
 from accounts.services import hash_api_token, regenerate_api_token
 from tests.api.conftest import API
-from tests.engine import create_job
+from tests.harness import create_job
 
 pytestmark = pytest.mark.django_db
 

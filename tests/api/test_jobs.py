@@ -10,7 +10,7 @@ from bulk.models import BatchJob, BatchQuote
 from tests.api.conftest import API
 from tests.bulk.conftest import BatchJobFactory
 from tests.bulk.outcomes import fail_row, finish, price_row, start_row
-from tests.engine import create_job
+from tests.harness import create_job
 
 pytestmark = pytest.mark.django_db
 

@@ -94,9 +94,18 @@ class StagedUploadFactory(factory.django.DjangoModelFactory):
 
 @pytest.fixture
 def dispatched(monkeypatch):
-    """Records the engine being woken (quotes.tasks.dispatch) instead of queueing it."""
-    from quotes.tasks import dispatch
+    """Records the engine being woken (engine.tasks.dispatch) instead of queueing it."""
+    from config.celery import app
+    from quotes.services.lifecycle import DISPATCH_TASK
 
     calls: list[tuple] = []
-    monkeypatch.setattr(dispatch, "delay", lambda *args, **kwargs: calls.append(args))
+    send_task = app.send_task
+
+    def record(name, *args, **kwargs):
+        if name == DISPATCH_TASK:
+            calls.append(tuple(kwargs.get("args") or ()))
+            return None
+        return send_task(name, *args, **kwargs)
+
+    monkeypatch.setattr(app, "send_task", record)
     return calls

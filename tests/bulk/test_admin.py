@@ -3,9 +3,10 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from bulk.models import BatchJob, BatchQuote
-from quotes import services
+from engine import services as engine
 from quotes.models import Quote
-from tests.engine import create_job
+from quotes.services import lifecycle
+from tests.harness import create_job
 
 
 def run_action(client, action, job):
@@ -52,12 +53,12 @@ def test_staff_cancel_any_job_and_the_action_is_recorded(admin_client_for, staff
 
 
 @pytest.mark.django_db
-def test_staff_retry_failed_rows(admin_client_for, user):
+def test_staff_retry_all_failed_rows_includes_ones_momentum_rejected(admin_client_for, user):
     job = create_job(user=user, rows=1)
-    quote = services.dispatch_next()
+    quote = engine.dispatch_next()
     Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.IN_FLIGHT)
-    services.finish_quote(quote_id=quote.pk, outcome=services.Outcome.failed("No coverage."))
-    run_action(admin_client_for, "retry_failed_rows", job)
+    engine.record_outcome(quote_id=quote.pk, outcome=lifecycle.Outcome.failed("No coverage."))
+    run_action(admin_client_for, "retry_all_failed_rows", job)
     job.refresh_from_db()
     assert (job.failed_count, job.rows.get().status) == (0, BatchQuote.Status.PENDING)
 
@@ -65,7 +66,7 @@ def test_staff_retry_failed_rows(admin_client_for, user):
 @pytest.mark.django_db
 def test_staff_requeue_a_row_stuck_with_a_dead_quote(admin_client_for, user):
     job = create_job(user=user, rows=1)
-    quote = services.dispatch_next()
+    quote = engine.dispatch_next()
     Quote.objects.filter(pk=quote.pk).update(lease_expires_at="2000-01-01T00:00:00Z")
     run_action(admin_client_for, "requeue_stuck_rows", job)
     row = job.rows.get()
@@ -76,7 +77,7 @@ def test_staff_requeue_a_row_stuck_with_a_dead_quote(admin_client_for, user):
 @pytest.mark.django_db
 def test_staff_force_finish_a_job(admin_client_for, user):
     job = create_job(user=user, rows=3)
-    services.dispatch_next()
+    engine.dispatch_next()
     run_action(admin_client_for, "force_finish_jobs", job)
     job.refresh_from_db()
     assert job.finished_at is not None

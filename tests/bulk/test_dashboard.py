@@ -11,7 +11,7 @@ from bulk.models import BatchJob, BatchQuote
 from quotes.models import Lead, MomentumHealth, Quote
 from tests.bulk.conftest import BatchJobFactory
 from tests.bulk.outcomes import fail_row, finish, price_row, start_row
-from tests.engine import create_job
+from tests.harness import create_job
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ import pytest
 from bulk.models import BatchJob, BatchQuote
 from bulk.services import jobs
 from quotes.models import MomentumHealth, Quote
-from tests.engine import assert_counters_exact, create_job, job_finished, wait_until
 from tests.factories import UserFactory
+from tests.harness import assert_counters_exact, create_job, job_finished, wait_until
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(240)]
 

@@ -13,7 +13,7 @@ from bulk.models import BatchQuote
 from bulk.parsing import parse_upload
 from tests.bulk.conftest import BatchJobFactory
 from tests.bulk.outcomes import fail_row, price_row
-from tests.engine import create_job
+from tests.harness import create_job
 
 pytestmark = pytest.mark.django_db
 

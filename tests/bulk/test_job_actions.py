@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from bulk.models import BatchJob, BatchQuote
-from tests.engine import create_job
+from tests.harness import create_job
 
 
 def post_action(client, job, action):

@@ -9,23 +9,24 @@ from django.db.models import F
 from bulk import emails
 from bulk.models import BatchJob, BatchQuote
 from bulk.services import jobs
-from quotes import services
+from engine import services as engine
 from quotes.models import Quote
-from tests.engine import assert_counters_exact, create_job
+from quotes.services import lifecycle
+from tests.harness import assert_counters_exact, create_job
 
-PRICED = services.Outcome(status="complete", mrc="100.00", nrc="0.00", carrier="Lumen")
+PRICED = lifecycle.Outcome(status="complete", mrc="100.00", nrc="0.00", carrier="Lumen")
 
 
 def start_next_row() -> Quote:
     """What the dispatcher does: open the next row and claim the slot for it."""
-    quote = services.dispatch_next()
+    quote = engine.dispatch_next()
     assert quote is not None
     return quote
 
 
-def finish(quote: Quote, outcome: services.Outcome = PRICED) -> bool:
+def finish(quote: Quote, outcome: lifecycle.Outcome = PRICED) -> bool:
     Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.IN_FLIGHT)
-    return services.finish_quote(quote_id=quote.pk, outcome=outcome)
+    return engine.record_outcome(quote_id=quote.pk, outcome=outcome)
 
 
 @pytest.mark.django_db
@@ -64,7 +65,7 @@ def test_recording_a_row_twice_counts_it_once(user):
     job = create_job(user=user, rows=2)
     quote = start_next_row()
     assert finish(quote)
-    assert not services.finish_quote(quote_id=quote.pk, outcome=PRICED)
+    assert not engine.record_outcome(quote_id=quote.pk, outcome=PRICED)
     job.refresh_from_db()
     assert (job.processed_count, job.success_count) == (1, 1)
     assert_counters_exact(job)
@@ -87,23 +88,21 @@ def test_the_last_row_ends_the_job_and_claims_one_email(user, django_capture_on_
 @pytest.mark.django_db
 def test_a_job_whose_rows_all_failed_ends_failed(user):
     job = create_job(user=user, rows=1)
-    finish(start_next_row(), services.Outcome.failed("No coverage at this address."))
+    finish(start_next_row(), lifecycle.Outcome.failed("No coverage at this address."))
     job.refresh_from_db()
     assert (job.status, job.failed_count) == (BatchJob.Status.FAILED, 1)
     assert job.rows.get().error_message == "No coverage at this address."
 
 
 @pytest.mark.django_db
-def test_an_unreachable_momentum_puts_the_row_back_in_line(user, settings):
-    settings.BULK_MAX_ATTEMPTS = 2
+def test_an_unavailable_outcome_fails_the_row_as_retryable_and_keeps_its_quote(user):
     job = create_job(user=user, rows=1)
-    unavailable = services.Outcome.failed(services.UNAVAILABLE_MESSAGE, unavailable=True)
-    finish(start_next_row(), unavailable)
+    quote = start_next_row()
+    unavailable = lifecycle.Outcome.failed(lifecycle.UNAVAILABLE_MESSAGE, kind="unavailable")
+    finish(quote, unavailable)
     row = job.rows.get()
-    assert (row.status, row.quote, row.attempts) == (BatchQuote.Status.PENDING, None, 1)
-    finish(start_next_row(), unavailable)
-    row.refresh_from_db()
-    assert row.status == BatchQuote.Status.FAILED
+    assert (row.status, row.failure) == (BatchQuote.Status.FAILED, BatchQuote.Failure.UNAVAILABLE)
+    assert row.quote == quote
     assert_counters_exact(job)
 
 
@@ -137,7 +136,7 @@ def test_cancel_also_cancels_a_row_whose_quote_waits_for_the_slot(user):
 def test_a_cancelled_job_is_not_picked_again(user):
     job = create_job(user=user, rows=2)
     jobs.cancel_job(job=job, by=user)
-    assert services.dispatch_next() is None
+    assert engine.dispatch_next() is None
 
 
 @pytest.mark.django_db
@@ -152,7 +151,7 @@ def test_resume_puts_cancelled_rows_back_and_reopens_the_email(user):
 @pytest.mark.django_db
 def test_retry_failed_corrects_the_counters_in_the_same_transaction(user):
     job = create_job(user=user, rows=2)
-    finish(start_next_row(), services.Outcome.failed("No coverage at this address."))
+    finish(start_next_row(), lifecycle.Outcome.timed_out())
     finish(start_next_row())
     job.refresh_from_db()
     assert (job.status, job.failed_count) == ("complete", 1)

@@ -13,8 +13,8 @@ import pytest
 
 from bulk.models import BatchJob
 from tests.bulk.conftest import xlsx_bytes
-from tests.engine import wait_until
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.harness import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 

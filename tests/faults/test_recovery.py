@@ -10,8 +10,8 @@ import pytest
 
 from bulk.models import BatchJob
 from quotes.models import Quote
-from tests.engine import assert_counters_exact, create_job, job_finished, wait_until
 from tests.factories import UserFactory
+from tests.harness import assert_counters_exact, create_job, job_finished, wait_until
 
 pytestmark = [pytest.mark.engine, pytest.mark.faults, pytest.mark.timeout(300)]
 
@@ -93,7 +93,8 @@ def in_flight_row(job: BatchJob, *, other_than: int | None = None) -> int | None
 
 def test_a_job_survives_two_workers_killed_mid_poll(engine, sandbox):
     sandbox.config.delay_min = sandbox.config.delay_max = 1.0
-    engine.worker("default", concurrency=2, beat=True)
+    engine.worker("control", beat=True)
+    engine.worker("default,uploads", concurrency=2)
     first = engine.worker("momentum")
     job = create_job(user=UserFactory(), rows=6)
 

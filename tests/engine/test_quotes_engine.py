@@ -1,11 +1,13 @@
 """Single quotes through real worker processes, a real broker and the sandbox over HTTP."""
 
+import time
+
 import pytest
 
-from quotes import services
 from quotes.models import Quote
-from tests.engine import wait_until
+from quotes.services import lifecycle
 from tests.factories import UserFactory
+from tests.harness import wait_until
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(180)]
 
@@ -27,7 +29,7 @@ def ask_for_quotes(count: int, **address) -> list[Quote]:
             "company": "Doe Inc",
         }
         fields.update(address)
-        quotes.append(services.request_quote(user=user, **fields))
+        quotes.append(lifecycle.request_quote(user=user, **fields))
     return quotes
 
 
@@ -60,7 +62,8 @@ def test_two_worker_processes_never_have_two_quotes_in_flight(engine, sandbox):
 def test_a_worker_killed_mid_poll_is_resumed_without_a_second_submission(engine, sandbox):
     sandbox.config.delay_min = sandbox.config.delay_max = 4.0
     momentum_worker = engine.worker("momentum")
-    engine.worker("default", concurrency=2, beat=True)
+    engine.worker("control", beat=True)
+    engine.worker("default,uploads", concurrency=2)
     (quote,) = ask_for_quotes(1)
     wait_until(lambda: sandbox.stats()["polls"] >= 2, timeout=30, what="the worker to be polling")
     momentum_worker.kill()
@@ -73,20 +76,33 @@ def test_a_worker_killed_mid_poll_is_resumed_without_a_second_submission(engine,
     assert sandbox.stats()["quotes_created"] == 1
 
 
-def test_a_quote_pending_past_its_deadline_fails_and_frees_the_slot(engine, sandbox):
-    engine.env["MOMENTUM_QUOTE_TIMEOUT"] = "1.5"
+def test_a_quote_pending_past_its_deadline_times_out_and_holds_the_slot_until_abandoned(
+    engine, sandbox
+):
+    engine.env.update(MOMENTUM_QUOTE_TIMEOUT="1.5", MOMENTUM_ABANDON_AFTER="5")
     sandbox.config.delay_min = sandbox.config.delay_max = 60.0
     engine.start()
     (slow,) = ask_for_quotes(1)
-    wait_until(lambda: all_finished([slow]), timeout=60, what="the slow quote to time out")
-    slow.refresh_from_db()
-    assert slow.status == Quote.Status.FAILED
-    assert "timed out" in slow.error_message
+    wait_until(
+        lambda: Quote.objects.filter(pk=slow.pk, status=Quote.Status.OVERDUE).exists(),
+        timeout=30,
+        what="the slow quote to time out",
+    )
     sandbox.config.delay_min = sandbox.config.delay_max = 0.1
     (following,) = ask_for_quotes(1, street_address="2 Next St")
-    wait_until(lambda: all_finished([following]), timeout=60, what="the next quote")
+    time.sleep(1)
     following.refresh_from_db()
+    # Momentum still prices the slow one: the slot is still its.
+    assert following.status == Quote.Status.PENDING
+    wait_until(lambda: all_finished([slow, following]), timeout=60, what="both quotes")
+    slow.refresh_from_db()
+    following.refresh_from_db()
+    assert slow.status == Quote.Status.FAILED
+    assert "timed out" in slow.error_message
+    assert slow.abandoned_at is not None
     assert following.status == Quote.Status.COMPLETE, engine.logs()
+    assert following.claimed_at >= slow.abandoned_at
+    assert sandbox.stats()["max_in_flight_seen"] == 1
 
 
 def test_throttled_broken_and_slow_answers_are_retried_until_priced(engine, sandbox):

@@ -1,16 +1,18 @@
-"""Thin Celery wrappers around quotes.services (DESIGN.md, "The engine").
+"""Thin Celery wrappers around engine.services (DESIGN.md, "The engine").
 
 A quote runs as one chain, `submit_quote | poll_quote | record_result`, on the
 `momentum` queue; only the quote holding the Momentum slot has a chain, and its last
 step starts the next quote's chain. Polling happens inside `poll_quote` (never by
 `retry(countdown=...)`, which would free the worker while the slot is held).
+`dispatch` and `sweep` run on the `control` queue, which nothing slow shares.
 """
 
 import logging
 
 from celery import shared_task
 
-from quotes import services
+from engine import services
+from quotes.services.lifecycle import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -24,27 +26,25 @@ def dispatch() -> None:
 @shared_task
 def submit_quote(quote_id: int, token: str) -> None:
     """Submit a quote that holds a slot."""
-    services.submit_quote(quote_id=quote_id, token=token)
+    services.submit(quote_id=quote_id, token=token)
 
 
 @shared_task
 def poll_quote(quote_id: int, token: str) -> dict | None:
-    """Poll an in-flight quote to its end; hands the outcome to record_result."""
-    outcome = services.poll_quote(quote_id=quote_id, token=token)
+    """Poll a quote to its end; hands the outcome to record_result."""
+    outcome = services.poll(quote_id=quote_id, token=token)
     return outcome.to_dict() if outcome else None
 
 
 @shared_task
 def record_result(outcome: dict | None, quote_id: int, token: str) -> None:
     """Record the outcome (if this run has one) and start the next quote."""
-    if outcome is not None:
-        services.finish_quote(quote_id=quote_id, outcome=services.Outcome.from_dict(outcome))
-    services.dispatch_next(schedule_resume=True)
+    services.record(quote_id=quote_id, outcome=Outcome.from_dict(outcome) if outcome else None)
 
 
 @shared_task
 def sweep() -> None:
     """Resume quotes whose worker died and start work nothing else started."""
-    report = services.sweep_quotes()
-    if report.resumed or report.resubmitted or report.released or report.failed:
+    report = services.sweep()
+    if report:
         logger.warning("sweeper: %s", report)

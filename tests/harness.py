@@ -24,14 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 ENGINE_ENV = {
     "MOMENTUM_POLL_INTERVAL": "0.05",
     "MOMENTUM_QUOTE_TIMEOUT": "20",
-    "MOMENTUM_LEASE_SECONDS": "1.5",
+    "MOMENTUM_SUBMIT_TIMEOUT": "10",
+    "MOMENTUM_ABANDON_AFTER": "60",
+    # One HTTP call (0.5 + 1.0 s) and a margin fit in a lease (settings refuse less).
+    "MOMENTUM_LEASE_SECONDS": "2.0",
+    "MOMENTUM_LEASE_MARGIN": "0.5",
     "MOMENTUM_RETRY_BASE": "0.05",
     "MOMENTUM_READ_TIMEOUT": "1.0",
-    "MOMENTUM_CONNECT_TIMEOUT": "1.0",
+    "MOMENTUM_CONNECT_TIMEOUT": "0.5",
     "MOMENTUM_DOWN_AFTER": "50",
     "MOMENTUM_DOWN_PAUSE": "0.2",
     "SWEEP_INTERVAL": "0.5",
     "BULK_EMAIL_RESEND_AFTER": "5",
+    "EMAIL_TIMEOUT": "2",
 }
 
 
@@ -144,11 +149,13 @@ class Engine:
         self.workers.append(worker)
         return worker
 
-    def start(self, *, momentum_workers: int = 1) -> Engine:
-        """The production shape: `momentum` workers (-c 1) and a default worker with beat."""
+    def start(self, *, momentum_workers: int = 1, default_concurrency: int = 2) -> Engine:
+        """The production shape: `momentum` workers (-c 1), a `control` worker with beat
+        (dispatch and sweepers), and a worker for the `default` and `uploads` queues."""
         for _ in range(momentum_workers):
             self.worker("momentum")
-        self.worker("default", concurrency=2, beat=True)
+        self.worker("control", beat=True)
+        self.worker("default,uploads", concurrency=default_concurrency)
         return self
 
     def stop(self) -> None:
@@ -194,7 +201,7 @@ def create_job(*, user, rows: int, file_name: str = "sites.xlsx", zip_for=None, 
     from django.db import transaction
 
     from bulk.models import BatchJob, BatchQuote
-    from quotes.services import request_dispatch
+    from quotes.services.lifecycle import request_dispatch
 
     with transaction.atomic():
         job = BatchJob.objects.create(

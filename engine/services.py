@@ -1,0 +1,181 @@
+"""The engine: which quote goes next, and each quote's `submit | poll | record` chain.
+
+It strings together the quote lifecycle (quotes.services.lifecycle) and the bulk rows
+(bulk.services.jobs); neither knows the other's side. Dependencies run one way:
+engine → bulk → quotes → momentum. DESIGN.md, "The engine", and docs/architecture.md.
+
+Only one chain is alive per Momentum slot: dispatch claims the slot and starts the chain,
+and the chain's last step dispatches the next quote. The sweeper (on beat) takes over a
+quote whose worker died and starts work nothing else started.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from celery import chain
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bulk.services import jobs
+from engine import tasks
+from quotes import selectors
+from quotes.models import Quote
+from quotes.services import lifecycle
+from quotes.services.health import get_health
+from quotes.services.lifecycle import Outcome, Result, Step
+
+logger = logging.getLogger(__name__)
+
+
+# --- Starting the next quote ------------------------------------------------------------
+
+
+def next_quote() -> Quote | None:
+    """The next unit of work: a waiting quote (single quotes first, then quotes sent back
+    in line), else the next bulk row, round-robin across jobs (opened in the caller's
+    transaction, which rolls it back if the slot cannot be claimed)."""
+    return selectors.next_waiting_quote() or jobs.open_next_row()
+
+
+def start_chain(*, quote_id: int, token: str, resume: bool = False) -> None:
+    """Start a quote's chain after commit; `resume` skips the submit (it has an id)."""
+    steps = [] if resume else [tasks.submit_quote.si(quote_id, token)]
+    steps += [tasks.poll_quote.si(quote_id, token), tasks.record_result.s(quote_id, token)]
+    transaction.on_commit(lambda: chain(*steps).apply_async())
+
+
+def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
+    """Start the next quote if a slot is free and Momentum may be asked."""
+    health = selectors.momentum_health()
+    now = timezone.now()
+    if health.config_error:
+        return None
+    if health.paused_until and health.paused_until > now:
+        if schedule_resume:
+            wait = (health.paused_until - now).total_seconds()
+            tasks.dispatch.apply_async(countdown=wait + 0.05)
+        return None
+    for slot in lifecycle.free_slots()[:5]:  # bounded: other processes may take slots
+        try:
+            with transaction.atomic():
+                quote = next_quote()
+                if quote is None:
+                    return None
+                token = lifecycle.new_token()
+                if not lifecycle.claim_slot(quote_id=quote.pk, token=token, slot=slot):
+                    # Another process took the candidate; undo a row opened above.
+                    transaction.set_rollback(True)
+                    continue
+                start_chain(quote_id=quote.pk, token=token)
+                return quote
+        except IntegrityError:
+            continue  # another process took this slot; everything above rolled back
+    return None
+
+
+# --- The chain's steps ------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_outcome(*, quote_id: int, outcome: Outcome) -> bool:
+    """Finish a quote and, in the same transaction, its bulk row and job counters."""
+    if not lifecycle.finish_quote(quote_id=quote_id, outcome=outcome):
+        return False
+    jobs.record_row_result(quote_id=quote_id, outcome=outcome)
+    return True
+
+
+@transaction.atomic
+def record_timeout(*, quote_id: int, token: str, outcome: Outcome) -> bool:
+    """Our deadline passed: the quote is overdue (keeping its slot), its row failed."""
+    if not lifecycle.mark_overdue(quote_id=quote_id, token=token, outcome=outcome):
+        return False
+    jobs.record_row_result(quote_id=quote_id, outcome=outcome)
+    return True
+
+
+def submit(*, quote_id: int, token: str) -> Result:
+    """Submit a claimed quote; record it at once if Momentum refused it for good."""
+    result = lifecycle.submit_quote(quote_id=quote_id, token=token)
+    if result.step == Step.FINISHED:
+        record_outcome(quote_id=quote_id, outcome=result.outcome)
+    return result
+
+
+def poll(*, quote_id: int, token: str) -> Outcome | None:
+    """Poll a quote to its end; the outcome for `record`, or None if there is none to
+    record by this run. A quote past our deadline is recorded as timed out and polled on
+    until Momentum lets go (the slot belongs to the upstream quote); a quote Momentum
+    forgot is submitted again, keeping the slot."""
+    while True:
+        result = lifecycle.poll_quote(quote_id=quote_id, token=token)
+        if result.step == Step.RESUBMIT:
+            result = submit(quote_id=quote_id, token=token)
+            if result.step != Step.IN_FLIGHT:
+                return None
+        elif result.step == Step.OVERDUE:
+            if not record_timeout(quote_id=quote_id, token=token, outcome=result.outcome):
+                return None
+        elif result.step == Step.FINISHED:
+            return result.outcome
+        else:
+            return None
+
+
+def record(*, quote_id: int, outcome: Outcome | None) -> None:
+    """Record the outcome (if this run has one) and start the next quote."""
+    if outcome is not None:
+        record_outcome(quote_id=quote_id, outcome=outcome)
+    dispatch_next(schedule_resume=True)
+
+
+# --- Sweeper ----------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    resumed: list[int] = field(default_factory=list)
+    resubmitted: list[int] = field(default_factory=list)
+    back_in_line: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    dispatched: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.resumed or self.resubmitted or self.back_in_line or self.failed)
+
+
+def sweep() -> SweepReport:
+    """Take over quotes whose worker died (expired lease) and start waiting work."""
+    report = SweepReport()
+    if not get_health().config_error:
+        for quote in lifecycle.expired_quotes():
+            _take_over(quote=quote, report=report)
+    started = dispatch_next()
+    report.dispatched = started.pk if started else None
+    return report
+
+
+def _take_over(*, quote: Quote, report: SweepReport) -> None:
+    with transaction.atomic():
+        token = lifecycle.take_over(quote=quote)
+        if token is None:
+            return
+        if quote.status != Quote.Status.SUBMITTING:
+            # Never submit again a quote Momentum knows: poll its id (invariant 3).
+            logger.warning("quote %s lost its worker; resuming its polling", quote.pk)
+            start_chain(quote_id=quote.pk, token=token, resume=True)
+            report.resumed.append(quote.pk)
+        elif timezone.now() < lifecycle.submit_give_up_at(quote):
+            # Same idempotency key: Momentum returns the quote if the submit reached it.
+            logger.warning("quote %s lost its worker while submitting; retrying", quote.pk)
+            start_chain(quote_id=quote.pk, token=token)
+            report.resubmitted.append(quote.pk)
+        else:
+            result = lifecycle.give_up_submit(quote_id=quote.pk, token=token)
+            if result.step == Step.FINISHED:
+                record_outcome(quote_id=quote.pk, outcome=result.outcome)
+                report.failed.append(quote.pk)
+            else:
+                report.back_in_line.append(quote.pk)

@@ -1,0 +1,140 @@
+"""The engine's choices without workers: which quote goes next, and what the sweeper
+does with a quote whose worker died."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from engine import services as engine
+from quotes.models import MomentumHealth, Quote
+from quotes.services import lifecycle
+from tests.quotes.factories import QuoteFactory
+
+
+@pytest.fixture
+def momentum(sandbox, settings):
+    settings.MOMENTUM_BASE_URL = sandbox.url
+    settings.MOMENTUM_POLL_INTERVAL = 0.02
+    settings.MOMENTUM_QUOTE_TIMEOUT = 5.0
+    settings.MOMENTUM_LEASE_SECONDS = 2.0
+    settings.MOMENTUM_RETRY_BASE = 0.01
+    settings.MOMENTUM_READ_TIMEOUT = 0.5
+    settings.MOMENTUM_DOWN_AFTER = 50
+    return sandbox
+
+
+def claim(quote: Quote) -> str:
+    token = lifecycle.new_token()
+    assert lifecycle.claim_quote(quote_id=quote.pk, token=token)
+    return token
+
+
+@pytest.mark.django_db
+def test_dispatch_starts_single_quotes_before_bulk_quotes():
+    bulk = QuoteFactory(source=Quote.Source.BULK)
+    single = QuoteFactory(source=Quote.Source.SINGLE)
+    started = engine.dispatch_next()
+    assert started == single
+    bulk.refresh_from_db()
+    assert bulk.status == Quote.Status.PENDING
+
+
+@pytest.mark.django_db
+def test_dispatch_does_nothing_while_the_slot_is_held():
+    QuoteFactory(status=Quote.Status.IN_FLIGHT, momentum_slot=0)
+    waiting = QuoteFactory()
+    assert engine.dispatch_next() is None
+    waiting.refresh_from_db()
+    assert waiting.status == Quote.Status.PENDING
+
+
+@pytest.mark.django_db
+def test_claim_takes_the_second_slot_when_two_are_allowed(settings):
+    settings.MOMENTUM_MAX_IN_FLIGHT = 2
+    QuoteFactory(status=Quote.Status.IN_FLIGHT, momentum_slot=0)
+    waiting = QuoteFactory()
+    assert engine.dispatch_next() == waiting
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.momentum_slot) == (Quote.Status.SUBMITTING, 1)
+
+
+@pytest.mark.django_db
+def test_dispatch_waits_while_momentum_is_paused():
+    MomentumHealth.objects.create(pk=1, paused_until=timezone.now() + timedelta(minutes=1))
+    QuoteFactory()
+    assert engine.dispatch_next() is None
+
+
+@pytest.mark.django_db
+def test_dispatch_stops_on_a_configuration_error():
+    MomentumHealth.objects.create(pk=1, config_error="The key is wrong.")
+    QuoteFactory()
+    assert engine.dispatch_next() is None
+
+
+@pytest.mark.django_db
+def test_sweeper_resumes_an_in_flight_quote_whose_lease_expired_by_polling(momentum):
+    quote = QuoteFactory()
+    token = claim(quote)
+    lifecycle.submit_quote(quote_id=quote.pk, token=token)
+    Quote.objects.filter(pk=quote.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    report = engine.sweep()
+    assert report.resumed == [quote.pk]
+    quote.refresh_from_db()
+    assert quote.status == Quote.Status.IN_FLIGHT
+    assert quote.lease_token != token
+    assert quote.lease_expires_at > timezone.now()
+
+
+@pytest.mark.django_db
+def test_sweeper_leaves_a_live_lease_alone(momentum):
+    quote = QuoteFactory()
+    token = claim(quote)
+    lifecycle.submit_quote(quote_id=quote.pk, token=token)
+    report = engine.sweep()
+    assert report.resumed == []
+    quote.refresh_from_db()
+    assert quote.lease_token == token
+
+
+@pytest.mark.django_db
+def test_sweeper_frees_and_restarts_a_submit_past_its_deadline_that_never_reached_momentum():
+    quote = QuoteFactory()
+    claim(quote)
+    past = timezone.now() - timedelta(hours=1)
+    Quote.objects.filter(pk=quote.pk).update(lease_expires_at=past, deadline_at=past)
+    report = engine.sweep()
+    assert report.back_in_line == [quote.pk]
+    assert report.dispatched == quote.pk
+    quote.refresh_from_db()
+    assert quote.deadline_at > timezone.now()
+
+
+@pytest.mark.django_db
+def test_sweeper_puts_an_ambiguous_submit_past_its_time_back_in_line_with_its_key():
+    quote = QuoteFactory()
+    claim(quote)
+    past = timezone.now() - timedelta(hours=1)
+    Quote.objects.filter(pk=quote.pk).update(
+        lease_expires_at=past, deadline_at=past, claimed_at=past, submit_ambiguous=True
+    )
+    key = quote.idempotency_key
+    report = engine.sweep()
+    assert report.back_in_line == [quote.pk]
+    quote.refresh_from_db()
+    assert (quote.give_ups, quote.idempotency_key) == (1, key)
+
+
+@pytest.mark.django_db
+def test_sweeper_fails_a_submit_that_gave_up_too_many_times(settings):
+    settings.MOMENTUM_MAX_ROUNDS = 2
+    quote = QuoteFactory(give_ups=1)
+    claim(quote)
+    past = timezone.now() - timedelta(hours=1)
+    Quote.objects.filter(pk=quote.pk).update(lease_expires_at=past, deadline_at=past)
+    report = engine.sweep()
+    assert report.failed == [quote.pk]
+    quote.refresh_from_db()
+    assert quote.status == Quote.Status.FAILED
+    assert quote.momentum_slot is None
