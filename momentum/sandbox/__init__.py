@@ -4,7 +4,8 @@ Used by `manage.py momentum_sandbox` (development, demos) and by tests (`Sandbox
 free port in a thread). It prices quotes after a configurable delay, deterministically from
 the address, refuses a second quote while one is pending (429 + Retry-After), refuses a
 request that arrives while another is being served, honours Idempotency-Key, injects
-failures at configurable rates, and counts all of it on `GET /__sandbox/stats`.
+failures at configurable rates, and counts all of it on `GET /__sandbox/stats`. Given a state
+file (state.py), it keeps its quotes and counters across restarts, as the real service would.
 
 See docs/momentum.md for every option and the addresses that always fail.
 """
@@ -16,6 +17,7 @@ from momentum.sandbox.server import (
     NO_COVERAGE_MESSAGE,
     SandboxServer,
 )
+from momentum.sandbox.state import StateError
 
 __all__ = [
     "CARRIERS",
@@ -23,6 +25,7 @@ __all__ = [
     "NO_COVERAGE_MESSAGE",
     "SandboxConfig",
     "SandboxServer",
+    "StateError",
     "normalise_address",
     "price_quote",
 ]

@@ -9,12 +9,13 @@ import logging
 import math
 import random
 import socketserver
+import sqlite3
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -22,6 +23,7 @@ from momentum import contract
 from momentum.contract import ContractError, QuoteRequest
 from momentum.sandbox.config import SandboxConfig, coerce_setting
 from momentum.sandbox.pricing import price_quote
+from momentum.sandbox.state import FLUSH_SECONDS, Quote, StateFile, Stats
 
 logger = logging.getLogger("momentum.sandbox")
 
@@ -30,41 +32,6 @@ MAX_BODY_BYTES = 1024 * 1024
 # An address whose street contains this (any case) is rejected at submit with 400.
 INVALID_ADDRESS_MARKER = "INVALID"
 NO_COVERAGE_MESSAGE = "No coverage at this address."
-
-
-@dataclass
-class _Quote:
-    id: str
-    request: QuoteRequest
-    idempotency_key: str
-    created_at: float
-    ready_at: float
-    outcome: str
-    mrc: Decimal | None
-    nrc: Decimal | None
-    carrier: str
-    message: str
-
-    def status_at(self, now: float) -> str:
-        return contract.STATUS_PENDING if now < self.ready_at else self.outcome
-
-
-@dataclass
-class _Stats:
-    requests: int = 0
-    quotes_created: int = 0
-    polls: int = 0
-    max_in_flight_seen: int = 0
-    max_concurrent_requests_seen: int = 0
-    rejected_in_flight: int = 0
-    rejected_concurrent: int = 0
-    rejected_unauthorized: int = 0
-    rejected_invalid: int = 0
-    idempotent_replays: int = 0
-    injected_429: int = 0
-    injected_500: int = 0
-    injected_slow: int = 0
-    injected_malformed: int = 0
 
 
 @dataclass
@@ -96,25 +63,57 @@ _MALFORMED_BODIES = (
 
 
 class SandboxServer:
-    """The sandbox on host:port (port 0 picks a free one), served from a daemon thread."""
+    """The sandbox on host:port (port 0 picks a free one), served from a daemon thread.
+
+    With `state_path`, quotes, idempotency keys and counters are kept in that SQLite file
+    (created if missing) and read back by the next sandbox started on it; StateError if
+    the file cannot be used. Without it, they live in memory and die with the server.
+    """
 
     def __init__(
-        self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        config: SandboxConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        state_path: str | Path | None = None,
     ) -> None:
         self.config = config if config is not None else SandboxConfig()
         self.config.validate()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._rng = random.Random(self.config.seed)  # noqa: S311 (simulation, not security)
-        self._quotes: dict[str, _Quote] = {}
+        self._quotes: dict[str, Quote] = {}
         self._by_key: dict[str, str] = {}
-        self._pending: list[_Quote] = []
-        self._stats = _Stats()
+        self._pending: list[Quote] = []
+        self._stats = Stats()
         self._active = 0
         self._thread: threading.Thread | None = None
-        self._httpd = _HTTPServer((host, port), _Handler)
+        self._flusher: threading.Thread | None = None
+        self._restored = 0
+        self._state_path = Path(state_path) if state_path is not None else None
+        self._state = StateFile(state_path) if state_path is not None else None
+        if self._state is not None:
+            self._restore(self._state)
+        # The counters as last written, to skip a flush when nothing changed.
+        self._saved_stats = dataclasses.replace(self._stats)
+        try:
+            self._httpd = _HTTPServer((host, port), _Handler)
+        except BaseException:
+            self._close_state()
+            raise
         self._httpd.sandbox = self
         self.host, self.port = self._httpd.server_address[:2]
+
+    @property
+    def state_path(self) -> Path | None:
+        """The state file, or None for a sandbox that keeps everything in memory."""
+        return self._state_path
+
+    @property
+    def quotes_restored(self) -> int:
+        """How many quotes this sandbox read back from its state file when it started."""
+        return self._restored
 
     @property
     def url(self) -> str:
@@ -131,15 +130,25 @@ class SandboxServer:
                 daemon=True,
             )
             self._thread.start()
+        if self._state is not None and self._flusher is None:
+            self._flusher = threading.Thread(
+                target=self._flush_periodically,
+                name=f"momentum-sandbox-{self.port}-flush",
+                daemon=True,
+            )
+            self._flusher.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving, cut short any slow answer, and close the socket."""
+        """Stop serving, cut short any slow answer, close the socket and write the state."""
         self._stopping.set()
         if self._thread is not None:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
         self._httpd.server_close()
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
+        self._close_state()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -147,21 +156,24 @@ class SandboxServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         """Counters since the last reset, and the quotes pending now."""
         with self._lock:
             data = dataclasses.asdict(self._stats)
-            data["quotes_pending"] = self._pending_count(time.monotonic())
+            data["quotes_pending"] = self._pending_count(time.time())
             data["requests_in_progress"] = self._active
         return data
 
     def reset(self) -> None:
-        """Forget every quote, idempotency key and counter; reseed the draws."""
+        """Forget every quote, idempotency key and counter (in the state file too); reseed."""
         with self._lock:
+            if self._state is not None:
+                self._state.clear()
             self._quotes.clear()
             self._by_key.clear()
             self._pending.clear()
-            self._stats = _Stats()
+            self._stats = Stats()
+            self._saved_stats = Stats()
             self._rng.seed(self.config.seed)
 
     def configure(self, **changes: Any) -> SandboxConfig:
@@ -181,7 +193,7 @@ class SandboxServer:
 
     def quotes(self) -> list[dict[str, Any]]:
         """Every quote the sandbox holds, oldest first (for tests and debugging)."""
-        now = time.monotonic()
+        now = time.time()
         with self._lock:
             return [
                 {
@@ -190,7 +202,10 @@ class SandboxServer:
                     "idempotency_key": quote.idempotency_key,
                     "street_address": quote.request.street_address,
                     "zip_code": quote.request.zip_code,
-                    "delay": round(quote.ready_at - quote.created_at, 3),
+                    "created_at": quote.created_at,
+                    "ready_at": quote.ready_at,
+                    "pricing_seconds": quote.pricing_seconds,
+                    "delay": round(quote.pricing_seconds, 3),
                     "ready_in": round(max(0.0, quote.ready_at - now), 3),
                 }
                 for quote in self._quotes.values()
@@ -203,6 +218,8 @@ class SandboxServer:
         with self._lock:
             self._active += 1
             self._stats.requests += 1
+            if method == "POST" and path == contract.QUOTES_PATH:
+                self._stats.submit_requests += 1
             self._stats.max_concurrent_requests_seen = max(
                 self._stats.max_concurrent_requests_seen, self._active
             )
@@ -321,7 +338,7 @@ class SandboxServer:
             )
         config = self.config
         with self._lock:
-            now = time.monotonic()
+            now = time.time()
             # The key first: a retried submit gets its quote back even while it is pending.
             existing = self._quotes.get(self._by_key.get(idempotency_key, ""))
             if idempotency_key and existing is not None:
@@ -350,9 +367,7 @@ class SandboxServer:
                     "A quote is already in flight for this account.",
                     math.ceil(max(soonest, 0.1) * 10) / 10,
                 )
-            quote = self._create(request, idempotency_key, now)
-            self._stats.quotes_created += 1
-            self._stats.max_in_flight_seen = max(self._stats.max_in_flight_seen, pending + 1)
+            quote = self._create(request, idempotency_key, now, in_flight=pending + 1)
         logger.info(
             "quote %s for %s, %s Mbps, %s months: %s in %.1f s",
             quote.id,
@@ -364,8 +379,11 @@ class SandboxServer:
         )
         return self._accepted(quote, now)
 
-    def _create(self, request: QuoteRequest, idempotency_key: str, now: float) -> _Quote:
-        """A new quote (lock held): its delay and outcome are drawn now."""
+    def _create(
+        self, request: QuoteRequest, idempotency_key: str, now: float, *, in_flight: int
+    ) -> Quote:
+        """A new quote (lock held): its delay and outcome are drawn now, then it is counted
+        and kept (written to the state file first, so a failed write changes nothing)."""
         config = self.config
         delay = self._rng.uniform(config.delay_min, config.delay_max)
         no_coverage = request.zip_code.strip().startswith(
@@ -382,7 +400,7 @@ class SandboxServer:
         else:
             mrc, nrc, carrier = price_quote(request)
             outcome, message = contract.STATUS_COMPLETE, ""
-        quote = _Quote(
+        quote = Quote(
             id=f"MQ-{uuid.uuid4().hex[:16].upper()}",
             request=request,
             idempotency_key=idempotency_key,
@@ -394,13 +412,26 @@ class SandboxServer:
             carrier=carrier,
             message=message,
         )
-        self._quotes[quote.id] = quote
+        stats = dataclasses.replace(
+            self._stats,
+            quotes_created=self._stats.quotes_created + 1,
+            max_in_flight_seen=max(self._stats.max_in_flight_seen, in_flight),
+            pricing_seconds_total=self._stats.pricing_seconds_total + delay,
+        )
+        if self._state is not None:
+            self._state.save_quote(quote, stats)
+            self._saved_stats = dataclasses.replace(stats)
+        self._stats = stats
+        self._remember(quote)
         self._pending.append(quote)
-        if idempotency_key:
-            self._by_key[idempotency_key] = quote.id
         return quote
 
-    def _accepted(self, quote: _Quote, now: float) -> _Reply:
+    def _remember(self, quote: Quote) -> None:
+        self._quotes[quote.id] = quote
+        if quote.idempotency_key:
+            self._by_key[quote.idempotency_key] = quote.id
+
+    def _accepted(self, quote: Quote, now: float) -> _Reply:
         return _json_reply(
             202,
             contract.submitted_body(quote.id, quote.status_at(now)),
@@ -410,7 +441,7 @@ class SandboxServer:
     def _poll(self, quote_id: str) -> _Reply:
         with self._lock:
             quote = self._quotes.get(quote_id)
-            now = time.monotonic()
+            now = time.time()
         if quote is None:
             return _error_reply(404, contract.CODE_NOT_FOUND, f"No quote {quote_id!r}.")
         status = quote.status_at(now)
@@ -436,6 +467,50 @@ class SandboxServer:
         """Quotes not yet priced (lock held); priced ones leave the pending list."""
         self._pending = [quote for quote in self._pending if quote.ready_at > now]
         return len(self._pending)
+
+    # --- The state file ---------------------------------------------------------------------
+
+    def _restore(self, state: StateFile) -> None:
+        """Take up the quotes and counters a previous sandbox left in the state file."""
+        try:
+            quotes, self._stats = state.load()
+        except BaseException:
+            state.close()
+            raise
+        now = time.time()
+        for quote in quotes:
+            self._remember(quote)
+        self._pending = [quote for quote in quotes if quote.ready_at > now]
+        self._restored = len(quotes)
+
+    def _flush_periodically(self) -> None:
+        # Counters change on every request; writing them at most every FLUSH_SECONDS keeps
+        # polls off the disk. A new quote writes them at once (save_quote), and stop() too.
+        while not self._stopping.wait(FLUSH_SECONDS):
+            self._flush_stats()
+
+    def _flush_stats(self) -> None:
+        with self._lock:
+            self._write_stats()
+
+    def _write_stats(self) -> None:
+        """Write the counters if they changed since the last write (lock held)."""
+        if self._state is None or self._stats == self._saved_stats:
+            return
+        try:
+            self._state.save_stats(self._stats)
+        except sqlite3.Error:
+            logger.exception("could not write the sandbox's counters to %s", self._state.path)
+            return
+        self._saved_stats = dataclasses.replace(self._stats)
+
+    def _close_state(self) -> None:
+        """Write the counters and release the file; later counts stay in memory only."""
+        with self._lock:
+            if self._state is not None:
+                self._write_stats()
+                self._state.close()
+                self._state = None
 
     def _too_many(self, code: str, message: str, retry_after: float) -> _Reply:
         return _error_reply(

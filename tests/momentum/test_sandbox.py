@@ -502,3 +502,59 @@ def test_the_management_command_serves_the_contract_until_terminated(make_reques
     assert (config["delay_min"], config["delay_max"]) == (0.1, 0.2)
     assert config["enforce_one_request"] is False
     assert process.returncode == 0
+
+
+# --- Created quotes against requests -----------------------------------------------------
+
+
+def test_submit_requests_count_every_post_while_quotes_created_counts_new_quotes(
+    sandbox, make_request
+):
+    hold_quotes_pending(sandbox)
+    post_quote(sandbox, make_request(), key="a")
+    post_quote(sandbox, make_request(), key="a")
+    post_quote(sandbox, make_request(street_address="2 Elm St"), key="b")
+    post_quote(sandbox, make_request(street_address="12 Invalid Lane"), key="c")
+    post_quote(sandbox, make_request(), key="a", headers={"Authorization": "Bearer wrong"})
+
+    stats = sandbox.stats()
+
+    assert (stats["submit_requests"], stats["quotes_created"]) == (5, 1)
+    assert (stats["idempotent_replays"], stats["rejected_in_flight"]) == (1, 1)
+
+
+def test_polls_are_not_counted_as_submit_requests(sandbox, make_request):
+    quote_id = post_quote(sandbox, make_request()).json()["id"]
+    get_quote(sandbox, quote_id)
+
+    assert sandbox.stats()["submit_requests"] == 1
+
+
+def test_pricing_seconds_total_adds_up_the_delays_drawn_for_created_quotes(sandbox, make_request):
+    sandbox.configure(enforce_one_in_flight=False, delay_min=1.0, delay_max=4.0)
+    for n in range(3):
+        post_quote(sandbox, make_request(street_address=f"{n} Elm St"), key=f"k{n}")
+    post_quote(sandbox, make_request(street_address="0 Elm St"), key="k0")
+
+    drawn = [quote["pricing_seconds"] for quote in sandbox.quotes()]
+    total = admin(sandbox, "stats").json()["pricing_seconds_total"]
+
+    assert len(drawn) == 3
+    assert all(1.0 <= seconds <= 4.0 for seconds in drawn)
+    assert total == pytest.approx(sum(drawn))
+
+
+def test_pricing_seconds_total_of_a_fixed_delay_is_that_delay_per_quote(sandbox, make_request):
+    sandbox.configure(enforce_one_in_flight=False, delay_min=2.5, delay_max=2.5)
+    for n in range(4):
+        post_quote(sandbox, make_request(street_address=f"{n} Elm St"))
+
+    assert sandbox.stats()["pricing_seconds_total"] == pytest.approx(10.0)
+
+
+def test_a_refused_submit_adds_no_pricing_time(sandbox, make_request):
+    sandbox.configure(rate_500=1.0)
+    post_quote(sandbox, make_request())
+
+    stats = sandbox.stats()
+    assert (stats["submit_requests"], stats["pricing_seconds_total"]) == (1, 0)

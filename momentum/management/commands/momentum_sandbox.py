@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from momentum.sandbox import SandboxConfig, SandboxServer
+from momentum.sandbox import SandboxConfig, SandboxServer, StateError
 
 
 def _delay_range(value: str) -> tuple[float, float]:
@@ -56,6 +56,16 @@ class Command(BaseCommand):
             help="Seconds until a quote is priced, drawn uniformly (default 3:8).",
         )
         parser.add_argument("--seed", type=int, default=None, help="Seed for every draw.")
+        parser.add_argument(
+            "--state",
+            default=None,
+            metavar="PATH",
+            help=(
+                "Keep quotes, idempotency keys and counters in this SQLite file (created, "
+                "with its folder, if missing), so a restarted sandbox still knows them. "
+                "Default: in memory only."
+            ),
+        )
         parser.add_argument("--api-key", default=defaults.api_key, help="The bearer key.")
         parser.add_argument(
             "--max-in-flight",
@@ -132,7 +142,11 @@ class Command(BaseCommand):
             ),
         )
         try:
-            server = SandboxServer(config, host=options["host"], port=options["port"])
+            server = SandboxServer(
+                config, host=options["host"], port=options["port"], state_path=options["state"]
+            )
+        except StateError as exc:
+            raise CommandError(f"Cannot use the state file: {exc}") from None
         except ValueError as exc:
             raise CommandError(f"Bad sandbox settings: {exc}") from None
         except OSError as exc:
@@ -143,10 +157,14 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         server.start()
+        if server.state_path is None:
+            kept = "state in memory"
+        else:
+            kept = f"state in {server.state_path}, {server.quotes_restored} quotes kept"
         self.stdout.write(
             f"Momentum sandbox listening on {server.url} "
             f"(key {config.api_key!r}, quotes priced in {config.delay_min:g}-"
-            f"{config.delay_max:g} s, stats at {server.url}/__sandbox/stats)"
+            f"{config.delay_max:g} s, stats at {server.url}/__sandbox/stats, {kept})"
         )
         self.stdout.flush()
         try:
