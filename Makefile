@@ -45,4 +45,4 @@ format: install-dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf var/broker var/celerybeat-schedule* var/test-db.sqlite3*
+	rm -rf var/broker var/celerybeat-schedule* var/test-db.sqlite3* var/sandbox.sqlite3*

@@ -2,22 +2,8 @@ from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
-from bulk.models import (
-    DEFAULT_SPEED_MBPS,
-    DEFAULT_TERM_MONTHS,
-    SPEEDS_MBPS,
-    TERMS_MONTHS,
-    BatchJob,
-    BatchQuote,
-)
-
-
-def speed_label(mbps: int) -> str:
-    return f"{mbps // 1000} Gbps" if mbps >= 1000 else f"{mbps} Mbps"
-
-
-SPEED_CHOICES = [(mbps, speed_label(mbps)) for mbps in SPEEDS_MBPS]
-TERM_CHOICES = [(months, f"{months} months") for months in TERMS_MONTHS]
+from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, BatchJob, BatchQuote
+from quotes.forms import SPEED_CHOICES, TERM_CHOICES
 
 
 class UploadForm(forms.Form):

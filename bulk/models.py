@@ -5,11 +5,12 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-# What a user may choose for a job (the upload form and `submit_batch` offer these).
-SPEEDS_MBPS = (100, 200, 500, 1000, 2000, 5000, 10000)
-TERMS_MONTHS = (12, 24, 36, 60)
-DEFAULT_SPEED_MBPS = 1000
-DEFAULT_TERM_MONTHS = 36
+from quotes.models import (  # noqa: F401 (a job's choices are a quote's)
+    DEFAULT_SPEED_MBPS,
+    DEFAULT_TERM_MONTHS,
+    SPEEDS_MBPS,
+    TERMS_MONTHS,
+)
 
 
 class BatchJob(models.Model):

@@ -1,8 +1,15 @@
 from django import forms
 
-from bulk.forms import SPEED_CHOICES, TERM_CHOICES
-from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS
-from bulk.parsing import normalize_state, normalize_zip
+from quotes.addresses import normalize_state, normalize_zip
+from quotes.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, SPEEDS_MBPS, TERMS_MONTHS
+
+
+def speed_label(mbps: int) -> str:
+    return f"{mbps // 1000} Gbps" if mbps >= 1000 else f"{mbps} Mbps"
+
+
+SPEED_CHOICES = [(mbps, speed_label(mbps)) for mbps in SPEEDS_MBPS]
+TERM_CHOICES = [(months, f"{months} months") for months in TERMS_MONTHS]
 
 
 class QuoteForm(forms.Form):

@@ -4,6 +4,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+# What a person may ask for (the quote form, the upload form and `submit_batch` offer these).
+SPEEDS_MBPS = (100, 200, 500, 1000, 2000, 5000, 10000)
+TERMS_MONTHS = (12, 24, 36, 60)
+DEFAULT_SPEED_MBPS = 1000
+DEFAULT_TERM_MONTHS = 36
+
 
 class Lead(models.Model):
     """The contact a Momentum quote is requested for."""

@@ -119,12 +119,47 @@ def test_retry_puts_the_failed_rows_back_in_line(api_client, user):
     job = create_job(user=user, rows=2)
     assert api_client.post(f"{API}/jobs/{job.pk}/retry").status_code == 409
     price_row(job, 2)
-    fail_row(job, 3)
+    fail_row(job, 3, error="Timed out.", failure=BatchQuote.Failure.TIMED_OUT)
     finish(job)
     response = api_client.post(f"{API}/jobs/{job.pk}/retry")
     assert response.status_code == 200
     assert response.json()["counts"]["failed"] == 0
     assert job.rows.get(row_number=3).status == BatchQuote.Status.PENDING
+
+
+def test_retry_requeues_only_rows_a_retry_can_change(api_client, user):
+    job = create_job(user=user, rows=3)
+    fail_row(job, 2)  # no coverage: Momentum's answer about the address
+    fail_row(job, 3, error="Timed out.", failure=BatchQuote.Failure.TIMED_OUT)
+    fail_row(job, 4, error="Unavailable.", failure=BatchQuote.Failure.UNAVAILABLE)
+    finish(job, BatchJob.Status.FAILED)
+    assert api_client.post(f"{API}/jobs/{job.pk}/retry").status_code == 200
+    statuses = dict(job.rows.values_list("row_number", "status"))
+    assert statuses == {2: "failed", 3: "pending", 4: "pending"}
+
+
+def test_retry_of_only_rejected_rows_answers_409_saying_why(api_client, user):
+    job = create_job(user=user, rows=1)
+    fail_row(job, 2)
+    finish(job, BatchJob.Status.FAILED)
+    response = api_client.post(f"{API}/jobs/{job.pk}/retry")
+    assert response.status_code == 409
+    assert "would change on a retry" in response.json()["detail"]
+
+
+def test_a_fourth_retry_within_the_hour_answers_429(api_client, user, settings):
+    settings.BULK_MAX_RETRIES_PER_HOUR = 3
+    job = create_job(user=user, rows=1)
+    for _ in range(3):
+        fail_row(job, 2, error="Timed out.", failure=BatchQuote.Failure.TIMED_OUT)
+        finish(job, BatchJob.Status.FAILED)
+        assert api_client.post(f"{API}/jobs/{job.pk}/retry").status_code == 200
+    fail_row(job, 2, error="Timed out.", failure=BatchQuote.Failure.TIMED_OUT)
+    finish(job, BatchJob.Status.FAILED)
+    response = api_client.post(f"{API}/jobs/{job.pk}/retry")
+    assert response.status_code == 429
+    assert response.json()["code"] == "retry_limit"
+    assert "3 times in the last hour" in response.json()["detail"]
 
 
 def test_actions_must_be_posted(api_client, user):

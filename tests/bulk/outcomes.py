@@ -56,7 +56,11 @@ def price_row(
 
 
 def fail_row(
-    job: BatchJob, row_number: int, *, error: str = "No coverage at this address."
+    job: BatchJob,
+    row_number: int,
+    *,
+    error: str = "No coverage at this address.",
+    failure: str = BatchQuote.Failure.REJECTED,
 ) -> None:
     row = job.rows.get(row_number=row_number)
     done = timezone.now()
@@ -69,7 +73,11 @@ def fail_row(
         completed_at=done,
     )
     BatchQuote.objects.filter(pk=row.pk).update(
-        status=BatchQuote.Status.FAILED, quote=quote, error_message=error, finished_at=done
+        status=BatchQuote.Status.FAILED,
+        quote=quote,
+        error_message=error,
+        failure=failure,
+        finished_at=done,
     )
     _count(job, processed=1, failed=1)
 

@@ -104,7 +104,29 @@ def test_redis_visibility_timeout_outlasts_the_hard_time_limit(tmp_path):
 def test_momentum_tasks_are_acked_late_and_routed_to_their_own_queue(tmp_path):
     conf = read_settings(tmp_path)
     assert conf["acks_late"] is True
-    assert {r["queue"] for r in conf["routes"].values()} == {"momentum"}
+    momentum = {name for name, route in conf["routes"].items() if route["queue"] == "momentum"}
+    assert momentum == {
+        "engine.tasks.submit_quote",
+        "engine.tasks.poll_quote",
+        "engine.tasks.record_result",
+    }
+
+
+def test_a_lease_shorter_than_one_http_call_is_refused(tmp_path):
+    done = run_settings(
+        tmp_path,
+        MOMENTUM_LEASE_SECONDS="10",
+        MOMENTUM_CONNECT_TIMEOUT="5",
+        MOMENTUM_READ_TIMEOUT="20",
+    )
+    assert done.returncode != 0
+    assert "MOMENTUM_LEASE_SECONDS (10) must be at least" in done.stderr
+
+
+def test_an_email_resend_delay_within_the_send_timeout_is_refused(tmp_path):
+    done = run_settings(tmp_path, EMAIL_TIMEOUT="30", BULK_EMAIL_RESEND_AFTER="20")
+    assert done.returncode != 0
+    assert "BULK_EMAIL_RESEND_AFTER (20) must be longer than EMAIL_TIMEOUT" in done.stderr
 
 
 def test_development_secret_key_is_refused_without_debug(tmp_path):

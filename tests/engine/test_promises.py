@@ -190,3 +190,31 @@ def test_long_work_and_the_engine_have_their_own_queues(settings):
     procfile = (ROOT / "Procfile").read_text()
     for queue in ("momentum", "control", "uploads", "default"):
         assert f"-Q {queue} " in procfile
+
+
+def test_the_whole_stack_stopped_mid_quote_and_started_again_completes_the_row(engine, tmp_path):
+    from momentum.sandbox import SandboxConfig, SandboxServer
+
+    state = tmp_path / "sandbox.sqlite3"
+
+    def sandbox_config() -> SandboxConfig:
+        return SandboxConfig(delay_min=3.0, delay_max=3.0, seed=7)
+
+    before = SandboxServer(sandbox_config(), state_path=state).start()
+    engine.env["MOMENTUM_BASE_URL"] = before.url
+    engine.start()
+    job = create_job(user=UserFactory(), rows=1)
+    wait_until(in_flight, timeout=30, what="the row in flight")
+    engine.stop()
+    before.stop()
+    engine.workers.clear()
+    after = SandboxServer(sandbox_config(), port=before.port, state_path=state).start()
+    try:
+        engine.start()
+        wait_until(lambda: job_finished(job), timeout=60, what=engine.logs())
+        row = job.rows.select_related("quote").get()
+        assert row.status == BatchQuote.Status.COMPLETE, row.error_message
+        assert row.quote.forgotten_count == 0
+        assert after.stats()["quotes_created"] == 1
+    finally:
+        after.stop()

@@ -101,8 +101,10 @@ def test_a_quote_pending_past_its_deadline_times_out_and_holds_the_slot_until_ab
     assert "timed out" in slow.error_message
     assert slow.abandoned_at is not None
     assert following.status == Quote.Status.COMPLETE, engine.logs()
+    # Abandoning gives the slot up while Momentum may still price the slow quote (the
+    # real service would answer the next submit 429 until it is done): a deliberate,
+    # recorded exception to one-in-flight, after MOMENTUM_ABANDON_AFTER.
     assert following.claimed_at >= slow.abandoned_at
-    assert sandbox.stats()["max_in_flight_seen"] == 1
 
 
 def test_throttled_broken_and_slow_answers_are_retried_until_priced(engine, sandbox):
