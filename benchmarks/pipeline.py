@@ -4,9 +4,10 @@
 
 The engine run: a job of N rows, the sandbox pricing instantly (delay 0, its one-quote and
 one-request rules on), the poll interval near zero, one `momentum` worker (-c 1) and one
-worker for the `control` and `default` queues, on the given database and broker (defaults: a fresh SQLite file and the
-filesystem broker, or Redis when --redis-url or REDIS_URL is given). The bare run: the
-same number of three-task chains on the same broker, each no-op (benchmarks/bare_chain.py).
+worker for the `control` and `default` queues, on the given database and broker
+(defaults: a fresh SQLite file and the filesystem broker, or Redis when --redis-url or
+REDIS_URL is given). The bare run: the same number of three-task chains on the same
+broker, each no-op (benchmarks/bare_chain.py).
 Prints both figures and their ratio.
 """
 
@@ -70,8 +71,8 @@ def run_engine(rows: int, env: dict[str, str], work: Path) -> float:
     workers = [
         start_worker(["-A", "config", "worker", "-Q", "momentum", "-c", "1", "-n", "m@bench"],
                      env, work / "momentum.log"),
-        start_worker(["-A", "config", "worker", "-Q", "control,default", "-c", "1", "-n", "d@bench"],
-                     env, work / "default.log"),
+        start_worker(["-A", "config", "worker", "-Q", "control,default", "-c", "1",
+                      "-n", "d@bench"], env, work / "default.log"),
     ]  # fmt: skip
     time.sleep(4)  # let both workers connect before the clock starts
     try:
