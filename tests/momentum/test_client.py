@@ -15,6 +15,7 @@ from momentum.client import MomentumClient, QuoteStatus, SubmittedQuote, get_cli
 from momentum.errors import (
     MomentumConfigurationError,
     MomentumError,
+    MomentumQuoteNotFound,
     MomentumRejected,
     MomentumTransientError,
 )
@@ -183,10 +184,12 @@ def test_400_and_422_are_rejected_with_momentums_code_and_message(
 def test_unknown_quote_is_rejected_as_not_found(client, mocked):
     mocked.get(QUOTE, status=404, json={"code": "not_found", "message": "No quote 'Q-1'."})
 
-    with pytest.raises(MomentumRejected) as caught:
+    with pytest.raises(MomentumQuoteNotFound) as caught:
         client.get_quote("Q-1")
 
-    assert caught.value.code == "not_found"
+    # A kind of rejection, but its own type: the engine submits the quote again for it.
+    assert isinstance(caught.value, MomentumRejected)
+    assert (caught.value.code, caught.value.quote_id) == ("not_found", "Q-1")
 
 
 def test_rejection_without_a_json_body_still_has_a_code_and_message(client, mocked, quote_request):
