@@ -513,9 +513,9 @@ def poll_quote(*, quote_id: int, token: str) -> Result:
         if now >= _abandon_at(quote):
             return _abandoned(quote)
         wait = min(wait, (_abandon_at(quote) - now).total_seconds())
-        if not overdue:
+        if not overdue and quote.deadline_at > now:
             # Ask once more right at the deadline, not an interval after it.
-            wait = min(wait, max(0.0, (quote.deadline_at - now).total_seconds()))
+            wait = min(wait, (quote.deadline_at - now).total_seconds())
         if not _wait(quote_id=quote_id, token=token, seconds=wait):
             return Result(Step.LOST)
 
