@@ -10,7 +10,7 @@ from pydantic import Field
 
 JobStatus = Literal["pending", "processing", "complete", "cancelled", "failed"]
 RowStatus = Literal["pending", "processing", "complete", "failed", "cancelled"]
-UploadStatus = Literal["parsing", "ready", "rejected"]
+UploadStatus = Literal["mapping", "ready", "rejected"]
 
 
 class Error(Schema):
@@ -24,6 +24,15 @@ class InvalidRow(Schema):
     cells: dict[str, str] = Field(description="The row's cells, by column header.")
 
 
+class Estimate(Schema):
+    rows: int = Field(description="Addresses to quote.")
+    ahead: int = Field(description="Quotes from other work before this job's last row.")
+    seconds: int = Field(description="Time to quote these rows at the expected pace.")
+    pace_seconds: float = Field(description="Seconds a quote takes: measured lately, or typical.")
+    measured: bool = Field(description="Whether the pace was measured (else the typical one).")
+    finish_at: datetime = Field(description="When the last row is expected priced.")
+
+
 class DuplicateRow(Schema):
     row: int
     duplicate_of: int = Field(description="The earlier row with the same address.")
@@ -34,16 +43,26 @@ class Upload(Schema):
 
     id: UUID
     status: UploadStatus = Field(
-        description="`parsing`: a large file is still being read (poll this upload); "
-        "`ready`: validated, may be submitted; `rejected`: the file can't be quoted."
+        description="`mapping`: the address columns could not all be found (`mapping_problem` "
+        "says which); choose them with `POST /uploads/{id}/columns`. `ready`: validated, "
+        "may be submitted; `rejected`: the file can't be quoted."
     )
     file_name: str
     speed_mbps: int
     term_months: int
     notify_email: bool
-    rows_read: int = Field(description="Rows read so far while `parsing`.")
-    rows_expected: int | None
     columns: list[str] = Field(description="The file's column headers, in order.")
+    header_row: int | None = Field(description="The header's row; null: no header row.")
+    sheet: str
+    mapping: dict[str, str] = Field(
+        description="Which column feeds each field (street, unit, city, state, zip, address)."
+    )
+    mapping_source: str = Field(
+        description="`given`, `remembered` (your choice for files like this), `header` "
+        "(from the header's names) or `guessed` (from the cells)."
+    )
+    mapping_problem: str
+    estimate: Estimate | None = Field(description="How long quoting the valid rows takes.")
     valid_count: int
     invalid_count: int
     duplicate_count: int

@@ -7,6 +7,7 @@ Writes go through the same services as the web pages; reads through the same sel
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -31,6 +32,7 @@ from bulk.models import (
     BatchQuote,
     StagedUpload,
 )
+from bulk.parsing import ColumnMap, cell_text, decode_cell
 from bulk.services import jobs, uploads
 
 DESCRIPTION = """
@@ -170,18 +172,23 @@ def _upload(staged: StagedUpload) -> dict:
         "speed_mbps": staged.speed_mbps,
         "term_months": staged.term_months,
         "notify_email": staged.notify_email,
-        "rows_read": staged.rows_read,
-        "rows_expected": staged.rows_expected,
         "columns": columns,
+        "header_row": staged.header_row,
+        "sheet": staged.sheet_name,
+        "mapping": staged.field_columns,
+        "mapping_source": staged.mapping_source,
+        "mapping_problem": staged.mapping_problem,
+        "estimate": _estimate(staged),
         "valid_count": staged.valid_count,
         "invalid_count": staged.invalid_count,
         "duplicate_count": staged.duplicate_count,
         "invalid_rows": [
-            {"row": number, "errors": errors, "cells": dict(zip(columns, cells, strict=False))}
-            for number, cells, errors in rows.get("invalid", [])
+            {"row": number, "errors": errors, "cells": _cells(columns, cells)}
+            for number, cells, errors, *_ in rows.get("invalid", [])
         ],
         "duplicate_rows": [
-            {"row": number, "duplicate_of": first} for number, first in rows.get("duplicates", [])
+            {"row": number, "duplicate_of": first}
+            for number, first, *_ in rows.get("duplicates", [])
         ],
         "error": staged.error_message,
         "expires_at": staged.expires_at,
@@ -189,7 +196,28 @@ def _upload(staged: StagedUpload) -> dict:
     }
 
 
-def _row(row: BatchQuote) -> dict:
+def _cells(columns: list[str], cells: list | dict) -> dict[str, str]:
+    if isinstance(cells, dict):  # a row stored before typed cells
+        return {str(k): "" if v is None else str(v) for k, v in cells.items()}
+    texts = [cell_text(decode_cell(c)) for c in cells]
+    return dict(zip(columns, texts, strict=False))
+
+
+def _estimate(staged: StagedUpload) -> dict | None:
+    if staged.status != StagedUpload.Status.READY or not staged.valid_count:
+        return None
+    estimate = selectors.upload_estimate(rows=staged.valid_count)
+    return {
+        "rows": estimate.rows,
+        "ahead": estimate.ahead,
+        "seconds": int(estimate.duration.total_seconds()),
+        "pace_seconds": round(estimate.pace.total_seconds(), 1),
+        "measured": estimate.measured,
+        "finish_at": estimate.finish_at,
+    }
+
+
+def _row(row: BatchQuote, columns: list[str]) -> dict:
     quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
     return {
         "row_number": row.row_number,
@@ -202,7 +230,7 @@ def _row(row: BatchQuote) -> dict:
         "nrc": quote.nrc if quote else None,
         "carrier": quote.carrier if quote else "",
         "error": row.error_message,
-        "cells": {str(k): "" if v is None else str(v) for k, v in (row.source_data or {}).items()},
+        "cells": _cells(columns, row.source_data or {}),
     }
 
 
@@ -247,6 +275,13 @@ TermMonths = _one_of(TERMS_MONTHS)
 SPEED_FIELD = Form(DEFAULT_SPEED_MBPS)
 TERM_FIELD = Form(DEFAULT_TERM_MONTHS)
 NOTIFY_FIELD = Form(True, description="Email me when the job ends.")
+MAPPING_FIELD = Form(
+    "",
+    description='Optional JSON: which column feeds each field, e.g. {"street": "B", "city": 3, '
+    '"state": "State", "zip": "E"} or {"address": "B"}. A column is a header name, a letter or '
+    "a 1-based number. Fields: street, unit, city, state, zip, address.",
+)
+NO_HEADER_FIELD = Form(False, description="The first row is data, not headers.")
 
 
 @api.post(
@@ -262,11 +297,14 @@ def create_upload(
     speed_mbps: SpeedMbps = SPEED_FIELD,
     term_months: TermMonths = TERM_FIELD,
     notify_email: bool = NOTIFY_FIELD,
+    mapping: str = MAPPING_FIELD,
+    no_header: bool = NO_HEADER_FIELD,
 ):
-    """Read and validate an xlsx or csv file of addresses; nothing is quoted yet.
+    """Read and validate an xlsx, xls, ods or csv file of addresses; nothing is quoted yet.
 
-    The answer has the counts and every invalid row with its reasons. A large workbook
-    is read in the background: the upload is then `parsing`; poll `GET /uploads/{id}`.
+    The answer has how the columns were read, the counts, every invalid row with its
+    reasons, and the estimate. If the address columns can't all be found the upload is
+    `mapping`: name them with `POST /uploads/{id}/columns` (or send `mapping` here).
     """
     try:
         staged = uploads.stage_upload(
@@ -276,11 +314,60 @@ def create_upload(
             speed_mbps=speed_mbps,
             term_months=term_months,
             notify_email=notify_email,
-            allow_background=True,
+            mapping=_column_map(mapping, no_header),
         )
     except uploads.UploadRejected as rejected:
         raise ApiError(400, "upload_rejected", rejected.message) from rejected
     return Status(201, _upload(staged))
+
+
+def _column_map(mapping: str, no_header: bool) -> ColumnMap | None:
+    if not mapping.strip():
+        return ColumnMap({}, has_header=False) if no_header else None
+    try:
+        spec = json.loads(mapping)
+        if not isinstance(spec, dict):
+            raise ValueError("mapping must be a JSON object")
+        return ColumnMap.from_spec(spec, has_header=not no_header)
+    except ValueError as error:
+        raise ApiError(400, "bad_mapping", f"mapping: {error}") from error
+
+
+class Columns(Schema):
+    mapping: dict[str, str | int] = Field(
+        description='Field to column: {"street": "B", "city": 3, "state": "State"}; a column '
+        "is a header name, a letter or a 1-based number."
+    )
+    no_header: bool = Field(False, description="The first row is data, not headers.")
+    sheet: str | None = Field(None, description="The sheet to read (default: as found).")
+
+
+@api.post(
+    "/uploads/{upload_id}/columns",
+    response={200: schemas.Upload, 410: schemas.Error, **ERRORS, **CONFLICT},
+    url_name="upload_columns",
+    summary="Choose which columns hold the address, and read the file again",
+    tags=["uploads"],
+)
+def set_columns(request: HttpRequest, upload_id: UUID, body: Columns):
+    """Your choice is remembered for your next file laid out the same way."""
+    staged = get_object_or_404(StagedUpload.objects.filter(user=request.auth), pk=upload_id)
+    try:
+        mapping = ColumnMap.from_spec(body.mapping, has_header=not body.no_header)
+    except ValueError as error:
+        raise ApiError(400, "bad_mapping", f"mapping: {error}") from error
+    mapping.sheet = body.sheet
+    if body.sheet in (None, staged.sheet_name):
+        mapping.header_row = staged.header_row
+    try:
+        staged = uploads.remap_upload(staged=staged, user=request.auth, mapping=mapping)
+    except uploads.UploadExpired as refused:
+        raise ApiError(410, "upload_expired", refused.message) from refused
+    except uploads.SubmitRefused as refused:
+        raise ApiError(409, "upload_submitted", refused.message) from refused
+    except uploads.UploadRejected as rejected:
+        raise ApiError(400, "upload_rejected", rejected.message) from rejected
+    return _upload(staged)
 
 
 @api.get(
@@ -431,7 +518,7 @@ def job_results(request: HttpRequest, job_id: int, filters: Query[RowFilter]):
     rows = selectors.job_rows(job=job, status=filters.status)
     count = counts[filters.status] if filters.status else job.total_count
     paginator = selectors.RowsPaginator(rows, filters.page_size, count=count)
-    return _page(paginator, page=filters.page, shape=_row)
+    return _page(paginator, page=filters.page, shape=lambda row: _row(row, job.source_columns))
 
 
 class ExportFilter(Schema):

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from bulk.models import BatchJob
+from bulk.models import BatchJob, JobSource
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ def job_email_context(*, job: BatchJob) -> dict:
     finished = job.finished_at or timezone.now()
     return {
         "job": job,
+        "source": JobSource.objects.filter(batch_job=job).defer("rows").first(),
         "took": timesince(started, finished),
         "job_url": settings.PORTAL_URL + reverse("bulk:job", args=[job.pk]),
         "results_url": settings.PORTAL_URL + reverse("bulk:export", args=[job.pk, "xlsx"]),

@@ -1,4 +1,8 @@
-"""Job results as CSV and XLSX, in the uploaded row order, with the user's own columns.
+"""Job results as CSV and XLSX: the uploaded sheet given back whole, with the results.
+
+Every data row of the upload, in its order, with the original header and cells (numbers
+stay numbers, dates stay dates), then the result columns (DESIGN.md, invariant 10). Rows
+that were not quoted say why; a duplicate carries its first row's price.
 
 A text cell a spreadsheet might run as a formula (one starting with `=`, `+`, `-`, `@`, or
 the tab or carriage return that can hide one) is neutralised:
@@ -7,31 +11,47 @@ the tab or carriage return that can hide one) is neutralised:
 - in XLSX, where every cell has a type, it is written as a text cell with Excel's
   "quote prefix" set: never a formula, shown exactly as uploaded, and Excel keeps it
   text when the cell is edited. An apostrophe there would show as part of the address.
-
-Numbers (MRC, NRC) stay numbers in both.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Iterator
 from decimal import Decimal
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from bulk.models import BatchJob, BatchQuote
+from bulk.models import BatchJob, BatchQuote, JobSource
+from bulk.parsing import cell_text, column_letter, decode_cell
+from quotes.forms import speed_label
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-RESULT_COLUMNS = ["status", "mrc", "nrc", "carrier", "error"]
+RESULT_COLUMNS = [
+    "Status",
+    "Monthly price",
+    "One-time price",
+    "Carrier",
+    "Speed",
+    "Term",
+    "Address quoted",
+    "Quote reference",
+    "Quoted at",
+]
+ERROR_COLUMN = "Error"
 ADDRESS_COLUMNS = ["street_address", "city", "state", "zip_code"]
+# Columns a results file adds; dropped from an upload that is such a file, fixed.
+_OUR_COLUMNS = {c.casefold() for c in [*RESULT_COLUMNS, ERROR_COLUMN, "status", "mrc", "nrc"]}
 CHUNK = 2000
 MONEY_FORMAT = "#,##0.00"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
 def neutralise(value: object) -> object:
@@ -45,45 +65,130 @@ def is_formula_like(value: object) -> bool:
     return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
 
 
-def _source_columns(job: BatchJob) -> list[str]:
-    # Drop an `error` column from a re-uploaded file of fixes: ours replaces it.
-    columns = [c for c in job.source_columns if c.casefold() not in RESULT_COLUMNS]
-    return columns or ADDRESS_COLUMNS
+class _Sheet:
+    """The upload's header and its rows not quoted, with which columns to give back."""
+
+    def __init__(self, job: BatchJob) -> None:
+        self.source = JobSource.objects.filter(batch_job=job).first()
+        names = list(job.source_columns)
+        if self.source is None:  # a job made before the whole sheet was kept
+            names = [c for c in names if c.casefold() not in _OUR_COLUMNS] or ADDRESS_COLUMNS
+            self.header = names
+            self.keep = list(range(len(names)))
+            self.skipped: list[tuple[int, str, object, list]] = []
+            self.has_header = True
+            return
+        header = self.source.header
+        self.has_header = header is not None
+        cells = [decode_cell(c) for c in header] if header is not None else []
+        width = len(names)
+        self.header = [
+            cells[i] if i < len(cells) and cells[i] not in (None, "") else names[i]
+            for i in range(width)
+        ]
+        # A re-uploaded results file: give back its own columns, not ours twice.
+        self.keep = [
+            i for i in range(width) if cell_text(self.header[i]).casefold() not in _OUR_COLUMNS
+        ]
+        rows = self.source.rows or {}
+        skipped = [(n, "invalid", errors, c) for n, c, errors, *_ in rows.get("invalid", [])]
+        skipped += [(n, "duplicate", first, c) for n, first, c in rows.get("duplicates", [])]
+        self.skipped = sorted(skipped, key=lambda item: item[0])
+
+    def cells(self, stored: object, legacy_columns: list[str] | None = None) -> list[object]:
+        if isinstance(stored, dict):  # a job made before typed cells: column to text
+            names = legacy_columns or self.header
+            return [stored.get(names[i], "") for i in self.keep]
+        values = [decode_cell(c) for c in stored or []]
+        return [values[i] if i < len(values) else None for i in self.keep]
 
 
-def _cells(row: BatchQuote, columns: list[str]) -> list[object]:
-    if row.source_data:
-        return [row.source_data.get(c, "") for c in columns]
-    return [getattr(row, c) for c in columns]
+def _local(moment: dt.datetime | None) -> dt.datetime | None:
+    # In the viewer's zone (the request's); a spreadsheet holds no zone, so drop it.
+    if moment is None:
+        return None
+    return timezone.localtime(moment).replace(tzinfo=None, microsecond=0)
+
+
+def _result(job: BatchJob, row: BatchQuote) -> list[object]:
+    quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
+    status = {
+        BatchQuote.Status.COMPLETE: "Quoted",
+        BatchQuote.Status.FAILED: f"Failed: {row.error_message}".strip(),
+        BatchQuote.Status.CANCELLED: "Cancelled",
+    }.get(row.status, "Waiting")
+    return [
+        status,
+        quote.mrc if quote else None,
+        quote.nrc if quote else None,
+        quote.carrier if quote else "",
+        speed_label(job.speed_mbps),
+        f"{job.term_months} months",
+        f"{row.street_address}, {row.city}, {row.state} {row.zip_code}",
+        (row.quote.momentum_quote_id if row.quote else "") or "",
+        _local(quote.completed_at) if quote else None,
+    ]
 
 
 def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[object]]:
-    """The header, then one list per row in row order: the uploaded cells, then the result.
+    """The header, then every row of the upload in its order: its cells, then the result.
 
     Values are as stored (not neutralised): each format makes them safe its own way.
-    The failed-rows file has the uploaded cells and the error, to fix and upload again.
+    The failed-rows file has the rows not quoted (invalid or failed) and the reason, with
+    the upload's own header, to fix and upload again.
     """
-    columns = _source_columns(job)
-    rows = job.rows.select_related("quote").order_by("row_number")
+    sheet = _Sheet(job)
+    legacy = job.source_columns or ADDRESS_COLUMNS
+    header = [sheet.header[i] for i in sheet.keep]
     if failed_only:
-        rows = rows.filter(status=BatchQuote.Status.FAILED)
-        yield [*columns, "error"]
+        if sheet.has_header:
+            yield [*header, ERROR_COLUMN]
     else:
-        yield columns + RESULT_COLUMNS
-    for row in rows.iterator(chunk_size=CHUNK):
-        cells = _cells(row, columns)
+        if sheet.has_header:
+            yield [*header, *RESULT_COLUMNS]
+        else:
+            yield [f"Column {column_letter(i)}" for i in sheet.keep] + RESULT_COLUMNS
+    wanted = {first for _n, kind, first, _c in sheet.skipped if kind == "duplicate"}
+    results: dict[int, list[object]] = {}
+    skipped = iter(sheet.skipped)
+    pending = next(skipped, None)
+
+    def skipped_line(item) -> list[object] | None:
+        _number, kind, detail, cells = item
+        values = sheet.cells(cells)
+        if kind == "invalid":
+            reason = "; ".join(detail)
+            return [*values, reason] if failed_only else [*values, f"Not quoted: {reason}"]
         if failed_only:
-            yield [*cells, row.error_message]
+            return None
+        first = results.get(detail)
+        tail = first[1:] if first else [None, None, "", "", "", "", "", None]
+        return [*values, f"Same as row {detail}", *tail]
+
+    rows = job.rows.select_related("quote").order_by("row_number")
+    for row in rows.iterator(chunk_size=CHUNK):
+        while pending is not None and pending[0] < row.row_number:
+            line = skipped_line(pending)
+            if line is not None:
+                yield line
+            pending = next(skipped, None)
+        if row.source_data:
+            cells = sheet.cells(row.source_data, legacy)
+        else:
+            cells = [getattr(row, c, "") for c in ADDRESS_COLUMNS]
+        if failed_only:
+            if row.status == BatchQuote.Status.FAILED:
+                yield [*cells, row.error_message]
             continue
-        quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
-        yield [
-            *cells,
-            row.status,
-            quote.mrc if quote else None,
-            quote.nrc if quote else None,
-            quote.carrier if quote else "",
-            row.error_message,
-        ]
+        result = _result(job, row)
+        if row.row_number in wanted:
+            results[row.row_number] = result
+        yield [*cells, *result]
+    while pending is not None:
+        line = skipped_line(pending)
+        if line is not None:
+            yield line
+        pending = next(skipped, None)
 
 
 class _Echo:
@@ -96,7 +201,19 @@ def csv_chunks(*, job: BatchJob, failed_only: bool = False) -> Iterator[str]:
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     yield "\ufeff"
     for cells in result_rows(job=job, failed_only=failed_only):
-        yield writer.writerow(["" if c is None else neutralise(c) for c in cells])
+        yield writer.writerow([_csv_cell(c) for c in cells])
+
+
+def _csv_cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="minutes" if not value.second else "seconds")
+    if isinstance(value, Decimal | int | float):
+        return value
+    return cell_text(value)
 
 
 def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
@@ -116,6 +233,10 @@ def _xlsx_cell(sheet, value: object) -> object:
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = MONEY_FORMAT
         return cell
+    if isinstance(value, dt.datetime) and value.tzinfo is None and not value.second:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = DATETIME_FORMAT
+        return cell
     if not isinstance(value, str):
         return value
     # Control characters other than tab and newlines are not allowed in xlsx.
@@ -130,7 +251,7 @@ def _xlsx_cell(sheet, value: object) -> object:
 
 def export_file_name(*, job: BatchJob, fmt: str, failed_only: bool = False) -> str:
     """`<upload>-results.xlsx`, safe for a Content-Disposition header."""
-    stem = re.sub(r"\.(xlsx|csv|txt)$", "", job.file_name, flags=re.IGNORECASE)
+    stem = re.sub(r"\.(xlsx|xls|ods|csv|txt)$", "", job.file_name, flags=re.IGNORECASE)
     stem = re.sub(r"[^\w.-]+", "-", stem).strip("-.") or f"job-{job.pk}"
     return f"{stem[:100]}-{'failed-rows' if failed_only else 'results'}.{fmt}"
 
@@ -150,3 +271,39 @@ def download_response(*, job: BatchJob, fmt: str, failed_only: bool = False) -> 
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
     )
+
+
+TEMPLATE_HEADER = ["Site", "Street Address", "Unit", "City", "State", "Zip"]
+TEMPLATE_ROWS = [
+    ["HQ", "300 State Street", "Suite 200", "Boston", "MA", "02109"],
+    ["Warehouse", "420 El Cerrito Plaza", "", "El Cerrito", "CA", "94530"],
+]
+
+
+def template_xlsx() -> bytes:
+    """A workbook to fill in: the columns the upload reads, two example rows, and notes."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Addresses"
+    for row in [TEMPLATE_HEADER, *TEMPLATE_ROWS]:
+        sheet.append(row)
+    for column, width in zip("ABCDEF", (14, 30, 12, 18, 8, 10), strict=True):
+        sheet.column_dimensions[column].width = width
+        # ZIP codes as text, so Excel keeps their leading zeros.
+        if column == "F":
+            for cell in sheet[column]:
+                cell.number_format = "@"
+    sheet.freeze_panes = "A2"
+    notes = workbook.create_sheet("How to fill it in")
+    for line in [
+        ["One address a row, from row 2. Replace the two examples."],
+        ["Street Address, City and State are needed; Unit and Zip may be empty."],
+        ["State: two letters (MA) or the name (Massachusetts)."],
+        ["Zip: 5 digits or ZIP+4; left empty, it is filled when the city has only one."],
+        ["Add any columns of your own (Site is one): they come back in the results."],
+    ]:
+        notes.append(line)
+    notes.column_dimensions["A"].width = 90
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

@@ -3,6 +3,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, BatchJob, BatchQuote
+from bulk.parsing import FIELD_LABELS, FIELDS, ColumnMap, column_letter
 from quotes.forms import SPEED_CHOICES, TERM_CHOICES
 
 
@@ -13,8 +14,9 @@ class UploadForm(forms.Form):
         label="Spreadsheet",
         widget=forms.ClearableFileInput(
             attrs={
-                "accept": ".xlsx,.csv,application/vnd.openxmlformats-officedocument"
-                ".spreadsheetml.sheet,text/csv"
+                "accept": ".xlsx,.xls,.ods,.csv,application/vnd.openxmlformats-officedocument"
+                ".spreadsheetml.sheet,application/vnd.ms-excel,"
+                "application/vnd.oasis.opendocument.spreadsheet,text/csv"
             }
         ),
     )
@@ -32,9 +34,10 @@ class UploadForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = (
-            f".xlsx or .csv, up to {filesizeformat(settings.BULK_MAX_UPLOAD_BYTES)} and "
-            f"{settings.BULK_MAX_ROWS:,} rows, with columns for street address, city, state "
-            "and ZIP code."
+            f".xlsx, .xls, .ods or .csv, up to {filesizeformat(settings.BULK_MAX_UPLOAD_BYTES)} "
+            f"and {settings.BULK_MAX_ROWS:,} rows: street address, city, state and ZIP code "
+            "in columns of their own, or one full address a row. A header row is optional: "
+            "you choose the columns on the next page."
         )
 
     def clean_file(self):
@@ -46,6 +49,71 @@ class UploadForm(forms.Form):
                 "files and upload them one at a time."
             )
         return upload
+
+
+class MappingForm(forms.Form):
+    """Which column feeds each address field; whether the first row is data; which sheet."""
+
+    no_header = forms.BooleanField(label="The first row is data, not headers", required=False)
+    sheet = forms.ChoiceField(label="Sheet", required=False)
+
+    def __init__(self, *args, staged, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        mapping = ColumnMap.from_json(staged.mapping or {})
+        kwargs.setdefault(
+            "initial",
+            {"no_header": not mapping.has_header, "sheet": staged.sheet_name}
+            | {name: str(index) for name, index in mapping.columns.items()},
+        )
+        super().__init__(*args, **kwargs)
+        self.staged = staged
+        samples = staged.samples or []
+        choices = [("", "(none)")]
+        for index, name in enumerate(staged.columns):
+            example = next((row[index] for row in samples if index < len(row) and row[index]), "")
+            label = f"{column_letter(index)}: {name}"
+            if example and example != name:
+                label += f" (e.g. {example[:30]})"
+            choices.append((str(index), label))
+        for name in FIELDS:
+            self.fields[name] = forms.TypedChoiceField(
+                label=FIELD_LABELS[name],
+                choices=choices,
+                coerce=int,
+                empty_value=None,
+                required=False,
+            )
+        self.fields["sheet"].choices = [(n, n) for n in staged.sheet_names or [""]]
+        self.order_fields(["address", "street", "unit", "city", "state", "zip", "no_header"])
+
+    def clean(self) -> dict:
+        data = super().clean()
+        columns = {name: data[name] for name in FIELDS if data.get(name) is not None}
+        if "address" in columns:
+            extra = [n for n in ("street", "city", "state") if n in columns]
+            if extra:
+                raise forms.ValidationError(
+                    "Choose a full address column, or street, city and state columns, not both."
+                )
+        else:
+            missing = [FIELD_LABELS[n] for n in ("street", "city", "state") if n not in columns]
+            if missing:
+                raise forms.ValidationError(
+                    f"Choose a column for {', '.join(missing)}, or one full address column."
+                )
+        used = list(columns.values())
+        if len(used) != len(set(used)):
+            raise forms.ValidationError("Each column can feed one field only.")
+        sheet = data.get("sheet") or self.staged.sheet_name
+        same_sheet = sheet == self.staged.sheet_name
+        data["mapping"] = ColumnMap(
+            columns=columns,
+            has_header=not data.get("no_header"),
+            # Keep the rows above the header (titles) out, unless the sheet changed.
+            header_row=self.staged.header_row if same_sheet else None,
+            sheet=sheet or None,
+        )
+        return data
 
 
 class _ListFilter(forms.Form):

@@ -129,7 +129,11 @@ class BatchQuote(models.Model):
     city = models.CharField(max_length=100)
     state = models.CharField(max_length=2)
     zip_code = models.CharField(max_length=10)
-    # The row's cells as uploaded (column name to text), for exports.
+    # The address in USPS form ("300 STATE ST||BOSTON|MA|02109"): one address however it
+    # was spelled (quotes.addresses.NormalisedAddress.key), for duplicates and reuse.
+    address_key = models.CharField(max_length=400, blank=True, db_index=True)
+    # The row's cells as uploaded, typed (bulk.parsing.encode_cell), for exports. Jobs made
+    # before typed cells hold a dict of column name to text.
     source_data = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     error_message = models.TextField(blank=True)
@@ -185,7 +189,7 @@ class StagedUpload(models.Model):
     """
 
     class Status(models.TextChoices):
-        PARSING = "parsing", "Reading the file"
+        MAPPING = "mapping", "Needs its columns chosen"
         READY = "ready", "Ready"
         REJECTED = "rejected", "Rejected"
 
@@ -199,18 +203,28 @@ class StagedUpload(models.Model):
     speed_mbps = models.PositiveIntegerField(default=DEFAULT_SPEED_MBPS)
     term_months = models.PositiveSmallIntegerField(default=DEFAULT_TERM_MONTHS)
     notify_email = models.BooleanField(default=True)
-    # The uploaded bytes, kept only until a background parse has read them.
+    # The uploaded bytes, kept until the upload is submitted, to read again with other
+    # columns chosen.
     content = models.BinaryField(null=True, blank=True, editable=False)
-    # Progress of a background parse: rows read, and the rows the sheet says it has.
-    rows_read = models.PositiveIntegerField(default=0)
-    rows_expected = models.PositiveIntegerField(null=True, blank=True)
     error_message = models.TextField(blank=True)
 
     sheet_name = models.CharField(max_length=100, blank=True)
+    sheet_names = models.JSONField(default=list, blank=True)
+    # None: the file has no header row.
     header_row = models.PositiveIntegerField(null=True, blank=True)
     columns = models.JSONField(default=list, blank=True)
+    # The header's cells, typed as in the file, for the results.
+    header_cells = models.JSONField(null=True, blank=True)
     # Address field name to the user's column that feeds it.
     field_columns = models.JSONField(default=dict, blank=True)
+    # bulk.parsing.ColumnMap.as_json(), where it came from, and why it is not complete.
+    mapping = models.JSONField(default=dict, blank=True)
+    mapping_source = models.CharField(max_length=12, blank=True)
+    mapping_problem = models.TextField(blank=True)
+    # The layout's identity, to remember the user's choice of columns by.
+    signature = models.CharField(max_length=64, blank=True)
+    # The first rows as text, to tell the columns apart in the mapping step.
+    samples = models.JSONField(default=list, blank=True)
     valid_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
@@ -244,18 +258,51 @@ class StagedUpload(models.Model):
     def is_submitted(self) -> bool:
         return self.batch_job_id is not None
 
-    @property
-    def parse_stalled(self) -> bool:
-        """A background parse that has not started a minute after the upload."""
-        waited = timezone.now() - self.created_at
-        return (
-            self.status == self.Status.PARSING
-            and not self.rows_read
-            and waited.total_seconds() > 60
-        )
+
+class ColumnMapping(models.Model):
+    """A user's choice of columns for one layout of file, applied to their next such file.
+
+    The signature is the header's names (bulk.parsing.header_signature) or, for a file
+    with no header, its width and which columns hold numbers.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="column_mappings"
+    )
+    signature = models.CharField(max_length=64)
+    mapping = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "signature"], name="columnmapping_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Columns {self.signature} for {self.user_id}"
+
+
+class JobSource(models.Model):
+    """The uploaded sheet as read, beyond the rows being quoted: its header and the rows
+    that were not (invalid, duplicates), so the results give back the whole file."""
+
+    batch_job = models.OneToOneField(BatchJob, on_delete=models.CASCADE, related_name="source")
+    file_format = models.CharField(max_length=4, blank=True)
+    sheet_name = models.CharField(max_length=100, blank=True)
+    header_row = models.PositiveIntegerField(null=True, blank=True)
+    # The header's cells as typed in the file; None for a file with no header.
+    header = models.JSONField(null=True, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    invalid_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    # Short reason to the number of invalid rows it made ("ZIP and state disagree": 3).
+    skipped_reasons = models.JSONField(default=dict, blank=True)
+    # {"invalid": [[row, cells, errors]], "duplicates": [[row, first row, cells]]}
+    rows = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"Sheet of job {self.batch_job_id}"
 
     @property
-    def parse_percent(self) -> int | None:
-        if not self.rows_expected:
-            return None
-        return min(99, int(100 * self.rows_read / self.rows_expected))
+    def skipped_count(self) -> int:
+        return self.invalid_count + self.duplicate_count

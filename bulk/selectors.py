@@ -12,13 +12,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
+from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, IntegerField, QuerySet, Sum, Value
 from django.db.models.functions import Least
 from django.utils import timezone
 
 from accounts.models import User
-from bulk.models import BatchJob, BatchQuote, StagedUpload
+from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
+from bulk.parsing import ColumnMap
 from quotes.models import Quote
 
 RECENT_JOBS = 10
@@ -82,6 +84,21 @@ def jobs_page(
 def staged_uploads_for_user(*, user: User) -> QuerySet[StagedUpload]:
     """The user's own staged uploads, without the heavy parsed rows and file bytes."""
     return StagedUpload.objects.filter(user=user).defer("rows", "content")
+
+
+def remembered_mappings(*, user: User) -> dict[str, ColumnMap]:
+    """The user's remembered choices of columns, by the layout's signature."""
+    return {
+        signature: ColumnMap.from_json(mapping)
+        for signature, mapping in ColumnMapping.objects.filter(user=user).values_list(
+            "signature", "mapping"
+        )
+    }
+
+
+def job_source(*, job: BatchJob) -> JobSource | None:
+    """What the job page says about the uploaded sheet (rows skipped and why)."""
+    return JobSource.objects.filter(batch_job=job).defer("rows").first()
 
 
 # --- A job's rows -----------------------------------------------------------------------
@@ -152,9 +169,10 @@ class JobProgress:
 
 
 def upstream_latency(*, sample: int = LATENCY_SAMPLE) -> timedelta | None:
-    """How long a quote holds the Momentum slot, on average over the most recent quotes."""
-    spans = list(
-        Quote.objects.filter(
+    """How long a quote holds the Momentum slot: the median of the most recent quotes."""
+    spans = sorted(
+        done - claimed
+        for claimed, done in Quote.objects.filter(
             status__in=Quote.TERMINAL_STATUSES,
             claimed_at__isnull=False,
             completed_at__isnull=False,
@@ -165,11 +183,41 @@ def upstream_latency(*, sample: int = LATENCY_SAMPLE) -> timedelta | None:
     )
     if not spans:
         return None
-    total = sum((done - claimed for claimed, done in spans), timedelta())
-    return max(total / len(spans), timedelta())
+    middle = len(spans) // 2
+    median = spans[middle] if len(spans) % 2 else (spans[middle - 1] + spans[middle]) / 2
+    return max(median, timedelta())
 
 
-def rows_ahead(*, job: BatchJob, remaining: int) -> int:
+def expected_pace() -> tuple[timedelta, bool]:
+    """Time a quote takes: measured (True) or, before any finished, the configured one."""
+    measured = upstream_latency()
+    if measured is not None:
+        return measured, True
+    return timedelta(seconds=settings.MOMENTUM_TYPICAL_LATENCY), False
+
+
+@dataclass
+class Estimate:
+    """How long a new job of `rows` addresses would take, said before it is submitted."""
+
+    rows: int
+    ahead: int
+    pace: timedelta
+    measured: bool
+    duration: timedelta
+    finish_at: datetime
+
+
+def upload_estimate(*, rows: int, now: datetime | None = None) -> Estimate:
+    """Rows to quote, the quotes ahead of them, and when the last is expected priced."""
+    now = now or timezone.now()
+    pace, measured = expected_pace()
+    ahead = rows_ahead(job=None, remaining=rows)
+    duration = pace * rows
+    return Estimate(rows, ahead, pace, measured, duration, now + pace * (ahead + rows))
+
+
+def rows_ahead(*, job: BatchJob | None, remaining: int) -> int:
     """Quotes Momentum prices before this job's last row, as the engine orders them.
 
     Single quotes go first; bulk rows go round-robin across jobs, one row of each active
@@ -180,7 +228,7 @@ def rows_ahead(*, job: BatchJob, remaining: int) -> int:
     left = F("total_count") - F("processed_count") - F("cancelled_count")
     others = (
         BatchJob.objects.filter(status__in=ACTIVE_JOB_STATUSES, finished_at__isnull=True)
-        .exclude(pk=job.pk)
+        .exclude(pk=job.pk if job else None)
         .aggregate(ahead=Sum(Least(left, Value(remaining), output_field=IntegerField())))
     )
     singles = Quote.objects.filter(

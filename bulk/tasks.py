@@ -35,10 +35,3 @@ def sweep() -> None:
     deleted = uploads.delete_expired_uploads()
     if deleted:
         logger.info("deleted %s expired staged uploads", deleted)
-
-
-@shared_task
-def parse_upload(staged_id: str) -> None:
-    """Read a large staged upload; its preview page shows the progress."""
-    if uploads.parse_staged_upload(staged_id=staged_id) is None:
-        logger.info("upload %s is gone or already read; nothing to parse", staged_id)

@@ -10,7 +10,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 
 from bulk import exports, selectors
-from bulk.forms import JobFilterForm, RowFilterForm, UploadForm
+from bulk.forms import JobFilterForm, MappingForm, RowFilterForm, UploadForm
 from bulk.models import BatchJob, BatchQuote, StagedUpload
 from bulk.services import jobs, uploads
 from quotes.selectors import momentum_health, momentum_is_down
@@ -30,7 +30,6 @@ def index(request: HttpRequest) -> HttpResponse:
                 speed_mbps=data["speed_mbps"],
                 term_months=data["term_months"],
                 notify_email=data["notify_email"],
-                allow_background=True,
             )
         except uploads.UploadRejected as rejected:
             form.add_error("file", rejected.message)
@@ -42,15 +41,46 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-@vary_on_headers("HX-Request")
 def preview(request: HttpRequest, upload_id: UUID) -> HttpResponse:
     staged = get_object_or_404(selectors.staged_uploads_for_user(user=request.user), pk=upload_id)
-    if request.htmx:
-        if staged.status != StagedUpload.Status.PARSING:
-            return HttpResponseClientRefresh()  # the parse ended: show the whole preview
-        return render(request, "bulk/preview.html#parsing", {"staged": staged})
     gone = staged.is_expired and not staged.is_submitted
-    return render(request, "bulk/preview.html", {"staged": staged}, status=410 if gone else 200)
+    return render(
+        request, "bulk/preview.html", _preview_context(staged), status=410 if gone else 200
+    )
+
+
+@require_POST
+@login_required
+def columns(request: HttpRequest, upload_id: UUID) -> HttpResponse:
+    staged = get_object_or_404(StagedUpload.objects.filter(user=request.user), pk=upload_id)
+    form = MappingForm(request.POST, staged=staged)
+    if form.is_valid():
+        try:
+            uploads.remap_upload(
+                staged=staged, user=request.user, mapping=form.cleaned_data["mapping"]
+            )
+        except (uploads.UploadRejected, uploads.SubmitRefused) as refused:
+            messages.error(request, refused.message)
+        else:
+            return redirect("bulk:preview", upload_id=staged.pk)
+    return render(request, "bulk/preview.html", _preview_context(staged, form=form), status=400)
+
+
+def _preview_context(staged: StagedUpload, *, form: MappingForm | None = None) -> dict:
+    context = {"staged": staged, "mapping_form": form or MappingForm(staged=staged)}
+    if staged.status == StagedUpload.Status.READY and staged.valid_count:
+        context["estimate"] = selectors.upload_estimate(rows=staged.valid_count)
+    return context
+
+
+@require_GET
+@login_required
+def template_file(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(
+        exports.template_xlsx(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": content_disposition_header(True, "addresses.xlsx")},
+    )
 
 
 @require_POST
@@ -115,6 +145,7 @@ def job(request: HttpRequest, job_id: int) -> HttpResponse:
         return render(request, "bulk/job.html#progress", context)
     if not live:
         context["summary"] = selectors.job_summary(job=batch_job)
+    context["source"] = selectors.job_source(job=batch_job)
     return render(request, "bulk/job.html", context)
 
 

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Times in the viewer's time zone, from a cookie set by static/js/timezone.js.
+    "accounts.middleware.ViewerTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -220,6 +222,9 @@ MOMENTUM_RETRY_BASE = env.float("MOMENTUM_RETRY_BASE", default=1.0)
 # failing rows, and the dashboards say so.
 MOMENTUM_DOWN_AFTER = env.int("MOMENTUM_DOWN_AFTER", default=5)
 MOMENTUM_DOWN_PAUSE = env.float("MOMENTUM_DOWN_PAUSE", default=5.0)
+# Seconds a quote takes, for estimates made before any quote has finished here (after
+# that the median of the recent ones is used). Momentum prices in 2-3 minutes.
+MOMENTUM_TYPICAL_LATENCY = env.float("MOMENTUM_TYPICAL_LATENCY", default=150.0)
 
 # --- Quotes -----------------------------------------------------------------------------
 
@@ -305,15 +310,14 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 
-# Four queues, each with its own worker line in the Procfile (docs/operations.md):
+# Three queues, each with its own worker line in the Procfile (docs/operations.md):
 # - momentum: the quote chains; one process (-c 1) per host, busy for minutes per quote;
 # - control: dispatch and the sweepers, short tasks that must never wait behind long work;
-# - uploads: reading large uploads in the background (seconds to a minute each);
 # - default: everything else (emails, bounded by EMAIL_TIMEOUT).
+# Uploads are read in the web request (docs/benchmarks.md, "Upload"): no queue.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 MOMENTUM_QUEUE = "momentum"
 CONTROL_QUEUE = "control"
-UPLOADS_QUEUE = "uploads"
 CELERY_TASK_ROUTES = {
     "engine.tasks.submit_quote": {"queue": MOMENTUM_QUEUE},
     "engine.tasks.poll_quote": {"queue": MOMENTUM_QUEUE},
@@ -321,7 +325,6 @@ CELERY_TASK_ROUTES = {
     "engine.tasks.dispatch": {"queue": CONTROL_QUEUE},
     "engine.tasks.sweep": {"queue": CONTROL_QUEUE},
     "bulk.tasks.sweep": {"queue": CONTROL_QUEUE},
-    "bulk.tasks.parse_upload": {"queue": UPLOADS_QUEUE},
 }
 
 # One message at a time per process, acknowledged after the task ran, and given back if

@@ -1,9 +1,23 @@
-"""US addresses: state codes and ZIP codes, shared by the single-quote form and bulk
-uploads (quotes sits below bulk, so both import it from here)."""
+"""US addresses: USPS normalisation, one-line splitting, and ZIP against state.
+
+Plain Python, no Django models: bulk uploads, the single-quote form and (later) price
+reuse all call these. Normalisation is `usaddress-scourgify` (USPS Publication 28
+abbreviations, line 2 split off); the ZIP table is the `zipcodes` package, which ships
+its data, so nothing here needs the network.
+
+`NormalisedAddress.key` is the stable identity of an address: two spellings of one
+address ("300 State Street" and "300 State St.") have the same key.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import zipcodes
+from scourgify.exceptions import AddressNormalizationError
+from scourgify.normalize import normalize_addr_str, normalize_city
 
 US_STATES = {
     "AL": "Alabama",
@@ -68,6 +82,45 @@ _STATE_NAMES |= {"washington dc": "DC", "washington d c": "DC", "virgin islands"
 _STATE_NAMES |= {"us virgin islands": "VI", "u s virgin islands": "VI"}
 
 _ZIP_RE = re.compile(r"([0-9]{3,5})(?:\s*[-\u2013]\s*|\s+)?([0-9]{4})?", re.ASCII)
+_HOUSE_NUMBER_RE = re.compile(r"([0-9]{1,10})(\s.*)", re.ASCII | re.DOTALL)
+_JUNK_RE = re.compile(r"[^\w\s#/&-]+")
+# One-line addresses: "street, city, ST 12345" (the ZIP optional), split from the end.
+_TAIL_RE = re.compile(
+    r"^(?P<street>.+?)[,\s]+(?P<city>[^,]+?)[,\s]+(?P<state>[A-Za-z .]+?)"
+    r"(?:[,\s]+(?P<zip>[0-9]{3,5}(?:\s*-\s*[0-9]{4})?))?\s*$"
+)
+
+
+class AddressError(ValueError):
+    """The text is not an address we can use; the message says why, for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class NormalisedAddress:
+    """An address in USPS form: upper case, standard abbreviations, line 2 apart."""
+
+    line1: str
+    line2: str
+    city: str
+    state: str
+    zip_code: str
+
+    @property
+    def street(self) -> str:
+        """Line 1 and line 2 together, as one street field is sent upstream."""
+        return f"{self.line1} {self.line2}" if self.line2 else self.line1
+
+    @property
+    def key(self) -> str:
+        """Stable identity: the same address however it was spelled (ZIP+4 ignored)."""
+        return "|".join((self.line1, self.line2, self.city, self.state, self.zip_code[:5]))
+
+    @property
+    def one_line(self) -> str:
+        return f"{self.street}, {self.city}, {self.state} {self.zip_code}".strip()
+
+
+# --- States and ZIP codes -----------------------------------------------------------------
 
 
 def normalize_state(text: str) -> str | None:
@@ -94,3 +147,142 @@ def normalize_zip(text: str) -> str | None:
     if match is None or match.group(2) is None:
         return None
     return f"{match.group(1).zfill(5)}-{match.group(2)}"
+
+
+@lru_cache(maxsize=65_536)
+def zip_state(zip_code: str) -> str | None:
+    """The state a ZIP code is in, or None if the table doesn't know it."""
+    found = zipcodes.matching(zip_code[:5]) if len(zip_code) >= 5 else []
+    return found[0]["state"] if found else None
+
+
+@lru_cache(maxsize=1_000)
+def _prefix_states(prefix: str) -> frozenset[str]:
+    # A ZIP's first three digits name its sectional centre, which lies in one state
+    # (a few span two): a new ZIP the table doesn't list yet still has a known prefix.
+    return frozenset(entry["state"] for entry in zipcodes.similar_to(prefix))
+
+
+def check_zip_state(zip_code: str, state: str) -> str | None:
+    """Why this ZIP and state disagree ("ZIP 08411 is in NJ, not UT"), or None if they agree."""
+    zip5 = zip_code[:5]
+    known = zip_state(zip5)
+    if known == state:
+        return None
+    if known is not None:
+        return f"ZIP {zip5} is in {known}, not {state}"
+    states = _prefix_states(zip5[:3])
+    if not states:
+        return f"ZIP {zip5} is not a US ZIP code"
+    if state in states:
+        return None
+    return f"ZIP {zip5} is in {'/'.join(sorted(states))}, not {state}"
+
+
+def _city_key(city: str) -> str:
+    return " ".join(re.sub(r"[^A-Z0-9 ]+", " ", city.upper()).split())
+
+
+@lru_cache(maxsize=4_096)
+def zip_for_city(city: str, state: str) -> str | None:
+    """The ZIP of a city, only when the table gives it exactly one."""
+    wanted = _city_key(city)
+    found = {
+        entry["zip_code"]
+        for entry in zipcodes.filter_by(state=state)
+        if entry["active"]
+        and entry["zip_code_type"] == "STANDARD"
+        and wanted in {_city_key(c) for c in (entry["city"], *entry["acceptable_cities"])}
+    }
+    return found.pop() if len(found) == 1 else None
+
+
+# --- Normalising and splitting ------------------------------------------------------------
+
+
+@lru_cache(maxsize=65_536)
+def _normalise_street(street: str) -> tuple[str, str]:
+    try:
+        parsed = normalize_addr_str(street)
+    except (AddressNormalizationError, ValueError, TypeError):
+        parsed = None
+    if parsed is None or not parsed.get("address_line_1"):
+        # Not a street usaddress recognises (a building name, a rural route): keep it,
+        # tidied, rather than refuse an address a person typed on purpose.
+        return " ".join(_JUNK_RE.sub(" ", street.upper()).split()), ""
+    return parsed["address_line_1"], parsed.get("address_line_2") or ""
+
+
+def normalise_street(street: str, unit: str = "") -> tuple[str, str]:
+    """Line 1 and line 2 in USPS form; "300 State Street" and "300 STATE ST." agree."""
+    text = " ".join(f"{street} {unit}".split()) if unit else " ".join(street.split())
+    match = _HOUSE_NUMBER_RE.fullmatch(text)
+    if match is None:
+        return _normalise_street(text)
+    # Streets repeat with other house numbers; the number never changes how the rest
+    # is tagged, so normalise "<number of the same length> rest" once and put it back.
+    number, rest = match.groups()
+    placeholder = "1" * len(number)
+    line1, line2 = _normalise_street(placeholder + rest)
+    if not line1.startswith(placeholder + " "):
+        return _normalise_street(text)
+    return number + line1[len(placeholder) :], line2
+
+
+@lru_cache(maxsize=4096)
+def normalise_city(city: str) -> str:
+    """A city in USPS form: upper case, abbreviations as USPS writes them."""
+    return normalize_city(" ".join(_JUNK_RE.sub(" ", city.upper()).split()))
+
+
+def normalise_address(
+    *, street: str, unit: str = "", city: str, state: str, zip_code: str
+) -> NormalisedAddress:
+    """Normalise an address already in fields (state a USPS code, ZIP valid)."""
+    line1, line2 = normalise_street(street, unit)
+    return NormalisedAddress(line1, line2, normalise_city(city), state, zip_code)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitAddress:
+    street: str
+    city: str
+    state: str
+    zip_code: str
+
+
+@lru_cache(maxsize=16_384)
+def split_one_line(text: str) -> SplitAddress:
+    """Split "420 El Cerrito Plaza, El Cerrito, CA 94530" into fields with usaddress.
+
+    Raise AddressError when it can't be split with confidence (no street, city or state).
+    """
+    cleaned = " ".join(text.split())
+    try:
+        parsed = normalize_addr_str(cleaned)
+    except (AddressNormalizationError, ValueError, TypeError) as exc:
+        raise AddressError("Can't split this address into street, city and state") from exc
+    street = parsed.get("address_line_1") or ""
+    line2 = parsed.get("address_line_2") or ""
+    city = parsed.get("city") or ""
+    state_text = parsed.get("state") or ""
+    zip_text = parsed.get("postal_code") or ""
+    if not city or not state_text:
+        # usaddress needs commas to see the city; try the common "street, city, ST zip".
+        match = _TAIL_RE.match(cleaned)
+        if match and normalize_state(match["state"]) and "," in cleaned:
+            street_part, line2 = normalise_street(match["street"])
+            street, city = street_part, match["city"]
+            state_text, zip_text = match["state"], match["zip"] or ""
+    missing = [
+        name
+        for name, value in (("street", street), ("city", city), ("state", state_text))
+        if not value
+    ]
+    if missing:
+        raise AddressError(f"Can't find the {' and '.join(missing)} in this address")
+    state = normalize_state(state_text)
+    if state is None:
+        raise AddressError(f'"{state_text[:40]}" is not a US state')
+    street = f"{street} {line2}" if line2 else street
+    return SplitAddress(street, city.title() if city.isupper() else city, state, zip_text)

@@ -1,6 +1,6 @@
 from django import forms
 
-from quotes.addresses import normalize_state, normalize_zip
+from quotes.addresses import check_zip_state, normalize_state, normalize_zip
 from quotes.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, SPEEDS_MBPS, TERMS_MONTHS
 
 
@@ -39,6 +39,15 @@ class QuoteForm(forms.Form):
         if zip_code is None:
             raise forms.ValidationError("Enter a ZIP code: 5 digits, or ZIP+4 (12345-6789).")
         return zip_code
+
+    def clean(self) -> dict:
+        data = super().clean()
+        state, zip_code = data.get("state"), data.get("zip_code")
+        if state and zip_code:
+            mismatch = check_zip_state(zip_code, state)
+            if mismatch:
+                self.add_error("zip_code", f"{mismatch}. Check the ZIP code and the state.")
+        return data
 
     @classmethod
     def initial_for(cls, user) -> dict:

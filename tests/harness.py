@@ -151,11 +151,11 @@ class Engine:
 
     def start(self, *, momentum_workers: int = 1, default_concurrency: int = 2) -> Engine:
         """The production shape: `momentum` workers (-c 1), a `control` worker with beat
-        (dispatch and sweepers), and a worker for the `default` and `uploads` queues."""
+        (dispatch and sweepers), and a worker for the `default` queue."""
         for _ in range(momentum_workers):
             self.worker("momentum")
         self.worker("control", beat=True)
-        self.worker("default,uploads", concurrency=default_concurrency)
+        self.worker("default", concurrency=default_concurrency)
         return self
 
     def stop(self) -> None:

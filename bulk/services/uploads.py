@@ -10,6 +10,7 @@ import csv
 import io
 import logging
 import re
+from collections import Counter
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING
 
@@ -18,8 +19,17 @@ from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from bulk.models import BatchJob, BatchQuote, StagedUpload
-from bulk.parsing import FIELDS, ParsedUpload, UploadRejected, parse_upload, parse_workload
+from bulk import selectors
+from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
+from bulk.parsing import (
+    ColumnMap,
+    ParsedUpload,
+    UploadRejected,
+    cell_text,
+    decode_cell,
+    encode_cell,
+    parse_upload,
+)
 from quotes.services.lifecycle import request_dispatch
 
 if TYPE_CHECKING:
@@ -27,10 +37,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+__all__ = ["UploadRejected"]
+
 STAGED_UPLOAD_TTL = timedelta(hours=24)
-# Above this much sheet XML (about 15,000 rows of six columns, over a second of work)
-# the web upload is parsed by a worker while the page shows progress.
-INLINE_PARSE_MAX_WORKLOAD = 5 * 1024 * 1024
 PREVIEW_VALID_ROWS = 20
 PREVIEW_PROBLEM_ROWS = 100
 # Cells that a spreadsheet program would run as a formula when the CSV is opened.
@@ -57,11 +66,20 @@ class NothingToSubmit(SubmitRefused):
     pass
 
 
-def read_upload(*, uploaded_file: IO[bytes], max_rows: int | None = None) -> ParsedUpload:
-    """Parse and validate a file within the portal's limits; nothing is saved."""
+def read_upload(
+    *,
+    uploaded_file: IO[bytes],
+    mapping: ColumnMap | None = None,
+    user: User | None = None,
+    max_rows: int | None = None,
+) -> ParsedUpload:
+    """Parse and validate a file within the portal's limits (with the user's remembered
+    choice of columns); nothing is saved."""
     return parse_upload(
         _read_within_limit(uploaded_file),
         max_rows=settings.BULK_MAX_ROWS if max_rows is None else max_rows,
+        mapping=mapping,
+        remembered=selectors.remembered_mappings(user=user) if user else None,
     )
 
 
@@ -73,68 +91,59 @@ def stage_upload(
     speed_mbps: int,
     term_months: int,
     notify_email: bool,
-    allow_background: bool = False,
+    mapping: ColumnMap | None = None,
 ) -> StagedUpload:
     """Read and validate an upload and hold the result for its preview.
 
-    Whole-file problems raise UploadRejected and save nothing. With `allow_background`, a
-    large workbook is only checked for its header here and read by a worker
-    (`parse_staged_upload`); the staged upload is then `parsing` until it is done.
+    Whole-file problems raise UploadRejected and save nothing. A file whose columns can't
+    all be found is held as `mapping`, for the user to choose them. The read happens here,
+    in the request: every file the limits allow is read in well under a second or two
+    (docs/benchmarks.md, "Upload").
     """
     data = _read_within_limit(uploaded_file)
-    fields = {
-        "user": user,
-        "file_name": _clean_file_name(file_name),
-        "speed_mbps": speed_mbps,
-        "term_months": term_months,
-        "notify_email": notify_email,
-        "expires_at": timezone.now() + STAGED_UPLOAD_TTL,
-    }
-    if allow_background and parse_workload(data) > INLINE_PARSE_MAX_WORKLOAD:
-        # A missing column or a broken file is still refused at once.
-        header = parse_upload(data, header_only=True)
-        staged = StagedUpload.objects.create(
-            **fields,
-            status=StagedUpload.Status.PARSING,
-            content=data,
-            file_format=header.file_format,
-            sheet_name=header.sheet_name[:100],
-            header_row=header.header_row_number,
-            columns=header.columns,
-            field_columns=header.field_columns,
-            rows_expected=header.expected_rows,
-        )
-        from bulk.tasks import parse_upload as parse_upload_task
-
-        parse_upload_task.delay_on_commit(str(staged.pk))
-        return staged
-    parsed = parse_upload(data, max_rows=settings.BULK_MAX_ROWS)
+    parsed = parse_upload(
+        data,
+        max_rows=settings.BULK_MAX_ROWS,
+        mapping=mapping,
+        remembered=selectors.remembered_mappings(user=user),
+    )
+    if mapping is not None and not parsed.mapping_problem:
+        remember_mapping(user=user, parsed=parsed)
     return StagedUpload.objects.create(
-        **fields, status=StagedUpload.Status.READY, **_parsed_fields(parsed)
+        user=user,
+        file_name=_clean_file_name(file_name),
+        speed_mbps=speed_mbps,
+        term_months=term_months,
+        notify_email=notify_email,
+        expires_at=timezone.now() + STAGED_UPLOAD_TTL,
+        content=data,
+        **_parsed_fields(parsed),
     )
 
 
-def parse_staged_upload(*, staged_id: str) -> StagedUpload | None:
-    """Read a staged upload's file in a worker; a second run for the same upload is a no-op."""
-    staged = StagedUpload.objects.filter(pk=staged_id, status=StagedUpload.Status.PARSING).first()
-    if staged is None or staged.content is None:
-        return None
-    waiting = StagedUpload.objects.filter(pk=staged_id, status=StagedUpload.Status.PARSING)
+def remap_upload(*, staged: StagedUpload, user: User, mapping: ColumnMap) -> StagedUpload:
+    """Read a staged upload again with the columns the user chose, and remember them."""
+    if staged.is_submitted:
+        raise SubmitRefused("This upload has been submitted; its columns can't change now.")
+    if staged.is_expired or staged.content is None:
+        raise UploadExpired("This upload has expired. Upload the file again.")
+    parsed = parse_upload(bytes(staged.content), max_rows=settings.BULK_MAX_ROWS, mapping=mapping)
+    if not parsed.mapping_problem:
+        remember_mapping(user=user, parsed=parsed)
+    fields = _parsed_fields(parsed)
+    StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(**fields)
+    for name, value in fields.items():
+        setattr(staged, name, value)
+    return staged
 
-    def progress(rows_read: int) -> None:
-        waiting.update(rows_read=rows_read)
 
-    try:
-        parsed = parse_upload(
-            bytes(staged.content), max_rows=settings.BULK_MAX_ROWS, on_progress=progress
-        )
-    except UploadRejected as rejected:
-        waiting.update(
-            status=StagedUpload.Status.REJECTED, error_message=rejected.message, content=None
-        )
-    else:
-        waiting.update(status=StagedUpload.Status.READY, content=None, **_parsed_fields(parsed))
-    return StagedUpload.objects.filter(pk=staged_id).first()
+def remember_mapping(*, user: User, parsed: ParsedUpload) -> ColumnMapping:
+    """Keep the user's choice of columns for files of this layout."""
+    stored = parsed.mapping.as_json() | {"header_row": None, "sheet": None}
+    mapping, _created = ColumnMapping.objects.update_or_create(
+        user=user, signature=parsed.signature, defaults={"mapping": stored}
+    )
+    return mapping
 
 
 def submit_staged_upload(*, staged: StagedUpload, user: User) -> BatchJob:
@@ -163,8 +172,8 @@ def _submit(*, staged_id, user: User) -> BatchJob:
         return staged.batch_job
     if staged.is_expired:
         raise UploadExpired("This upload has expired. Upload the file again to quote it.")
-    if staged.status == StagedUpload.Status.PARSING:
-        raise UploadNotReady("The file is still being read. Try again in a moment.")
+    if staged.status == StagedUpload.Status.MAPPING:
+        raise UploadNotReady(staged.mapping_problem or "Choose the address columns first.")
     if staged.status == StagedUpload.Status.REJECTED:
         raise NothingToSubmit(staged.error_message or "This file can't be quoted.")
     valid = staged.rows.get("valid", [])
@@ -181,7 +190,6 @@ def _submit(*, staged_id, user: User) -> BatchJob:
         term_months=staged.term_months,
         total_count=len(valid),
     )
-    columns = staged.columns
     BatchQuote.objects.bulk_create(
         (
             BatchQuote(
@@ -191,14 +199,35 @@ def _submit(*, staged_id, user: User) -> BatchJob:
                 city=city,
                 state=state,
                 zip_code=zip_code,
-                source_data=dict(zip(columns, cells, strict=False)),
+                address_key=key,
+                source_data=cells,
             )
-            for row_number, street, city, state, zip_code, cells in valid
+            for row_number, street, city, state, zip_code, key, cells in valid
         ),
         batch_size=1000,
     )
+    invalid = staged.rows.get("invalid", [])
+    reasons = Counter(row[3][0] if row[3] else "Invalid" for row in invalid)
+    JobSource.objects.create(
+        batch_job=job,
+        file_format=staged.file_format,
+        sheet_name=staged.sheet_name,
+        header_row=staged.header_row,
+        header=staged.header_cells,
+        mapping=staged.mapping,
+        invalid_count=len(invalid),
+        duplicate_count=len(staged.rows.get("duplicates", [])),
+        skipped_reasons=dict(reasons.most_common()),
+        rows={"invalid": invalid, "duplicates": staged.rows.get("duplicates", [])},
+    )
+    if staged.signature and staged.mapping:
+        ColumnMapping.objects.update_or_create(
+            user=user,
+            signature=staged.signature,
+            defaults={"mapping": staged.mapping | {"header_row": None, "sheet": None}},
+        )
     attached = StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(
-        batch_job=job, submitted_at=timezone.now()
+        batch_job=job, submitted_at=timezone.now(), content=None
     )
     if attached != 1:
         raise IntegrityError("staged upload was submitted concurrently")
@@ -214,16 +243,18 @@ def delete_expired_uploads() -> int:
 
 
 def invalid_rows_csv(*, staged: StagedUpload) -> str:
-    """The invalid rows as CSV, with the user's columns and an `error` column to fix and
-    re-upload; cells a spreadsheet would run as formulas are neutralised."""
-    # A re-uploaded file of fixes has its old `error` column; don't stack a second one.
+    """The invalid rows as CSV, with the user's columns and an `Error` column to fix and
+    upload again; cells a spreadsheet would run as formulas are neutralised."""
+    # A re-uploaded file of fixes has its old error column; don't stack a second one.
     keep = [i for i, name in enumerate(staged.columns) if name.casefold() != "error"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([_neutralise(staged.columns[i]) for i in keep] + ["error"])
-    for _row_number, cells, errors in staged.rows.get("invalid", []):
+    if staged.header_row is not None:
+        writer.writerow([_neutralise(staged.columns[i]) for i in keep] + ["Error"])
+    for _row_number, cells, errors, *_reasons in staged.rows.get("invalid", []):
+        texts = [cell_text(decode_cell(c)) for c in cells]
         writer.writerow(
-            [_neutralise(cells[i]) if i < len(cells) else "" for i in keep]
+            [_neutralise(texts[i]) if i < len(texts) else "" for i in keep]
             + [_neutralise("; ".join(errors))]
         )
     return out.getvalue()
@@ -262,32 +293,53 @@ def _neutralise(text: str) -> str:
 
 
 def _parsed_fields(parsed: ParsedUpload) -> dict:
-    """The StagedUpload fields for a parse result: counts, rows and the preview's rows."""
-    columns = parsed.columns
-    field_columns = parsed.field_columns
+    """The StagedUpload fields for a parse result: mapping, counts, rows and preview."""
 
-    def cells(source: dict[str, str]) -> list[str]:
-        return [source.get(name, "") for name in columns]
+    def encoded(cells: list) -> list:
+        return [encode_cell(c) for c in cells]
 
-    def as_typed(source: dict[str, str]) -> dict[str, str]:
-        return {name: source.get(field_columns[name], "") for name in FIELDS}
+    def shown(cells: list) -> str:
+        # What the row holds in the mapped columns, for the preview of a problem row.
+        indexes = sorted(set(parsed.mapping.columns.values()))
+        return ", ".join(t for i in indexes if i < len(cells) and (t := cell_text(cells[i])))
 
+    status = StagedUpload.Status.MAPPING if parsed.mapping_problem else StagedUpload.Status.READY
     return {
+        "status": status,
         "file_format": parsed.file_format,
         "sheet_name": parsed.sheet_name[:100],
+        "sheet_names": [name[:100] for name in parsed.sheet_names[:50]],
         "header_row": parsed.header_row_number,
-        "columns": columns,
-        "field_columns": field_columns,
+        "columns": parsed.columns,
+        "header_cells": encoded(parsed.header_cells) if parsed.header_cells is not None else None,
+        "field_columns": parsed.field_columns,
+        "mapping": parsed.mapping.as_json(),
+        "mapping_source": parsed.mapping_source,
+        "mapping_problem": parsed.mapping_problem,
+        "signature": parsed.signature,
+        "samples": parsed.samples,
         "valid_count": parsed.valid_count,
         "invalid_count": parsed.invalid_count,
         "duplicate_count": parsed.duplicate_count,
         "rows": {
             "valid": [
-                [r.row_number, r.street_address, r.city, r.state, r.zip_code, cells(r.source)]
+                [
+                    r.row_number,
+                    r.street_address,
+                    r.city,
+                    r.state,
+                    r.zip_code,
+                    r.address_key,
+                    encoded(r.cells),
+                ]
                 for r in parsed.valid_rows
             ],
-            "invalid": [[r.row_number, cells(r.source), r.errors] for r in parsed.invalid_rows],
-            "duplicates": [[r.row_number, r.duplicate_of] for r in parsed.duplicate_rows],
+            "invalid": [
+                [r.row_number, encoded(r.cells), r.errors, r.reasons] for r in parsed.invalid_rows
+            ],
+            "duplicates": [
+                [r.row_number, r.duplicate_of, encoded(r.cells)] for r in parsed.duplicate_rows
+            ],
         },
         "preview": {
             "valid": [
@@ -301,11 +353,11 @@ def _parsed_fields(parsed: ParsedUpload) -> dict:
                 for r in parsed.valid_rows[:PREVIEW_VALID_ROWS]
             ],
             "invalid": [
-                {"row": r.row_number, "errors": r.errors, **as_typed(r.source)}
+                {"row": r.row_number, "errors": r.errors, "address": shown(r.cells)}
                 for r in parsed.invalid_rows[:PREVIEW_PROBLEM_ROWS]
             ],
             "duplicates": [
-                {"row": r.row_number, "duplicate_of": r.duplicate_of, **as_typed(r.source)}
+                {"row": r.row_number, "duplicate_of": r.duplicate_of, "address": shown(r.cells)}
                 for r in parsed.duplicate_rows[:PREVIEW_PROBLEM_ROWS]
             ],
         },

@@ -32,3 +32,23 @@ def age(value: datetime | None) -> str:
     if value is None:
         return ""
     return duration(timezone.now() - value)
+
+
+@register.filter
+def clock(value: datetime | None) -> str:
+    """A moment in the viewer's time zone: "14:30 MDT" today, "Tue 3 Mar, 14:30 MDT" later."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    today = timezone.localtime(timezone.now()).date()
+    if local.date() == today:
+        return local.strftime("%H:%M %Z")
+    return local.strftime("%a %-d %b, %H:%M %Z")
+
+
+@register.filter
+def letter(index: int) -> str:
+    """A 0-based column index as the sheet names it: 0 → A, 26 → AA."""
+    from bulk.parsing import column_letter
+
+    return column_letter(int(index))

@@ -7,7 +7,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from bulk.models import BatchJob, StagedUpload
-from bulk.services import uploads
 from tests.api.conftest import API
 from tests.bulk.conftest import GOOD_ROW, HEADER, StagedUploadFactory, csv_bytes, xlsx_bytes
 
@@ -45,10 +44,10 @@ def test_an_upload_answers_its_validation(api_client, user):
 
 
 def test_a_file_that_cant_be_read_answers_400_and_saves_nothing(api_client):
-    response = post_upload(api_client, csv_bytes([["Name", "Street"], ["a", "b"]]), "x.csv")
+    response = post_upload(api_client, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "x.csv")
     assert response.status_code == 400
     assert response.json()["code"] == "upload_rejected"
-    assert "Missing columns" in response.json()["detail"]
+    assert "isn't a spreadsheet" in response.json()["detail"]
     assert not StagedUpload.objects.exists()
 
 
@@ -69,20 +68,53 @@ def test_an_upload_without_a_file_answers_400(api_client):
     assert "file" in response.json()["detail"]
 
 
-def test_a_large_workbook_is_read_in_the_background(api_client, monkeypatch):
-    monkeypatch.setattr(uploads, "INLINE_PARSE_MAX_WORKLOAD", 10)
-    queued = []
-    from bulk import tasks
+def test_the_upload_answer_has_the_columns_and_the_estimate(api_client, settings):
+    settings.MOMENTUM_TYPICAL_LATENCY = 120
+    body = post_upload(api_client, xlsx_bytes(ROWS)).json()
+    assert body["mapping_source"] == "header"
+    assert body["estimate"]["rows"] == body["valid_count"] == 2
+    assert (body["estimate"]["seconds"], body["estimate"]["measured"]) == (240, False)
 
-    monkeypatch.setattr(tasks.parse_upload, "delay_on_commit", queued.append)
-    response = post_upload(api_client, xlsx_bytes(ROWS))
-    assert response.status_code == 201
-    assert response.json()["status"] == "parsing"
-    upload_id = response.json()["id"]
-    assert api_client.post(f"{API}/uploads/{upload_id}/submit").status_code == 409
-    uploads.parse_staged_upload(staged_id=queued[0])
-    polled = api_client.get(f"{API}/uploads/{upload_id}").json()
-    assert (polled["status"], polled["valid_count"]) == ("ready", 2)
+
+def test_a_headerless_file_is_read_with_the_mapping_sent(api_client):
+    data = csv_bytes([["S1", "12 Main St", "Boston", "MA", "02134"]])
+    response = post_upload(
+        api_client,
+        data,
+        name="sites.csv",
+        mapping='{"street": "B", "city": 3, "state": "D", "zip": 5}',
+        no_header="true",
+    )
+    body = response.json()
+    assert (response.status_code, body["status"], body["valid_count"]) == (201, "ready", 1)
+    assert body["header_row"] is None
+    assert body["mapping"] == {
+        "street": "Column B",
+        "city": "Column C",
+        "state": "Column D",
+        "zip": "Column E",
+    }
+
+
+def test_an_upload_needing_columns_is_mapped_through_the_columns_endpoint(api_client):
+    data = csv_bytes(
+        [["Name", "Where", "Town", "Region"], ["HQ", "420 El Cerrito Plaza", "El Cerrito", "CA"]]
+    )
+    body = post_upload(api_client, data, name="sites.csv").json()
+    assert body["status"] == "mapping"
+    assert api_client.post(f"{API}/uploads/{body['id']}/submit").status_code == 409
+    response = api_client.post(
+        f"{API}/uploads/{body['id']}/columns",
+        {"mapping": {"street": "Where", "city": "Town", "state": "Region"}},
+        content_type="application/json",
+    )
+    assert (response.json()["status"], response.json()["valid_count"]) == ("ready", 1)
+
+
+def test_a_bad_mapping_answers_400(api_client):
+    response = post_upload(api_client, xlsx_bytes(ROWS), mapping='{"street": "ZZZ"}')
+    assert response.status_code == 400
+    assert "ZZZ" in response.json()["detail"]
 
 
 def test_submit_starts_the_job_once(api_client, user):

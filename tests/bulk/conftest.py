@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zipfile
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -34,6 +35,54 @@ def xlsx_bytes(rows: Sequence[Row], *, title: str = "Sites", sheets: dict | None
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def ods_bytes(rows: Sequence[Row], *, title: str = "Sites") -> bytes:
+    """An OpenDocument spreadsheet (.ods) of one sheet, as LibreOffice would save it."""
+    ns = (
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    )
+
+    def cell(value: object) -> str:
+        if value is None or value == "":
+            return "<table:table-cell/>"
+        if isinstance(value, int | float):
+            return (
+                f'<table:table-cell office:value-type="float" office:value="{value}">'
+                f"<text:p>{value}</text:p></table:table-cell>"
+            )
+        return (
+            f'<table:table-cell office:value-type="string"><text:p>{value}</text:p>'
+            "</table:table-cell>"
+        )
+
+    body = "".join(
+        "<table:table-row>" + "".join(cell(v) for v in row) + "</table:table-row>" for row in rows
+    )
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {ns} office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="{title}">{body}'
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet"
+        )
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", ODS_MANIFEST, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+ODS_MANIFEST = (
+    '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:'
+    'tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry '
+    'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"'
+    '/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+    "</manifest:manifest>"
+)
 
 
 def csv_bytes(rows: Sequence[Row], *, encoding: str = "utf-8", delimiter: str = ",") -> bytes:
@@ -74,18 +123,31 @@ class StagedUploadFactory(factory.django.DjangoModelFactory):
     status = StagedUpload.Status.READY
     header_row = 1
     columns = ["Street Address", "City", "State", "Zip"]
-    field_columns = {
-        "street_address": "Street Address",
-        "city": "City",
-        "state": "State",
-        "zip_code": "Zip",
-    }
+    field_columns = {"street": "Street Address", "city": "City", "state": "State", "zip": "Zip"}
+    mapping = factory.LazyFunction(
+        lambda: {
+            "columns": {"street": 0, "city": 1, "state": 2, "zip": 3},
+            "has_header": True,
+            "header_row": 1,
+            "sheet": None,
+        }
+    )
+    mapping_source = "header"
     valid_count = 1
     invalid_count = 1
     rows = factory.LazyFunction(
         lambda: {
-            "valid": [[2, "12 Main St", "Boston", "MA", "02134", GOOD_ROW]],
-            "invalid": [[3, ["", "Boston", "MA", "02134"], ["Street address is missing"]]],
+            "valid": [
+                [2, "12 MAIN ST", "BOSTON", "MA", "02134", "12 MAIN ST||BOSTON|MA|02134", GOOD_ROW]
+            ],
+            "invalid": [
+                [
+                    3,
+                    [None, "Boston", "MA", "02134"],
+                    ["Street address is missing"],
+                    ["Street address missing"],
+                ]
+            ],
             "duplicates": [],
         }
     )

@@ -66,15 +66,17 @@ def test_csv_has_the_uploaded_columns_then_the_results_in_row_order(signed_in_cl
     price_row(job, 3, mrc="1234.50", nrc="99.00", carrier="Zayo")
     fail_row(job, 4, error="No coverage at this address.")
     lines = read_csv(export(signed_in_client, job, "csv"))
-    assert lines[0] == [*COLUMNS, "status", "mrc", "nrc", "carrier", "error"]
-    assert lines[1:] == [
-        ["S1", "1 Main St", "Denver", "CO", "80202", "pending", "", "", "", ""],
-        ["S2", "2 Main St", "Denver", "CO", "80202", "complete", "1234.50", "99.00", "Zayo", ""],
+    assert lines[0] == [*COLUMNS, *exports.RESULT_COLUMNS]
+    assert [line[:9] for line in lines[1:]] == [
+        ["S1", "1 Main St", "Denver", "CO", "80202", "Waiting", "", "", ""],
+        ["S2", "2 Main St", "Denver", "CO", "80202", "Quoted", "1234.50", "99.00", "Zayo"],
         [
             *["S3", "3 Main St", "Denver", "CO", "80202"],
-            *["failed", "", "", "", "No coverage at this address."],
+            *["Failed: No coverage at this address.", "", "", ""],
         ],
     ]
+    assert lines[1][9:12] == ["1 Gbps", "36 months", "1 Main St, Denver, CO 80202"]
+    assert lines[2][13]  # quoted at
 
 
 def test_xlsx_has_the_same_rows_with_prices_as_numbers(signed_in_client, user):
@@ -83,9 +85,9 @@ def test_xlsx_has_the_same_rows_with_prices_as_numbers(signed_in_client, user):
     response = export(signed_in_client, job, "xlsx")
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     rows = read_xlsx(response)
-    assert rows[0] == (*COLUMNS, "status", "mrc", "nrc", "carrier", "error")
+    assert rows[0] == (*COLUMNS, *exports.RESULT_COLUMNS)
     assert [row[0] for row in rows[1:]] == ["S1", "S2", "S3"]
-    assert rows[2][5:9] == ("complete", Decimal("1234.5"), Decimal("99"), "Zayo")
+    assert rows[2][5:9] == ("Quoted", 1234.5, 99, "Zayo")
 
 
 def test_a_large_job_exports_every_row_in_order(user):
@@ -108,7 +110,7 @@ def test_an_old_error_column_is_replaced_not_repeated(user):
         columns=[*COLUMNS, "Error"],
     )
     header = next(exports.result_rows(job=job))
-    assert header == [*COLUMNS, "status", "mrc", "nrc", "carrier", "error"]
+    assert header == [*COLUMNS, *exports.RESULT_COLUMNS]
 
 
 # --- The failed rows, to fix and upload again ---------------------------------------------
@@ -121,7 +123,7 @@ def test_failed_rows_file_has_only_the_failed_rows_and_their_errors(signed_in_cl
     fail_row(job, 5, error="Address not found.")
     lines = read_csv(export(signed_in_client, job, "csv", failed=True))
     assert lines == [
-        [*COLUMNS, "error"],
+        [*COLUMNS, "Error"],
         ["S2", "2 Main St", "Denver", "CO", "80202", "No coverage."],
         ["S4", "4 Main St", "Denver", "CO", "80202", "Address not found."],
     ]
@@ -136,7 +138,7 @@ def test_the_failed_rows_file_uploads_again_as_it_is(signed_in_client, user, fmt
     data = b"".join(response.streaming_content) if fmt == "csv" else response.content
     parsed = parse_upload(data)
     assert parsed.invalid_count == 0
-    assert [r.street_address for r in parsed.valid_rows] == ["1 Main St", "3 Main St"]
+    assert [r.street_address for r in parsed.valid_rows] == ["1 MAIN ST", "3 MAIN ST"]
 
 
 def test_file_names_say_what_the_file_is(signed_in_client, user):
@@ -160,7 +162,8 @@ def test_csv_cells_that_could_run_as_formulas_get_an_apostrophe(signed_in_client
     fail_row(job, 2, error=cell)
     lines = read_csv(export(signed_in_client, job, "csv"))
     assert lines[1][0] == "'" + cell
-    assert lines[1][-1] == "'" + cell
+    failed = read_csv(export(signed_in_client, job, "csv", failed=True))
+    assert failed[1][-1] == "'" + cell
 
 
 def test_csv_neutralises_the_header_and_the_carrier_too(user):
@@ -178,7 +181,9 @@ def test_xlsx_cells_that_could_run_as_formulas_are_text_not_formulas(signed_in_c
     job = uploaded_job(user, [[cell, "1 Main St", "Denver", "CO", "80202"]])
     fail_row(job, 2, error=cell)
     sheet = openpyxl.load_workbook(io.BytesIO(export(signed_in_client, job, "xlsx").content)).active
-    for found in (sheet["A2"], sheet.cell(row=2, column=sheet.max_column)):
+    response = export(signed_in_client, job, "xlsx", failed=True)
+    failed = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    for found in (sheet["A2"], failed.cell(row=2, column=failed.max_column)):
         assert found.data_type == "s"  # text: never "f", a formula
         # Shown as uploaded, with no apostrophe in it (XML reads a carriage return as \n).
         assert found.value == cell.replace("\r", "\n")

@@ -181,3 +181,82 @@ def test_wait_gives_up_after_its_timeout(sheet, user, dispatched, monkeypatch):
     monkeypatch.setattr(submit_batch.time, "sleep", lambda seconds: None)
     with pytest.raises(CommandError, match=re.escape("had not ended after 0.01 seconds")):
         run(sheet, "--user", user.email, "--wait", "--poll-interval", "0", "--timeout", "0.01")
+
+
+# --- Choosing the columns -----------------------------------------------------------------
+
+HEADERLESS = [
+    ["1", "420 El Cerrito Plaza", "El Cerrito", "CA", "94530"],
+    ["2", "300 State Street", "Boston", "MA", "02109"],
+    ["3", "1 Elm St", "Salt Lake City", "UT", "8411"],
+]
+
+
+@pytest.fixture
+def headerless(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + csv_bytes(HEADERLESS))
+    return path
+
+
+def test_no_header_and_numbered_columns(headerless, user):
+    result = run_json(
+        headerless,
+        *["--user", user.email, "--no-header", "--dry-run"],
+        *["--map", "street=2", "--map", "city=3", "--map", "state=4", "--map", "zip=5"],
+    )
+    assert (result["valid"], result["invalid"]) == (2, 1)
+    assert result["invalid_rows"] == [{"row": 3, "errors": ["ZIP 08411 is in NJ, not UT"]}]
+    assert result["mapping"] == {
+        "street": "Column B",
+        "city": "Column C",
+        "state": "Column D",
+        "zip": "Column E",
+    }
+    assert result["mapping_source"] == "given"
+    assert result["estimate"]["rows"] == 2
+
+
+def test_one_full_address_column_by_letter(tmp_path, user):
+    path = tmp_path / "one-line.csv"
+    path.write_bytes(csv_bytes([["1", "420 El Cerrito Plaza, El Cerrito, CA"]]))
+    result = run_json(path, "--user", user.email, "--no-header", "--map", "address=B", "--dry-run")
+    assert (result["valid"], result["mapping"]) == (1, {"address": "Column B"})
+
+
+def test_a_header_name_can_name_the_column(tmp_path, user):
+    path = tmp_path / "named.csv"
+    path.write_bytes(
+        csv_bytes([["Where", "Town", "Region"], ["420 El Cerrito Plaza", "El Cerrito", "CA"]])
+    )
+    args = ["--map", "street=Where", "--map", "city=town", "--map", "state=C"]
+    result = run_json(path, "--user", user.email, *args, "--dry-run")
+    assert result["valid"] == 1
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("street", "write FIELD=COLUMN"),
+        ("road=B", "Unknown field road"),
+        ("street=Q9", "No column"),
+    ],
+)
+def test_a_bad_map_is_refused_clearly(headerless, user, pair, message):
+    with pytest.raises(CommandError, match=message):
+        run(headerless, "--user", user.email, "--no-header", "--map", pair, "--dry-run")
+
+
+def test_the_mapping_used_is_remembered_for_the_next_file(headerless, user, dispatched):
+    args = ["--map", "street=2", "--map", "city=3", "--map", "state=4", "--map", "zip=5"]
+    run(headerless, "--user", user.email, "--no-header", *args, "--no-email")
+    # The next file of the same layout, with no --map, is read the same way.
+    result = run_json(headerless, "--user", user.email, "--dry-run")
+    assert (result["mapping_source"], result["valid"]) == ("remembered", 2)
+
+
+def test_a_file_whose_columns_cant_be_found_asks_for_map(tmp_path, user):
+    path = tmp_path / "odd.csv"
+    path.write_bytes(csv_bytes([["alpha", "beta"], ["x", "y"]]))
+    with pytest.raises(CommandError, match="Name them with --map FIELD=COLUMN"):
+        run(path, "--user", user.email, "--dry-run")

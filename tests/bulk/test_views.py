@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 import uuid
 from datetime import timedelta
 
@@ -7,9 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from bulk import tasks
 from bulk.models import BatchJob, BatchQuote, StagedUpload
-from bulk.services import uploads
+from bulk.parsing import parse_upload
 from tests.bulk.conftest import (
     GOOD_ROW,
     HEADER,
@@ -88,10 +88,9 @@ def test_unticked_email_box_turns_the_email_off(signed_in_client):
     ("data", "name", "message"),
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "sites.xlsx", "This isn&#x27;t a spreadsheet"),
-        (csv_bytes([HEADER]), "sites.csv", "but no address rows below it"),
-        (csv_bytes([["Name", "Street"], ["a", "b"]]), "sites.csv", "Missing columns"),
+        (csv_bytes([HEADER]), "sites.csv", "but no address rows."),
     ],
-    ids=["wrong-type", "header-only", "missing-columns"],
+    ids=["wrong-type", "header-only"],
 )
 def test_rejected_file_shows_why_and_creates_nothing(signed_in_client, data, name, message):
     response = post_file(signed_in_client, data, name)
@@ -174,39 +173,66 @@ def test_rejected_background_parse_shows_its_message(signed_in_client, user):
     assert "Nothing was created." in page
 
 
-def test_parsing_preview_polls_its_progress(signed_in_client, user):
-    staged = StagedUploadFactory(
-        user=user, status=StagedUpload.Status.PARSING, rows_read=4000, rows_expected=8000
+def test_a_file_without_the_address_columns_opens_the_mapping_step(signed_in_client):
+    data = csv_bytes(
+        [["Name", "Where", "Town", "Region"], ["HQ", "420 El Cerrito Plaza", "El Cerrito", "CA"]]
     )
-    page = signed_in_client.get(preview_url(staged)).content.decode()
-    assert 'hx-trigger="every 1s"' in page
-    assert "4,000 rows read of about 8,000" in page
-    fragment = signed_in_client.get(preview_url(staged), headers={"HX-Request": "true"})
-    assert fragment.content.decode().strip().startswith('<div id="parsing"')
-
-
-def test_parse_that_never_starts_is_flagged(signed_in_client, user):
-    staged = StagedUploadFactory(user=user, status=StagedUpload.Status.PARSING)
-    StagedUpload.objects.filter(pk=staged.pk).update(
-        created_at=timezone.now() - timedelta(minutes=2)
-    )
-    page = signed_in_client.get(preview_url(staged)).content.decode()
-    assert "the background workers may be down" in page
-
-
-def test_parsing_preview_reloads_the_page_once_the_file_is_read(signed_in_client, user):
-    staged = StagedUploadFactory(user=user)
-    response = signed_in_client.get(preview_url(staged), headers={"HX-Request": "true"})
-    assert response["HX-Refresh"] == "true"
-
-
-def test_large_workbook_upload_is_read_in_the_background(signed_in_client, monkeypatch):
-    monkeypatch.setattr(uploads, "INLINE_PARSE_MAX_WORKLOAD", 0)
-    monkeypatch.setattr(tasks.parse_upload, "delay", lambda *args: None)
-    response = post_file(signed_in_client, xlsx_bytes([HEADER, *address_rows(5)]))
+    response = post_file(signed_in_client, data, "sites.csv")
     staged = StagedUpload.objects.get()
     assert response["Location"] == preview_url(staged)
-    assert staged.status == StagedUpload.Status.PARSING
+    assert staged.status == StagedUpload.Status.MAPPING
+    page = signed_in_client.get(preview_url(staged)).content.decode()
+    assert "Choose the columns for: Street address, State" in page
+    assert '<details class="mapping" id="mapping" open>' in page
+    assert "B: Where (e.g. 420 El Cerrito Plaza)" in page
+
+
+def test_choosing_the_columns_reads_the_file_again_and_remembers_them(signed_in_client, user):
+    data = csv_bytes(
+        [["Name", "Where", "Town", "Region"], ["HQ", "420 El Cerrito Plaza", "El Cerrito", "CA"]]
+    )
+    post_file(signed_in_client, data, "sites.csv")
+    staged = StagedUpload.objects.get()
+    form = {"street": "1", "city": "2", "state": "3", "sheet": ""}
+    response = signed_in_client.post(reverse("bulk:columns", args=[staged.pk]), form)
+    assert response["Location"] == preview_url(staged)
+    staged.refresh_from_db()
+    assert (staged.status, staged.valid_count) == (StagedUpload.Status.READY, 1)
+    # The next file laid out the same way is read with those columns at once.
+    post_file(signed_in_client, data, "again.csv")
+    again = StagedUpload.objects.exclude(pk=staged.pk).get()
+    assert (again.status, again.mapping_source) == (StagedUpload.Status.READY, "remembered")
+    assert "As you chose last time" in signed_in_client.get(preview_url(again)).content.decode()
+
+
+def test_an_incomplete_choice_of_columns_is_explained(signed_in_client, user):
+    staged = StagedUploadFactory(user=user)
+    response = signed_in_client.post(
+        reverse("bulk:columns", args=[staged.pk]), {"street": "0", "sheet": ""}
+    )
+    assert response.status_code == 400
+    assert "Choose a column for City, State, or one full address column." in (
+        response.content.decode()
+    )
+
+
+def test_preview_shows_the_estimate_in_the_viewers_time_zone(signed_in_client, user, settings):
+    settings.MOMENTUM_TYPICAL_LATENCY = 150
+    staged = StagedUploadFactory(user=user, valid_count=26)
+    signed_in_client.cookies["tz"] = "America/Denver"
+    page = signed_in_client.get(preview_url(staged)).content.decode()
+    assert "26 addresses ≈ 1 h 5 min" in page
+    assert "nothing ahead of yours" in page
+    assert re.search(r"done around (\w{3} \d+ \w{3}, )?\d\d:\d\d M[SD]T", page)
+
+
+def test_the_template_download_is_a_workbook_the_upload_reads(signed_in_client):
+    response = signed_in_client.get(reverse("bulk:template"))
+    assert response["Content-Disposition"] == 'attachment; filename="addresses.xlsx"'
+    parsed = parse_upload(response.content)
+    assert parsed.valid_count == 2
+    assert parsed.field_columns["unit"] == "Unit"
+    assert reverse("bulk:template") in signed_in_client.get(INDEX).content.decode()
 
 
 # --- Submit -------------------------------------------------------------------------------
@@ -258,7 +284,7 @@ def test_invalid_rows_download_is_a_csv_with_an_error_column(signed_in_client, u
     assert response["Content-Disposition"] == 'attachment; filename="Q4-sites-invalid-rows.csv"'
     text = response.content.decode("utf-8-sig")
     assert list(csv.reader(io.StringIO(text))) == [
-        [*HEADER, "error"],
+        [*HEADER, "Error"],
         ["", "Boston", "MA", "02134", "Street address is missing"],
     ]
 

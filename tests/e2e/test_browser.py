@@ -11,7 +11,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulk.models import BatchJob
+from bulk.exports import RESULT_COLUMNS
+from bulk.models import BatchJob, BatchQuote
 from tests.bulk.conftest import xlsx_bytes
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.harness import wait_until
@@ -134,17 +135,20 @@ def test_a_bulk_job_from_upload_to_email(chromium, live_server, engine, sandbox,
     assert download.suggested_filename == "Q3-sites-results.xlsx"
     workbook = openpyxl.load_workbook(io.BytesIO(Path(download.path()).read_bytes()))
     rows = list(workbook.active.iter_rows(values_only=True))
-    assert rows[0] == (*HEADER, "status", "mrc", "nrc", "carrier", "error")
-    assert [row[0] for row in rows[1:]] == ["S1", "S2", "S3", "S4", "S5"]
-    statuses = {row[0]: row[5] for row in rows[1:]}
+    assert rows[0] == (*HEADER, *RESULT_COLUMNS)
+    # Every row of the upload, in its order, the invalid ones too.
+    assert [row[0] for row in rows[1:]] == ["S1", "S2", "S3", "S6", "S4", "S5", "S7"]
+    statuses = {row[0]: row[5].split(":")[0] for row in rows[1:]}
     assert statuses == {
-        "S1": "complete",
-        "S2": "complete",
-        "S3": "complete",
-        "S4": "failed",
-        "S5": "complete",
+        "S1": "Quoted",
+        "S2": "Quoted",
+        "S3": "Quoted",
+        "S4": "Failed",
+        "S5": "Quoted",
+        "S6": "Not quoted",
+        "S7": "Not quoted",
     }
-    priced = [row for row in rows[1:] if row[5] == "complete"]
+    priced = [row for row in rows[1:] if row[5] == "Quoted"]
     assert all(row[6] > 0 and row[8] for row in priced), priced
     context.close()
 
@@ -157,3 +161,59 @@ def test_a_bulk_job_from_upload_to_email(chromium, live_server, engine, sandbox,
         "Bulk quote “Q3 sites.xlsx” finished: 4 quoted, 1 failed"
     )
     assert f"/bulk/{job.pk}/results.xlsx" in emails[0]["text"]
+
+
+def test_the_mapping_step_for_a_file_with_no_header(chromium, live_server, tmp_path, monkeypatch):
+    from playwright.sync_api import expect
+
+    from config.celery import app
+    from quotes.services.lifecycle import DISPATCH_TASK
+
+    send_task = app.send_task
+    # No engine here: waking it is a no-op.
+    monkeypatch.setattr(
+        app,
+        "send_task",
+        lambda name, *a, **k: None if name == DISPATCH_TASK else send_task(name, *a, **k),
+    )
+    user = UserFactory(email="grace@example.com")
+    # No header, and the city before the street: the columns can't be guessed.
+    sheet = tmp_path / "export.csv"
+    sheet.write_bytes(
+        "\ufeff1,El Cerrito,420 El Cerrito Plaza,CA,94530\r\n"
+        "2,Boston,300 State Street,MA,02109\r\n"
+        "3,Boston,300 State St.,MA,02109\r\n".encode()
+    )
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Password").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_label("Spreadsheet").set_input_files(str(sheet))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_text("Choose the column for: City.")).to_be_visible()
+    expect(page.get_by_label("The first row is data, not headers")).to_be_checked()
+    page.screenshot(path=str(ARTIFACTS / "mapping.png"), full_page=True)
+
+    page.get_by_label("Street address").select_option(
+        label="C: Column C (e.g. 420 El Cerrito Plaza)"
+    )
+    page.get_by_label("City").select_option(label="B: Column B (e.g. El Cerrito)")
+    page.get_by_role("button", name="Read the file with these columns").click()
+
+    # The preview: two addresses, and the "St." row is the same as the "Street" row.
+    expect(page.get_by_role("heading", name="Duplicates (1)")).to_be_visible()
+    expect(page.locator("#estimate")).to_contain_text("2 addresses")
+    page.get_by_role("button", name="Quote 2 addresses").click()
+    expect(page.get_by_role("heading", name="export.csv")).to_be_visible()
+    context.close()
+
+    job = BatchJob.objects.get(user=user)
+    rows = BatchQuote.objects.filter(batch_job=job).order_by("row_number")
+    assert [(r.row_number, r.street_address, r.city) for r in rows] == [
+        (1, "420 EL CERRITO PLZ", "EL CERRITO"),
+        (2, "300 STATE ST", "BOSTON"),
+    ]

@@ -128,12 +128,12 @@ def test_a_worker_killed_while_the_mail_server_stalls_still_sends_the_email_once
         engine.env.update(EMAIL_URL=smtp.url, EMAIL_TIMEOUT="3", BULK_EMAIL_RESEND_AFTER="4")
         engine.worker("momentum")
         engine.worker("control", beat=True)
-        mailer = engine.worker("default,uploads")
+        mailer = engine.worker("default")
         job = create_job(user=UserFactory(), rows=1)
         wait_until(smtp.stalled.is_set, timeout=60, what="the send to stall\n" + engine.logs())
         mailer.kill()
         killed_at = time.monotonic()
-        engine.worker("default,uploads")
+        engine.worker("default")
         wait_until(lambda: smtp.messages, timeout=60, what="the email\n" + engine.logs())
         time.sleep(6)  # longer than the resend delay: no second copy comes
         assert len(smtp.messages) == 1
@@ -187,11 +187,11 @@ def test_dispatch_does_not_wait_behind_long_work_on_the_default_queue(engine, sa
 
 def test_long_work_and_the_engine_have_their_own_queues(settings):
     routes = settings.CELERY_TASK_ROUTES
-    assert routes["bulk.tasks.parse_upload"]["queue"] == settings.UPLOADS_QUEUE
+    assert "bulk.tasks.parse_upload" not in routes  # uploads are read in the request
     for task in ("engine.tasks.dispatch", "engine.tasks.sweep", "bulk.tasks.sweep"):
         assert routes[task]["queue"] == settings.CONTROL_QUEUE
     procfile = (ROOT / "Procfile").read_text()
-    for queue in ("momentum", "control", "uploads", "default"):
+    for queue in ("momentum", "control", "default"):
         assert f"-Q {queue} " in procfile
 
 

@@ -63,7 +63,7 @@ def test_a_worker_killed_mid_poll_is_resumed_without_a_second_submission(engine,
     sandbox.config.delay_min = sandbox.config.delay_max = 4.0
     momentum_worker = engine.worker("momentum")
     engine.worker("control", beat=True)
-    engine.worker("default,uploads", concurrency=2)
+    engine.worker("default", concurrency=2)
     (quote,) = ask_for_quotes(1)
     wait_until(lambda: sandbox.stats()["polls"] >= 2, timeout=30, what="the worker to be polling")
     momentum_worker.kill()

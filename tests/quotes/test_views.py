@@ -152,3 +152,21 @@ def test_the_htmx_fragment_refreshes_while_pending_and_stops_when_done(signed_in
     Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.COMPLETE, mrc=1, nrc=0)
     done = signed_in_client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "hx-trigger" not in done
+
+
+@pytest.mark.django_db
+def test_a_zip_in_another_state_is_refused_with_the_reason(client):
+    form = {
+        "street_address": "1 Elm St",
+        "city": "Salt Lake City",
+        "state": "UT",
+        "zip_code": "8411",
+        "speed_mbps": 1000,
+        "term_months": 36,
+        "contact_name": "Pat",
+        "email": "pat@example.com",
+    }
+    response = client.post(reverse("quotes:new"), form)
+    assert response.status_code == 200
+    assert "ZIP 08411 is in NJ, not UT" in response.content.decode()
+    assert not Quote.objects.exists()

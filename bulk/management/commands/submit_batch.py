@@ -1,6 +1,11 @@
 """Submit a spreadsheet of addresses as a bulk job, as the web upload does.
 
 python manage.py submit_batch sites.xlsx --user ops@example.com --speed 500 --wait
+python manage.py submit_batch sites.csv --user ops@example.com --no-header \
+    --map street=2 --map city=3 --map state=4 --map zip=5 --dry-run --json
+
+Without --map, the columns are found as the web upload finds them: the user's remembered
+choice for files of this layout, the header's names, or a guess from the cells.
 """
 
 import json
@@ -12,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from accounts.models import User
+from bulk import selectors
 from bulk.models import (
     DEFAULT_SPEED_MBPS,
     DEFAULT_TERM_MONTHS,
@@ -19,8 +25,9 @@ from bulk.models import (
     TERMS_MONTHS,
     BatchJob,
 )
-from bulk.parsing import ParsedUpload
+from bulk.parsing import FIELDS, ColumnMap, ParsedUpload
 from bulk.services import uploads
+from bulk.templatetags.bulk_tags import duration
 
 SHOWN_INVALID_ROWS = 50
 
@@ -42,6 +49,17 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="stop after validation; create nothing"
+        )
+        parser.add_argument(
+            "--no-header", action="store_true", help="the first row is data, not headers"
+        )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="FIELD=COLUMN",
+            help=f"which column feeds a field ({', '.join(FIELDS)}); COLUMN is a header "
+            "name, a letter (B) or a 1-based number (2). Repeat for each field.",
         )
         parser.add_argument(
             "--wait",
@@ -66,11 +84,15 @@ class Command(BaseCommand):
         if not path.is_file():
             self.fail(f"No such file: {path}")
 
+        mapping = self.mapping(options["map"], options["no_header"])
         try:
             with path.open("rb") as uploaded_file:
                 if options["dry_run"]:
-                    parsed = uploads.read_upload(uploaded_file=uploaded_file)
+                    parsed = uploads.read_upload(
+                        uploaded_file=uploaded_file, mapping=mapping, user=user
+                    )
                     self.report_parse(parsed)
+                    self.report_estimate(parsed.valid_count)
                     self.finish()
                     return
                 staged = uploads.stage_upload(
@@ -80,6 +102,7 @@ class Command(BaseCommand):
                     speed_mbps=options["speed"],
                     term_months=options["term"],
                     notify_email=not options["no_email"],
+                    mapping=mapping,
                 )
         except uploads.UploadRejected as rejected:
             self.fail(rejected.message)
@@ -95,6 +118,20 @@ class Command(BaseCommand):
         self.finish()
         if options["wait"] and job.status != BatchJob.Status.COMPLETE:
             raise CommandError(f"Job {job.pk} ended {job.status}.", returncode=1)
+
+    def mapping(self, pairs: list[str], no_header: bool) -> ColumnMap | None:
+        if not pairs:
+            return ColumnMap({}, has_header=False) if no_header else None
+        spec: dict[str, str] = {}
+        for pair in pairs:
+            name, sep, column = pair.partition("=")
+            if not sep or not column.strip():
+                self.fail(f'--map {pair}: write FIELD=COLUMN, for example "street=B".')
+            spec[name.strip().lower()] = column.strip()
+        try:
+            return ColumnMap.from_spec(spec, has_header=not no_header)
+        except ValueError as error:
+            self.fail(f"--map: {error}")
 
     # --- Output ---------------------------------------------------------------------------
 
@@ -113,6 +150,10 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(self.result))
 
     def report_parse(self, parsed: ParsedUpload) -> None:
+        if parsed.mapping_problem:
+            self.report_columns(parsed.columns, parsed.field_columns, parsed.mapping_source)
+            self.fail(f"{parsed.mapping_problem} Name them with --map FIELD=COLUMN.")
+        self.report_columns(parsed.columns, parsed.field_columns, parsed.mapping_source)
         invalid = [{"row": r.row_number, "errors": r.errors} for r in parsed.invalid_rows]
         duplicates = [{"row": r.row_number, "of": r.duplicate_of} for r in parsed.duplicate_rows]
         self.report_counts(
@@ -123,18 +164,31 @@ class Command(BaseCommand):
             duplicates=duplicates,
         )
 
+    def report_columns(self, columns: list[str], fields: dict[str, str], source: str) -> None:
+        self.result |= {"columns": columns, "mapping": fields, "mapping_source": source}
+        self.say(
+            "Columns: "
+            + (", ".join(f'{name} from "{column}"' for name, column in fields.items()) or "none")
+            + {"remembered": " (as chosen last time)", "guessed": " (guessed from the cells)"}.get(
+                source, ""
+            )
+        )
+
     def report_staged(self, staged) -> None:
+        self.report_columns(staged.columns, staged.field_columns, staged.mapping_source)
+        if staged.mapping_problem:
+            self.fail(f"{staged.mapping_problem} Name them with --map FIELD=COLUMN.")
         rows = staged.rows
         self.report_counts(
             sheet=staged.sheet_name,
             header_row=staged.header_row,
             valid=staged.valid_count,
-            invalid=[{"row": n, "errors": errors} for n, _cells, errors in rows["invalid"]],
-            duplicates=[{"row": n, "of": of} for n, of in rows["duplicates"]],
+            invalid=[{"row": n, "errors": errors} for n, _cells, errors, *_ in rows["invalid"]],
+            duplicates=[{"row": n, "of": of} for n, of, _cells in rows["duplicates"]],
         )
 
     def report_counts(
-        self, *, sheet: str, header_row: int, valid: int, invalid: list, duplicates: list
+        self, *, sheet: str, header_row: int | None, valid: int, invalid: list, duplicates: list
     ) -> None:
         self.result |= {
             "valid": valid,
@@ -145,13 +199,28 @@ class Command(BaseCommand):
         }
         where = f'sheet "{sheet}", ' if sheet else ""
         self.say(
-            f"{self.result['file']}: {where}header on row {header_row}. "
-            f"{valid:,} valid, {len(invalid):,} invalid, {len(duplicates):,} duplicate rows."
+            f"{self.result['file']}: {where}"
+            + (f"header on row {header_row}. " if header_row else "no header row. ")
+            + f"{valid:,} valid, {len(invalid):,} invalid, {len(duplicates):,} duplicate rows."
         )
         for row in invalid[:SHOWN_INVALID_ROWS]:
             self.say(f"  row {row['row']}: {'; '.join(row['errors'])}")
         if len(invalid) > SHOWN_INVALID_ROWS:
             self.say(f"  ... and {len(invalid) - SHOWN_INVALID_ROWS:,} more invalid rows")
+
+    def report_estimate(self, rows: int) -> None:
+        estimate = selectors.upload_estimate(rows=rows)
+        finish = timezone.localtime(estimate.finish_at)
+        self.result["estimate"] = {
+            "rows": rows,
+            "ahead": estimate.ahead,
+            "seconds": int(estimate.duration.total_seconds()),
+            "finish_at": finish.isoformat(timespec="seconds"),
+        }
+        self.say(
+            f"Quoting {rows:,} addresses takes about {duration(estimate.duration)}; "
+            f"{estimate.ahead:,} quotes ahead; done around {finish:%Y-%m-%d %H:%M %Z}."
+        )
 
     def report_job(self, job: BatchJob) -> None:
         self.result |= {
