@@ -110,7 +110,7 @@ def _local(moment: dt.datetime | None) -> dt.datetime | None:
     return timezone.localtime(moment).replace(tzinfo=None, microsecond=0)
 
 
-def _result(job: BatchJob, row: BatchQuote) -> list[object]:
+def _result(job: BatchJob, row: BatchQuote, speed: str, term: str) -> list[object]:
     quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
     status = {
         BatchQuote.Status.COMPLETE: "Quoted",
@@ -122,8 +122,8 @@ def _result(job: BatchJob, row: BatchQuote) -> list[object]:
         quote.mrc if quote else None,
         quote.nrc if quote else None,
         quote.carrier if quote else "",
-        speed_label(job.speed_mbps),
-        f"{job.term_months} months",
+        speed,
+        term,
         f"{row.street_address}, {row.city}, {row.state} {row.zip_code}",
         (row.quote.momentum_quote_id if row.quote else "") or "",
         _local(quote.completed_at) if quote else None,
@@ -148,6 +148,7 @@ def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[ob
             yield [*header, *RESULT_COLUMNS]
         else:
             yield [f"Column {column_letter(i)}" for i in sheet.keep] + RESULT_COLUMNS
+    speed, term = speed_label(job.speed_mbps), f"{job.term_months} months"
     wanted = {first for _n, kind, first, _c in sheet.skipped if kind == "duplicate"}
     results: dict[int, list[object]] = {}
     skipped = iter(sheet.skipped)
@@ -180,7 +181,7 @@ def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[ob
             if row.status == BatchQuote.Status.FAILED:
                 yield [*cells, row.error_message]
             continue
-        result = _result(job, row)
+        result = _result(job, row, speed, term)
         if row.row_number in wanted:
             results[row.row_number] = result
         yield [*cells, *result]
@@ -229,6 +230,10 @@ def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
 
 
 def _xlsx_cell(sheet, value: object) -> object:
+    if value is None or value == "":
+        return None  # an empty cell: nothing written
+    if value.__class__ is int or value.__class__ is float:
+        return value
     if isinstance(value, Decimal):
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = MONEY_FORMAT
