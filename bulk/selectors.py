@@ -20,12 +20,11 @@ from django.utils import timezone
 from accounts.models import User
 from bulk.models import BatchJob, BatchQuote, StagedUpload
 from quotes.models import Quote
+from quotes.selectors import upstream_latency
 
 RECENT_JOBS = 10
 ROWS_PER_PAGE = 50
 JOBS_PER_PAGE = 25
-# Upstream latency is the average time a quote held the slot over this many recent quotes.
-LATENCY_SAMPLE = 50
 # The carriers chart shows this many bars; the rest are summed as "Other carriers".
 CHART_CARRIERS = 8
 CENT = Decimal("0.01")
@@ -149,24 +148,6 @@ class JobProgress:
     @property
     def remaining(self) -> int:
         return self.counts[BatchQuote.Status.PENDING] + self.counts[BatchQuote.Status.PROCESSING]
-
-
-def upstream_latency(*, sample: int = LATENCY_SAMPLE) -> timedelta | None:
-    """How long a quote holds the Momentum slot, on average over the most recent quotes."""
-    spans = list(
-        Quote.objects.filter(
-            status__in=Quote.TERMINAL_STATUSES,
-            claimed_at__isnull=False,
-            completed_at__isnull=False,
-        )
-        # Newest by id: quotes are claimed in about the order they are created.
-        .order_by("-pk")
-        .values_list("claimed_at", "completed_at")[:sample]
-    )
-    if not spans:
-        return None
-    total = sum((done - claimed for claimed, done in spans), timedelta())
-    return max(total / len(spans), timedelta())
 
 
 def rows_ahead(*, job: BatchJob, remaining: int) -> int:
