@@ -25,7 +25,7 @@ class SignOutView(auth_views.LogoutView):
 
 # A new API token waits here between the POST that made it and the page that shows it
 # once (POST-redirect-GET: refreshing that page must not make another token).
-NEW_TOKEN_KEY = "new_api_token"
+NEW_TOKEN_KEY = "new_api_token"  # noqa: S105 - a session key, not a secret
 
 
 class PasswordResetView(auth_views.PasswordResetView):

@@ -30,4 +30,5 @@ class SessionAuth(NinjaSessionAuth):
             return None  # no session: 401 before any CSRF check
         return super().__call__(request)
 
+
 API_AUTH = [BearerToken(), SessionAuth()]

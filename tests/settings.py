@@ -11,7 +11,7 @@ import os
 # suite signs with its own key (set before config.settings reads it).
 os.environ.setdefault("SECRET_KEY", "test-suite-only-secret-key-not-used-anywhere-else-4f9c2a7e")
 
-from config.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: F403
 
 # Tests (and the browser tests' live server) speak plain HTTP.
 SECURE_SSL_REDIRECT = False
