@@ -33,8 +33,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
-    # Links in the email use the configured address, never the request's Host header.
-    extra_email_context = {"portal_url": settings.PORTAL_URL}
+
+    @property
+    def extra_email_context(self) -> dict:
+        # Links in the email use the configured address, never the request's Host header.
+        return {"portal_url": settings.PORTAL_URL}
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
