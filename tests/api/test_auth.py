@@ -5,8 +5,8 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import ApiToken
-from bulk.models import BatchJob
 from accounts.services import hash_api_token, regenerate_api_token
+from bulk.models import BatchJob
 from tests.api.conftest import API
 from tests.harness import create_job
 
