@@ -66,8 +66,9 @@ NO_CSRF = {403: schemas.Error}
 NOT_FOUND = {404: schemas.Error}
 CONFLICT = {409: schemas.Error}
 RATE_LIMITED = {429: schemas.Error}
-READ = {**SIGNED_OUT, **NOT_FOUND}
-WRITE = {**SIGNED_OUT, **NO_CSRF, **NOT_FOUND, **CONFLICT}
+# 400 also for a malformed path parameter (a job id that is not a number).
+READ = {**BAD_INPUT, **SIGNED_OUT, **NOT_FOUND}
+WRITE = {**BAD_INPUT, **SIGNED_OUT, **NO_CSRF, **NOT_FOUND, **CONFLICT}
 # Database ids are signed 64-bit: a larger number names nothing (rather than overflowing).
 MAX_ID = 2**63 - 1
 
@@ -314,7 +315,7 @@ def get_upload(request: HttpRequest, upload_id: UUID):
 
 @api.post(
     "/uploads/{upload_id}/submit",
-    response={200: schemas.Job, 201: schemas.Job, 410: schemas.Error, **BAD_INPUT, **WRITE},
+    response={200: schemas.Job, 201: schemas.Job, 410: schemas.Error, **WRITE},
     url_name="upload_submit",
     summary="Start the job for a validated upload",
     tags=["uploads"],
@@ -437,7 +438,7 @@ class RowFilter(Schema):
 
 @api.get(
     "/jobs/{job_id}/results",
-    response={200: schemas.RowPage, **BAD_INPUT, **READ},
+    response={200: schemas.RowPage, **READ},
     url_name="job_results",
     summary="A job's rows and their prices, in spreadsheet order",
     tags=["results"],
@@ -467,7 +468,7 @@ def _export(request: HttpRequest, job_id: int, fmt: str, rows: str) -> HttpRespo
 
 @api.get(
     "/jobs/{job_id}/results.csv",
-    response={200: None, **BAD_INPUT, **READ},
+    response={200: None, **READ},
     url_name="job_results_csv",
     summary="A job's results as CSV: the uploaded columns, then status, MRC, NRC, carrier, error",
     tags=["results"],
@@ -478,7 +479,7 @@ def job_results_csv(request: HttpRequest, job_id: int, filters: Query[ExportFilt
 
 @api.get(
     "/jobs/{job_id}/results.xlsx",
-    response={200: None, **BAD_INPUT, **READ},
+    response={200: None, **READ},
     url_name="job_results_xlsx",
     summary="A job's results as an xlsx workbook",
     tags=["results"],
