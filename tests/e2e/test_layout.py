@@ -23,6 +23,7 @@ PAGE_OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 SCROLLS = "el => el.scrollWidth > el.clientWidth + 1"
 HINT = "el => getComputedStyle(el, '::before').content"
 SPILLS = "el => el.scrollWidth > el.clientWidth + 1"
+LINES = "el => Math.round(el.offsetHeight / parseFloat(getComputedStyle(el).lineHeight))"
 
 
 @pytest.fixture
@@ -72,6 +73,8 @@ def test_the_job_page_fits_the_screen(chromium, live_server, jobs_of, device):
     assert page.evaluate(PAGE_OVERFLOW) <= 0
     for value in page.locator(".stat .value").all():
         assert not value.evaluate(SPILLS), value.inner_text()
+    for amount in page.locator("#job-summary .stat .value").all():
+        assert amount.evaluate(LINES) == 1, amount.inner_text()  # "$617,283.90", not split
     results = page.locator("#job-results .table-wrap")
     if device == "phone":
         # The NRC, carrier and error columns are off to the side: the table scrolls inside
