@@ -112,3 +112,21 @@ def test_the_jobs_list_fits_the_screen(chromium, live_server, jobs_of, device):
         assert "Scroll sideways" in table.evaluate(HINT)
     assert refused == []
     context.close()
+
+
+def test_the_admin_and_the_api_docs_work_under_the_policy(chromium, live_server, jobs_of):
+    _, job = jobs_of
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    context, page, refused = signed_in_page(chromium, live_server, staff, 1280)
+    for path in [
+        "/admin/",
+        "/admin/bulk/batchjob/",
+        f"/admin/bulk/batchjob/{job.pk}/change/",
+        "/admin/axes/accessattempt/",
+    ]:
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{live_server.url}/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .info")
+    assert refused == []
+    context.close()
