@@ -12,8 +12,8 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 
 from accounts.services import regenerate_api_token
 from config.wsgi import application
-from tests.engine import create_job
 from tests.factories import UserFactory
+from tests.harness import create_job
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
 

@@ -137,7 +137,7 @@ def test_there_is_no_add_form_for_jobs(admin_client_for):
 @pytest.mark.django_db
 def test_a_started_jobs_owner_speed_and_term_are_read_only(admin_client_for, user, other_user):
     job = create_job(user=user, rows=2)
-    services.dispatch_next()
+    engine.dispatch_next()
     page = admin_client_for.get(reverse("admin:bulk_batchjob_change", args=[job.pk]))
     fields = page.context["adminform"].form.fields
     assert not {"user", "speed_mbps", "term_months", "file_name"} & set(fields)

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from bulk.models import BatchJob
 from tests.bulk.outcomes import fail_row, price_row
-from tests.engine import create_job
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.harness import create_job
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
