@@ -121,6 +121,7 @@ def test_momentum_tasks_are_acked_late_and_routed_to_their_own_queue(tmp_path):
 def test_a_lease_shorter_than_one_http_call_is_refused(tmp_path):
     done = run_settings(
         tmp_path,
+        **DEMO,
         MOMENTUM_LEASE_SECONDS="10",
         MOMENTUM_CONNECT_TIMEOUT="5",
         MOMENTUM_READ_TIMEOUT="20",
@@ -130,7 +131,7 @@ def test_a_lease_shorter_than_one_http_call_is_refused(tmp_path):
 
 
 def test_an_email_resend_delay_within_the_send_timeout_is_refused(tmp_path):
-    done = run_settings(tmp_path, EMAIL_TIMEOUT="30", BULK_EMAIL_RESEND_AFTER="20")
+    done = run_settings(tmp_path, **DEMO, EMAIL_TIMEOUT="30", BULK_EMAIL_RESEND_AFTER="20")
     assert done.returncode != 0
     assert "BULK_EMAIL_RESEND_AFTER (20) must be longer than EMAIL_TIMEOUT" in done.stderr
 
