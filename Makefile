@@ -21,6 +21,10 @@ install: $(VENV)/.installed
 
 install-dev: $(VENV)/.installed-dev
 
+# The demo runs with DEBUG on (off unless set, as in production), which also lets it use
+# the public development SECRET_KEY. Set DEBUG=false to try the production behaviour.
+run migrate: export DEBUG ?= true
+
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable

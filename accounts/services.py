@@ -55,3 +55,10 @@ def authenticate_api_token(*, raw: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > TOKEN_USE_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+def lockout_username(request, credentials: dict | None) -> str | None:
+    """The sign-in name django-axes counts failures against: the email, lower-cased, as
+    sign-in compares it (so "Ada@x" and "ada@x" share one count)."""
+    name = (credentials or {}).get("username") or request.POST.get("username")
+    return name.strip().lower() if name else None

@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -21,12 +23,37 @@ class SignOutView(auth_views.LogoutView):
     pass
 
 
-def _render_profile(request: HttpRequest, form: ProfileForm, new_token: str = "") -> HttpResponse:
-    token = ApiToken.objects.filter(user=request.user).first()
-    context = {"form": form, "api_token": token, "new_token": new_token}
-    return render(request, "accounts/profile.html", context)
+# A new API token waits here between the POST that made it and the page that shows it
+# once (POST-redirect-GET: refreshing that page must not make another token).
+NEW_TOKEN_KEY = "new_api_token"  # noqa: S105 - a session key, not a secret
 
 
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    @property
+    def extra_email_context(self) -> dict:
+        # Links in the email use the configured address, never the request's Host header.
+        return {"portal_url": settings.PORTAL_URL}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+@never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
@@ -35,16 +62,20 @@ def profile(request: HttpRequest) -> HttpResponse:
         services.update_profile(user=request.user, **form.cleaned_data)
         messages.success(request, "Your profile is saved.")
         return redirect("accounts:profile")
-    return _render_profile(request, form)
+    context = {
+        "form": form,
+        "api_token": ApiToken.objects.filter(user=request.user).first(),
+        # Shown on this page once, then gone from the session.
+        "new_token": request.session.pop(NEW_TOKEN_KEY, ""),
+    }
+    return render(request, "accounts/profile.html", context)
 
 
-@never_cache
 @login_required
 @require_POST
 def api_token(request: HttpRequest) -> HttpResponse:
-    # The new token is shown in this response only: it is never stored, so no redirect.
-    raw = services.regenerate_api_token(user=request.user)
-    return _render_profile(request, ProfileForm(instance=request.user), new_token=raw)
+    request.session[NEW_TOKEN_KEY] = services.regenerate_api_token(user=request.user)
+    return redirect(reverse("accounts:profile") + "#api-token")
 
 
 @login_required

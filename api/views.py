@@ -45,10 +45,11 @@ counts, and every invalid row with its reasons), then `POST /uploads/{id}/submit
 the job (calling it again returns the same job). A large workbook is read in the
 background: its upload is `parsing` until `GET /uploads/{id}` says `ready`.
 
-Errors answer `{"detail": "...", "code": "..."}`: 400 for bad input, 401 without valid
-credentials, 403 for a session POST without its CSRF token, 404 for anything that is not
-yours, 409 when the job or upload is not in a state that allows the action, 410 for an
-expired upload.
+Errors answer `{"detail": "...", "code": "..."}`: 400 for bad input (including a file
+that is not an xlsx or csv spreadsheet), 401 without valid credentials (on every method),
+403 for a session POST without its CSRF token, 404 for anything that is not yours, 409
+when the job or upload is not in a state that allows the action, 410 for an expired
+upload. Each endpoint lists the ones it gives.
 """
 
 api = NinjaAPI(
@@ -59,9 +60,19 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 
-ERRORS = {400: schemas.Error, 401: schemas.Error, 404: schemas.Error}
+# The error answers, listed per endpoint in the OpenAPI schema exactly as it gives them.
+BAD_INPUT = {400: schemas.Error}
+SIGNED_OUT = {401: schemas.Error}
+# A POST from a signed-in browser session without its X-CSRFToken header.
+NO_CSRF = {403: schemas.Error}
+NOT_FOUND = {404: schemas.Error}
 CONFLICT = {409: schemas.Error}
 RATE_LIMITED = {429: schemas.Error}
+# 400 also for a malformed path parameter (a job id that is not a number).
+READ = {**BAD_INPUT, **SIGNED_OUT, **NOT_FOUND}
+WRITE = {**BAD_INPUT, **SIGNED_OUT, **NO_CSRF, **NOT_FOUND, **CONFLICT}
+# Database ids are signed 64-bit: a larger number names nothing (rather than overflowing).
+MAX_ID = 2**63 - 1
 
 
 class ApiError(Exception):
@@ -247,6 +258,8 @@ def _page(paginator: Paginator, *, page: int, shape) -> dict:
 
 
 def _my_job(request: HttpRequest, job_id: int) -> BatchJob:
+    if not 0 < job_id <= MAX_ID:
+        raise Http404
     return get_object_or_404(selectors.jobs_for_user(user=request.auth), pk=job_id)
 
 
@@ -282,25 +295,31 @@ MAPPING_FIELD = Form(
     "a 1-based number. Fields: street, unit, city, state, zip, address.",
 )
 NO_HEADER_FIELD = Form(False, description="The first row is data, not headers.")
+UPLOAD_FILE = File(
+    ...,
+    description="An .xlsx, .xls, .ods or .csv spreadsheet of addresses (a header row is optional; "
+    "see `mapping` and `no_header`). Any other file answers 400 `upload_rejected`.",
+)
 
 
 @api.post(
     "/uploads",
-    response={201: schemas.Upload, **ERRORS},
+    response={201: schemas.Upload, **BAD_INPUT, **SIGNED_OUT, **NO_CSRF},
     url_name="upload_create",
     summary="Upload a spreadsheet and validate it",
     tags=["uploads"],
 )
 def create_upload(
     request: HttpRequest,
-    file: File[UploadedFile],
+    file: UploadedFile = UPLOAD_FILE,
     speed_mbps: SpeedMbps = SPEED_FIELD,
     term_months: TermMonths = TERM_FIELD,
     notify_email: bool = NOTIFY_FIELD,
     mapping: str = MAPPING_FIELD,
     no_header: bool = NO_HEADER_FIELD,
 ):
-    """Read and validate an xlsx, xls, ods or csv file of addresses; nothing is quoted yet.
+    """Read and validate an xlsx, xls, ods or csv file of addresses; nothing is quoted yet. A
+    file that is not such a spreadsheet is refused with 400 and the reason.
 
     The answer has how the columns were read, the counts, every invalid row with its
     reasons, and the estimate. If the address columns can't all be found the upload is
@@ -372,7 +391,7 @@ def set_columns(request: HttpRequest, upload_id: UUID, body: Columns):
 
 @api.get(
     "/uploads/{upload_id}",
-    response={200: schemas.Upload, **ERRORS},
+    response={200: schemas.Upload, **READ},
     url_name="upload_detail",
     summary="An upload's validation result",
     tags=["uploads"],
@@ -383,7 +402,7 @@ def get_upload(request: HttpRequest, upload_id: UUID):
 
 @api.post(
     "/uploads/{upload_id}/submit",
-    response={200: schemas.Job, 201: schemas.Job, 410: schemas.Error, **ERRORS, **CONFLICT},
+    response={200: schemas.Job, 201: schemas.Job, 410: schemas.Error, **WRITE},
     url_name="upload_submit",
     summary="Start the job for a validated upload",
     tags=["uploads"],
@@ -415,7 +434,7 @@ class JobFilter(Schema):
 
 @api.get(
     "/jobs",
-    response={200: schemas.JobPage, **ERRORS},
+    response={200: schemas.JobPage, **BAD_INPUT, **SIGNED_OUT},
     url_name="job_list",
     summary="My jobs, newest first",
     tags=["jobs"],
@@ -429,7 +448,7 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilter]):
 
 @api.get(
     "/jobs/{job_id}",
-    response={200: schemas.JobDetail, **ERRORS},
+    response={200: schemas.JobDetail, **READ},
     url_name="job_detail",
     summary="A job's counts, its row in flight and its ETA",
     tags=["jobs"],
@@ -458,7 +477,7 @@ def _act(request: HttpRequest, job_id: int, action: str) -> dict:
 
 @api.post(
     "/jobs/{job_id}/cancel",
-    response={200: schemas.Job, **ERRORS, **CONFLICT},
+    response={200: schemas.Job, **WRITE},
     url_name="job_cancel",
     summary="Cancel a job: rows not yet quoted are cancelled",
     tags=["jobs"],
@@ -469,7 +488,7 @@ def cancel_job(request: HttpRequest, job_id: int):
 
 @api.post(
     "/jobs/{job_id}/resume",
-    response={200: schemas.Job, **ERRORS, **CONFLICT, **RATE_LIMITED},
+    response={200: schemas.Job, **WRITE, **RATE_LIMITED},
     url_name="job_resume",
     summary="Put a cancelled job's cancelled rows back in line",
     tags=["jobs"],
@@ -480,7 +499,7 @@ def resume_job(request: HttpRequest, job_id: int):
 
 @api.post(
     "/jobs/{job_id}/retry",
-    response={200: schemas.Job, **ERRORS, **CONFLICT, **RATE_LIMITED},
+    response={200: schemas.Job, **WRITE, **RATE_LIMITED},
     url_name="job_retry",
     summary="Put a job's failed rows that a retry can change back in line",
     description=(
@@ -506,7 +525,7 @@ class RowFilter(Schema):
 
 @api.get(
     "/jobs/{job_id}/results",
-    response={200: schemas.RowPage, **ERRORS},
+    response={200: schemas.RowPage, **READ},
     url_name="job_results",
     summary="A job's rows and their prices, in spreadsheet order",
     tags=["results"],
@@ -536,7 +555,7 @@ def _export(request: HttpRequest, job_id: int, fmt: str, rows: str) -> HttpRespo
 
 @api.get(
     "/jobs/{job_id}/results.csv",
-    response={200: None, **ERRORS},
+    response={200: None, **READ},
     url_name="job_results_csv",
     summary="A job's results as CSV: the uploaded columns, then status, MRC, NRC, carrier, error",
     tags=["results"],
@@ -547,7 +566,7 @@ def job_results_csv(request: HttpRequest, job_id: int, filters: Query[ExportFilt
 
 @api.get(
     "/jobs/{job_id}/results.xlsx",
-    response={200: None, **ERRORS},
+    response={200: None, **READ},
     url_name="job_results_xlsx",
     summary="A job's results as an xlsx workbook",
     tags=["results"],

@@ -2,11 +2,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils.html import format_html
 
 from bulk.models import BatchJob, BatchJobEvent, BatchQuote
 from bulk.services import jobs
+from bulk.services.notices import tell_owner
 
 INLINE_ROWS = 50
 
@@ -88,6 +90,7 @@ class BatchJobAdmin(admin.ModelAdmin):
     ]
     actions = [
         "cancel_jobs",
+        "resume_jobs",
         "retry_failed_rows",
         "retry_all_failed_rows",
         "requeue_stuck_rows",
@@ -104,45 +107,152 @@ class BatchJobAdmin(admin.ModelAdmin):
         url = reverse("admin:bulk_batchquote_changelist") + f"?batch_job__id__exact={job.pk}"
         return format_html('<a href="{}">All {} rows</a>', url, job.total_count)
 
-    def _act(self, request: HttpRequest, queryset: QuerySet, action, verb: str) -> None:
-        done = 0
-        for job in queryset:
+    # Who, what and how: fixed once the job has started (its rows are quoted with them).
+    SETTLED_FIELDS = [
+        "user",
+        "file_name",
+        "source_columns",
+        "notify_email",
+        "speed_mbps",
+        "term_months",
+        "error_message",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Jobs come from uploads (the portal, the API, `manage.py submit_batch`).
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: BatchJob | None = None) -> list:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and (obj.started_at is not None or obj.is_finished):
+            fields += [name for name in self.SETTLED_FIELDS if name not in fields]
+        return fields
+
+    def _act(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        action,
+        *,
+        verb: str,
+        rows: str,
+        changed,
+        notice: str = "",
+    ) -> None:
+        """Run a job action on each selected job; say how many jobs and rows it changed.
+
+        `changed(before, after, result)` counts the rows the action changed on one job.
+        """
+        jobs_done = rows_changed = 0
+        for job in queryset.select_related("user"):
+            before = BatchJob.objects.get(pk=job.pk)
             try:
-                action(job=job, by=request.user)
+                result = action(job=job, by=request.user)
             except jobs.JobActionRefused as refused:
                 self.message_user(request, f"Job {job.pk}: {refused}", messages.WARNING)
-            else:
-                done += 1
-                self.log_change(request, job, f"{verb} (admin action)")
-        if done:
-            self.message_user(request, f"{verb}: {done} job(s).", messages.SUCCESS)
+                continue
+            after = BatchJob.objects.get(pk=job.pk)
+            count = changed(before, after, result)
+            jobs_done += 1
+            rows_changed += count
+            self.log_change(request, job, f"{verb}: {count} {rows} (admin action)")
+            if notice:
+                tell_owner(job=after, action=notice, by=request.user)
+        if jobs_done:
+            self.message_user(
+                request,
+                f"{verb}: {rows_changed} {rows} in {jobs_done} job{pluralize(jobs_done)}.",
+                messages.SUCCESS if rows_changed else messages.INFO,
+            )
 
-    @admin.action(description="Cancel the selected jobs")
+    @admin.action(description="Cancel the selected jobs (the owner is emailed)")
     def cancel_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._act(request, queryset, jobs.cancel_job, "Cancelled")
+        self._act(
+            request,
+            queryset,
+            jobs.cancel_job,
+            verb="Cancelled",
+            rows="rows not yet quoted",
+            changed=lambda before, after, _: after.cancelled_count - before.cancelled_count,
+            notice="cancel",
+        )
+
+    @admin.action(description="Resume the selected cancelled jobs")
+    def resume_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._act(
+            request,
+            queryset,
+            jobs.resume_job,
+            verb="Resumed",
+            rows="rows back in line",
+            changed=lambda before, after, _: before.cancelled_count - after.cancelled_count,
+        )
 
     @admin.action(description="Retry the failed rows a retry can change (timed out, unavailable)")
     def retry_failed_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._act(request, queryset, jobs.retry_failed_rows, "Failed rows retried")
+        self._act(
+            request,
+            queryset,
+            jobs.retry_failed_rows,
+            verb="Retried",
+            rows="failed rows",
+            changed=lambda before, after, _: before.failed_count - after.failed_count,
+        )
 
     @admin.action(description="Retry every failed row, including ones Momentum rejected")
     def retry_all_failed_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
         def retry_all(*, job: BatchJob, by) -> BatchJob:
             return jobs.retry_failed_rows(job=job, by=by, include_permanent=True)
 
-        self._act(request, queryset, retry_all, "All failed rows retried")
+        self._act(
+            request,
+            queryset,
+            retry_all,
+            verb="Retried",
+            rows="failed rows",
+            changed=lambda before, after, _: before.failed_count - after.failed_count,
+        )
 
     @admin.action(description="Requeue stuck rows (processing with no live quote)")
     def requeue_stuck_rows(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._act(request, queryset, jobs.requeue_stuck_rows, "Stuck rows requeued")
+        self._act(
+            request,
+            queryset,
+            jobs.requeue_stuck_rows,
+            verb="Requeued",
+            rows="stuck rows",
+            changed=lambda before, after, requeued: requeued,
+        )
 
     @admin.action(description="Force-finish the selected jobs (open rows are cancelled)")
     def force_finish_jobs(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._act(request, queryset, jobs.force_finish_job, "Force-finished")
+        self._act(
+            request,
+            queryset,
+            jobs.force_finish_job,
+            verb="Force-finished",
+            rows="open rows cancelled",
+            changed=lambda before, after, _: after.cancelled_count - before.cancelled_count,
+            notice="force_finish",
+        )
 
     @admin.action(description="Resend the completion email")
     def resend_email(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._act(request, queryset, jobs.resend_job_email, "Email resent")
+        done = 0
+        for job in queryset:
+            try:
+                jobs.resend_job_email(job=job, by=request.user)
+            except jobs.JobActionRefused as refused:
+                self.message_user(request, f"Job {job.pk}: {refused}", messages.WARNING)
+            else:
+                done += 1
+                self.log_change(request, job, "Email resent (admin action)")
+        if done:
+            self.message_user(
+                request, f"Email queued again for {done} job{pluralize(done)}.", messages.SUCCESS
+            )
 
 
 @admin.register(BatchQuote)

@@ -1,4 +1,4 @@
-"""The email a user gets when a bulk job ends."""
+"""The emails about a bulk job: when it ends, and when staff act on it."""
 
 import logging
 from datetime import timedelta
@@ -10,9 +10,9 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.timesince import timesince
 
 from bulk.models import BatchJob, JobSource
+from config.time_tags import duration
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,8 @@ def job_email_context(*, job: BatchJob) -> dict:
     return {
         "job": job,
         "source": JobSource.objects.filter(batch_job=job).defer("rows").first(),
-        "took": timesince(started, finished),
+        # "46 s", "12 min", "1 h 5 min": a short job is not "0 minutes".
+        "took": duration(finished - started),
         "job_url": settings.PORTAL_URL + reverse("bulk:job", args=[job.pk]),
         "results_url": settings.PORTAL_URL + reverse("bulk:export", args=[job.pk, "xlsx"]),
     }
@@ -98,3 +99,56 @@ def send_job_finished_email(*, job: BatchJob) -> bool:
         raise EmailNotSent(str(error)) from error
     mine.update(notification_sent_at=timezone.now())
     return True
+
+
+# --- Telling the owner what staff did -----------------------------------------------------
+
+# What the owner is told, by action: the subject's verb, and what it means for them.
+OWNER_NOTICES = {
+    "cancel": (
+        "was cancelled by staff",
+        "Rows not yet quoted were cancelled; the address being quoted at the time still "
+        "gets its price. You can resume the job from its page.",
+    ),
+    "force_finish": (
+        "was stopped by staff",
+        "Rows not yet quoted were cancelled and the job is finished. Prices already "
+        "found are in the results.",
+    ),
+    "pause": (
+        "was paused by staff",
+        "No more of its rows are quoted until staff resume it. Nothing is lost: rows "
+        "waiting for a price keep their place.",
+    ),
+    "resume": (
+        "was resumed by staff",
+        "Its remaining rows are back in line and are being quoted.",
+    ),
+}
+
+
+def build_owner_notice(
+    *, job: BatchJob, action: str, by_name: str, note: str = ""
+) -> EmailMultiAlternatives:
+    verb, meaning = OWNER_NOTICES[action]
+    context = job_email_context(job=job) | {
+        "verb": verb,
+        "meaning": meaning,
+        "by_name": by_name,
+        "note": note,
+    }
+    return EmailMultiAlternatives(
+        subject=f"Bulk quote “{job.file_name}” {verb}",
+        body=render_to_string("bulk/email/owner_notice.txt", context),
+        to=[job.user.email],
+    )
+
+
+def send_owner_notice(*, job: BatchJob, action: str, by_name: str, note: str = "") -> None:
+    """Email the job's owner what staff did to it (cancel, stop, pause, resume)."""
+    message = build_owner_notice(job=job, action=action, by_name=by_name, note=note)
+    try:
+        message.send()
+    except Exception as error:
+        logger.warning("notice to the owner of job %s not sent: %s", job.pk, error)
+        raise EmailNotSent(str(error)) from error

@@ -87,9 +87,19 @@ class BatchJob(models.Model):
 
     @property
     def percent_done(self) -> int:
+        """Rows quoted or failed, of all rows: cancelled rows were never quoted, so a job
+        cancelled half-way says 50%, not 100%."""
         if not self.total_count:
             return 100
-        return int(100 * (self.processed_count + self.cancelled_count) / self.total_count)
+        return int(100 * self.processed_count / self.total_count)
+
+    @property
+    def percent_cancelled(self) -> int:
+        if not self.total_count:
+            return 0
+        # The bar's second segment: together the two never pass what is really settled.
+        settled = int(100 * (self.processed_count + self.cancelled_count) / self.total_count)
+        return settled - self.percent_done
 
 
 class BatchQuoteQuerySet(models.QuerySet):

@@ -22,12 +22,11 @@ from accounts.models import User
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.parsing import ColumnMap
 from quotes.models import Quote
+from quotes.selectors import upstream_latency
 
 RECENT_JOBS = 10
 ROWS_PER_PAGE = 50
 JOBS_PER_PAGE = 25
-# Upstream latency is the average time a quote held the slot over this many recent quotes.
-LATENCY_SAMPLE = 50
 # The carriers chart shows this many bars; the rest are summed as "Other carriers".
 CHART_CARRIERS = 8
 CENT = Decimal("0.01")
@@ -166,26 +165,6 @@ class JobProgress:
     @property
     def remaining(self) -> int:
         return self.counts[BatchQuote.Status.PENDING] + self.counts[BatchQuote.Status.PROCESSING]
-
-
-def upstream_latency(*, sample: int = LATENCY_SAMPLE) -> timedelta | None:
-    """How long a quote holds the Momentum slot: the median of the most recent quotes."""
-    spans = sorted(
-        done - claimed
-        for claimed, done in Quote.objects.filter(
-            status__in=Quote.TERMINAL_STATUSES,
-            claimed_at__isnull=False,
-            completed_at__isnull=False,
-        )
-        # Newest by id: quotes are claimed in about the order they are created.
-        .order_by("-pk")
-        .values_list("claimed_at", "completed_at")[:sample]
-    )
-    if not spans:
-        return None
-    middle = len(spans) // 2
-    median = spans[middle] if len(spans) % 2 else (spans[middle - 1] + spans[middle]) / 2
-    return max(median, timedelta())
 
 
 def expected_pace() -> tuple[timedelta, bool]:

@@ -2,10 +2,12 @@
 
 Every value comes from the environment and has an embedded default that works on a
 fresh machine (SQLite, a serverless broker, console email, the local Momentum sandbox).
-Production sets DATABASE_URL, REDIS_URL, EMAIL_URL, SECRET_KEY, DEBUG=false and the
-Momentum URL and key. README.md has the full table.
+Production sets DATABASE_URL, REDIS_URL, EMAIL_URL, SECRET_KEY, ALLOWED_HOSTS and the
+Momentum URL and key. DEBUG is off unless set: `make run` turns it on for the demo.
+README.md has the full table.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -20,7 +22,9 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Core -------------------------------------------------------------------------------
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless set: with it on, a bad Host or a 404 shows the debug page and its URL list.
+# `make run` sets it for the demo; production leaves it unset.
+DEBUG = env.bool("DEBUG", default=False)
 
 # The development key is public: refuse to run with it outside DEBUG.
 DEV_SECRET_KEY = "django-insecure-dev-only-bulk-quotes-do-not-use-in-production"  # noqa: S105
@@ -47,6 +51,9 @@ INSTALLED_APPS = [
     "template_partials",
     # The JSON API (django-ninja); listed for its bundled, offline Swagger UI files.
     "ninja",
+    # Login throttling: failed sign-ins lock out per user and IP, site and admin alike.
+    "axes",
+    "csp",
     "accounts",
     "momentum",
     "quotes",
@@ -67,6 +74,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -78,6 +88,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # duration, age and ago, on every page.
+            "builtins": ["config.time_tags"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
@@ -118,12 +130,42 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "bulk:index"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
+# django-axes goes first: it refuses a locked-out user before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Login throttling (django-axes) ----------------------------------------------------
+# After LOGIN_FAILURE_LIMIT wrong passwords for one email from one client address, that
+# pair is locked out for LOGIN_LOCKOUT_MINUTES (the portal's sign-in and the admin's alike).
+# Staff unlock early in admin ("Access attempts": delete the entry) or with
+# `manage.py axes_reset_username <email>`. A success resets the count.
+
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_LOCKOUT_MINUTES", default=60.0))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# The same client address the quote throttle uses (TRUSTED_PROXY_COUNT below).
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
+# Emails are case-insensitive at sign-in, so they are in the lockout count too.
+AXES_USERNAME_CALLABLE = "accounts.services.lockout_username"
+
+# --- Client address ---------------------------------------------------------------------
+# How many reverse proxies stand between the internet and Django (a TLS proxy in front of
+# gunicorn: 1). Each appends the address it saw to X-Forwarded-For, so the client is the
+# entry that many places from the right; anything left of it is whatever the client sent.
+# 0 (the default) ignores X-Forwarded-For, which anyone can forge without a proxy.
+
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Internationalisation ---------------------------------------------------------------
 
@@ -172,6 +214,25 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts, styles, images and requests from the
+# portal itself only; no inline script or style (static/js/app.js does what inline
+# handlers did). htmx runs under it: its indicator style is off (base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # data: for the SVG icons of the API docs page (Swagger UI).
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Momentum ---------------------------------------------------------------------------
 # Defaults point at the local sandbox that `make run` starts (manage.py momentum_sandbox).
@@ -363,5 +424,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Every sign-in is noted at INFO; failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
+    },
 }

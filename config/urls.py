@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.decorators.http import require_GET
 
@@ -14,11 +15,18 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("bulk:index")
 
 
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin's, the API's).
+    return redirect(static("favicon.svg"), permanent=True)
+
+
 admin.site.site_header = "Bulk Quotes administration"
 admin.site.site_title = "Bulk Quotes admin"
 
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon),
     path("accounts/", include("accounts.urls")),
     path("quote/", include("quotes.urls")),
     path("bulk/", include("bulk.urls")),

@@ -1,8 +1,15 @@
+from datetime import timedelta
+
 from django.conf import settings
+from django.core.paginator import Page, Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from quotes.models import MomentumHealth, Quote
+
+# Upstream latency is the average time a quote held the slot over this many recent quotes.
+LATENCY_SAMPLE = 50
+QUOTES_PER_PAGE = 25
 
 
 def next_waiting_quote() -> Quote | None:
@@ -58,3 +65,34 @@ def momentum_is_down(health: MomentumHealth) -> bool:
         and health.paused_until
         and health.paused_until > timezone.now()
     )
+
+
+def upstream_latency(*, sample: int = LATENCY_SAMPLE) -> timedelta | None:
+    """How long a quote holds the Momentum slot: the median of the most recent quotes."""
+    spans = sorted(
+        done - claimed
+        for claimed, done in Quote.objects.filter(
+            status__in=Quote.TERMINAL_STATUSES,
+            claimed_at__isnull=False,
+            completed_at__isnull=False,
+        )
+        # Newest by id: quotes are claimed in about the order they are created.
+        .order_by("-pk")
+        .values_list("claimed_at", "completed_at")[:sample]
+    )
+    if not spans:
+        return None
+    middle = len(spans) // 2
+    median = spans[middle] if len(spans) % 2 else (spans[middle - 1] + spans[middle]) / 2
+    return max(median, timedelta())
+
+
+def quotes_page(*, user, page: object = 1, per_page: int = QUOTES_PER_PAGE) -> Page:
+    """One page of the single quotes the user asked for, newest first."""
+    mine = (
+        Quote.objects.filter(source=Quote.Source.SINGLE, lead__user=user)
+        .select_related("lead")
+        .defer("raw_payload")
+        .order_by("-created_at", "-pk")
+    )
+    return Paginator(mine, per_page).get_page(page)

@@ -1,10 +1,14 @@
+from datetime import timedelta
+
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from config.client_ip import client_ip
 from quotes import selectors
 from quotes.forms import QuoteForm
 from quotes.services import lifecycle, throttling
@@ -21,7 +25,7 @@ def new_quote(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             if not request.user.is_authenticated:
-                throttling.check_quote_rate(client_ip=request.META.get("REMOTE_ADDR", ""))
+                throttling.check_quote_rate(client_ip=client_ip(request))
             quote = lifecycle.request_quote(user=request.user, **form.cleaned_data)
         except throttling.QuoteRateLimited as error:
             form.add_error(None, str(error))
@@ -32,7 +36,8 @@ def new_quote(request: HttpRequest) -> HttpResponse:
                 str(quote.public_id),
             ]
             return redirect("quotes:detail", public_id=quote.public_id)
-    return render(request, "quotes/new.html", {"form": form}, status=status)
+    context = {"form": form, **_timing()}
+    return render(request, "quotes/new.html", context, status=status)
 
 
 @require_GET
@@ -50,5 +55,21 @@ def quote_detail(request: HttpRequest, public_id) -> HttpResponse:
         "quote": quote,
         "ahead": selectors.quotes_ahead(quote=quote),
         "health": selectors.momentum_health(),
+        **_timing(),
     }
     return render(request, template, context)
+
+
+@require_GET
+@login_required
+def my_quotes(request: HttpRequest) -> HttpResponse:
+    page = selectors.quotes_page(user=request.user, page=request.GET.get("page", 1))
+    return render(request, "quotes/mine.html", {"page": page})
+
+
+def _timing() -> dict:
+    # What the pages say about how long a quote takes: measured lately, or the limit.
+    return {
+        "latency": selectors.upstream_latency(),
+        "quote_timeout": timedelta(seconds=settings.MOMENTUM_QUOTE_TIMEOUT),
+    }

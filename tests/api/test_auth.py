@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from accounts.models import ApiToken
 from accounts.services import hash_api_token, regenerate_api_token
+from bulk.models import BatchJob
 from tests.api.conftest import API
 from tests.harness import create_job
 
@@ -36,6 +37,38 @@ def test_no_credentials_answer_401(client):
 @pytest.mark.parametrize("header", ["Bearer bq_not-a-real-token", "Bearer ", "Token abc"])
 def test_a_wrong_token_answers_401(header):
     assert Client(headers={"Authorization": header}).get(f"{API}/jobs").status_code == 401
+
+
+@pytest.mark.parametrize("header", ["Bearer bq_not-a-real-token", "Token abc", None])
+def test_a_post_with_a_wrong_token_or_none_answers_401_not_a_csrf_error(user, header):
+    job = create_job(user=user, rows=1)
+    headers = {"Authorization": header} if header else {}
+    program = Client(enforce_csrf_checks=True, headers=headers)
+    response = program.post(f"{API}/jobs/{job.pk}/cancel")
+    assert (response.status_code, response.json()["code"]) == (401, "unauthorized")
+    job.refresh_from_db()
+    assert job.status == BatchJob.Status.PENDING
+
+
+def test_a_signed_in_browser_with_a_bad_token_is_refused_401(user):
+    browser = Client(headers={"Authorization": "Bearer bq_stolen"})
+    browser.force_login(user)
+    assert browser.get(f"{API}/jobs").status_code == 401
+
+
+def test_the_schema_lists_the_errors_each_endpoint_gives(client):
+    paths = client.get(f"{API}/openapi.json").json()["paths"]
+    cancel = paths["/api/v1/jobs/{job_id}/cancel"]["post"]["responses"]
+    assert {"401", "403", "404", "409"} <= set(cancel)
+    assert set(paths["/api/v1/jobs"]["get"]["responses"]) == {"200", "400", "401"}
+    upload = paths["/api/v1/uploads"]["post"]
+    assert {"400", "401", "403"} <= set(upload["responses"])
+    file_field = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert "400" in file_field["file"]["description"]
+
+
+def test_a_job_id_too_big_for_the_database_answers_404(api_client):
+    assert api_client.get(f"{API}/jobs/{2**70}").status_code == 404
 
 
 def test_a_token_signs_the_program_in(api_client, user):
@@ -87,13 +120,24 @@ def test_the_profile_page_makes_a_token_and_shows_it_once(signed_in_client, user
     page = signed_in_client.get(reverse("accounts:profile")).content.decode()
     assert "You have no API token." in page
     response = signed_in_client.post(reverse("accounts:api_token"))
-    raw = response.context["new_token"]
-    assert raw in response.content.decode()
-    assert "no-store" in response["Cache-Control"]
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:profile") + "#api-token"
+    shown = signed_in_client.get(response["Location"])
+    raw = shown.context["new_token"]
+    assert raw in shown.content.decode()
+    assert 'data-copy-target="#new-api-token"' in shown.content.decode()
+    assert "no-store" in shown["Cache-Control"]
     assert ApiToken.objects.get(user=user).key_hash == hash_api_token(raw)
     again = signed_in_client.get(reverse("accounts:profile")).content.decode()
     assert raw not in again
     assert raw[:10] + "…" in again
+
+
+def test_refreshing_the_page_after_making_a_token_makes_no_new_one(signed_in_client, user):
+    made = signed_in_client.post(reverse("accounts:api_token"), follow=True)
+    raw = made.context["new_token"]
+    signed_in_client.get(reverse("accounts:profile"))  # the refresh is a GET now
+    assert ApiToken.objects.get(user=user).key_hash == hash_api_token(raw)
 
 
 def test_regenerating_the_token_retires_the_old_one(signed_in_client, user):

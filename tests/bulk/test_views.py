@@ -314,7 +314,7 @@ def test_job_page_shows_status_progress_and_counts(signed_in_client, user):
     )
     page = signed_in_client.get(reverse("bulk:job", args=[job.pk])).content.decode()
     assert '<span class="badge processing">Processing</span> 40% done' in page
-    assert 'style="width: 40%"' in page
+    assert 'class="pct-40"' in page
     assert 'hx-trigger="every 3s"' in page
 
 

@@ -19,7 +19,9 @@ PROBE = (
     " 'poll': settings.MOMENTUM_POLL_INTERVAL, 'timeout': settings.MOMENTUM_QUOTE_TIMEOUT,"
     " 'hosts': settings.ALLOWED_HOSTS, 'transport': settings.CELERY_BROKER_TRANSPORT_OPTIONS,"
     " 'acks_late': settings.CELERY_TASK_ACKS_LATE, 'routes': settings.CELERY_TASK_ROUTES,"
-    " 'hard_limit': settings.CELERY_TASK_TIME_LIMIT}))"
+    " 'hard_limit': settings.CELERY_TASK_TIME_LIMIT,"
+    " 'csp': settings.CONTENT_SECURITY_POLICY['DIRECTIVES'],"
+    " 'proxies': settings.TRUSTED_PROXY_COUNT}))"
 )
 CONFIG_VARS = (
     "DATABASE_URL",
@@ -33,7 +35,11 @@ CONFIG_VARS = (
     "MOMENTUM_MAX_IN_FLIGHT",
     "MOMENTUM_POLL_INTERVAL",
     "MOMENTUM_QUOTE_TIMEOUT",
+    "TRUSTED_PROXY_COUNT",
+    "DJANGO_SETTINGS_MODULE",
 )
+# What `make run` sets for the demo on a fresh machine.
+DEMO = {"DEBUG": "true"}
 
 
 def run_settings(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess:
@@ -46,7 +52,7 @@ def run_settings(tmp_path: Path, **environ: str) -> subprocess.CompletedProcess:
 
 
 def read_settings(tmp_path: Path, **environ: str) -> dict:
-    done = run_settings(tmp_path, **environ)
+    done = run_settings(tmp_path, **(DEMO | environ))
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -115,6 +121,7 @@ def test_momentum_tasks_are_acked_late_and_routed_to_their_own_queue(tmp_path):
 def test_a_lease_shorter_than_one_http_call_is_refused(tmp_path):
     done = run_settings(
         tmp_path,
+        **DEMO,
         MOMENTUM_LEASE_SECONDS="10",
         MOMENTUM_CONNECT_TIMEOUT="5",
         MOMENTUM_READ_TIMEOUT="20",
@@ -124,23 +131,45 @@ def test_a_lease_shorter_than_one_http_call_is_refused(tmp_path):
 
 
 def test_an_email_resend_delay_within_the_send_timeout_is_refused(tmp_path):
-    done = run_settings(tmp_path, EMAIL_TIMEOUT="30", BULK_EMAIL_RESEND_AFTER="20")
+    done = run_settings(tmp_path, **DEMO, EMAIL_TIMEOUT="30", BULK_EMAIL_RESEND_AFTER="20")
     assert done.returncode != 0
     assert "BULK_EMAIL_RESEND_AFTER (20) must be longer than EMAIL_TIMEOUT" in done.stderr
 
 
-def test_development_secret_key_is_refused_without_debug(tmp_path):
-    done = run_settings(tmp_path, DEBUG="false")
+def test_debug_is_off_when_unset(tmp_path):
+    done = run_settings(tmp_path, SECRET_KEY="x" * 60)
+    assert done.returncode == 0, done.stderr
+    conf = json.loads(done.stdout)
+    assert conf["debug"] is False
+    assert conf["proxies"] == 0
+
+
+def test_the_demo_turns_debug_on(tmp_path):
+    assert read_settings(tmp_path)["debug"] is True
+
+
+@pytest.mark.parametrize("debug", [None, "false"])
+def test_development_secret_key_is_refused_without_debug(tmp_path, debug):
+    done = run_settings(tmp_path, **({"DEBUG": debug} if debug else {}))
     assert done.returncode != 0
     assert "SECRET_KEY must be set" in done.stderr
 
 
+def test_content_security_policy_allows_only_the_portal_itself(tmp_path):
+    csp = read_settings(tmp_path)["csp"]
+    assert csp["script-src"] == ["'self'"]
+    assert csp["style-src"] == ["'self'"]
+    assert "'unsafe-inline'" not in str(csp)
+    assert csp["frame-ancestors"] == ["'none'"]
+
+
 @pytest.mark.django_db
-def test_deploy_check_is_clean_with_production_values(tmp_path):
+def test_deploy_check_is_clean_with_only_the_documented_production_values(tmp_path):
+    """README's production notes: SECRET_KEY and ALLOWED_HOSTS; DEBUG left unset."""
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARS}
     env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
         VAR_DIR=str(tmp_path),
-        DEBUG="false",
         SECRET_KEY="a-long-random-production-secret-" + "k7#Qz!" * 8,
         ALLOWED_HOSTS="quotes.example.com",
     )

@@ -88,6 +88,33 @@ def test_visitors_are_throttled_with_a_clear_message(client, settings):
 
 
 @pytest.mark.django_db
+def test_behind_a_trusted_proxy_each_visitor_has_their_own_limit(client, settings):
+    settings.QUOTE_ANON_RATE_PER_HOUR = 1
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    ada = {**proxy, "HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    bob = {**proxy, "HTTP_X_FORWARDED_FOR": "203.0.113.9"}
+    assert client.post(reverse("quotes:new"), FORM, **ada).status_code == 302
+    assert client.post(reverse("quotes:new"), FORM, **bob).status_code == 302
+    assert client.post(reverse("quotes:new"), FORM, **ada).status_code == 429
+    # Ada's own X-Forwarded-For entry is left of what the proxy appended: no escape.
+    forged = {**proxy, "HTTP_X_FORWARDED_FOR": "192.0.2.50, 198.51.100.7"}
+    assert client.post(reverse("quotes:new"), FORM, **forged).status_code == 429
+
+
+@pytest.mark.django_db
+def test_without_a_trusted_proxy_a_forged_header_does_not_escape_the_limit(client, settings):
+    settings.QUOTE_ANON_RATE_PER_HOUR = 1
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert (
+        client.post(reverse("quotes:new"), FORM, HTTP_X_FORWARDED_FOR="192.0.2.1").status_code
+        == 302
+    )
+    again = client.post(reverse("quotes:new"), FORM, HTTP_X_FORWARDED_FOR="192.0.2.2")
+    assert again.status_code == 429
+
+
+@pytest.mark.django_db
 def test_signed_in_users_are_not_throttled(signed_in_client, settings):
     settings.QUOTE_ANON_RATE_PER_HOUR = 1
     for _ in range(3):
