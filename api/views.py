@@ -363,7 +363,7 @@ class Columns(Schema):
 
 @api.post(
     "/uploads/{upload_id}/columns",
-    response={200: schemas.Upload, 410: schemas.Error, **ERRORS, **CONFLICT},
+    response={200: schemas.Upload, 410: schemas.Error, **WRITE},
     url_name="upload_columns",
     summary="Choose which columns hold the address, and read the file again",
     tags=["uploads"],
