@@ -66,3 +66,15 @@ def ago(value: datetime | None) -> SafeString | str:
         local.strftime("%-d %b %Y, %H:%M %Z"),
         ago_text(value),
     )
+
+
+@register.filter
+def clock(value: datetime | None) -> str:
+    """A moment in the viewer's time zone: "14:30 MDT" today, "Tue 3 Mar, 14:30 MDT" later."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    today = timezone.localtime(timezone.now()).date()
+    if local.date() == today:
+        return local.strftime("%H:%M %Z")
+    return local.strftime("%a %-d %b, %H:%M %Z")

@@ -274,7 +274,7 @@ def test_a_workbook_of_mostly_blank_rows_reads_in_under_2_s_and_100_mb(tmp_path)
     out = subprocess.run(
         [sys.executable, "-c", script, str(path)],
         cwd=ROOT,
-        env={"DJANGO_SETTINGS_MODULE": "config.settings", "PATH": "/usr/bin:/bin"},
+        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
         check=True,
