@@ -355,3 +355,11 @@ def test_ten_thousand_row_workbook_previews_and_submits(signed_in_client, user, 
     assert job.total_count == 10_000
     assert BatchQuote.objects.filter(batch_job=job).count() == 10_000
     assert BatchQuote.objects.get(batch_job=job, row_number=4).zip_code == "02134"
+
+
+@pytest.mark.django_db
+def test_a_job_id_too_large_for_the_database_is_a_404(signed_in_client):
+    huge = "9" * 30
+    assert signed_in_client.get(f"/bulk/{huge}/").status_code == 404
+    assert signed_in_client.get(f"/bulk/{huge}/results.csv").status_code == 404
+    assert signed_in_client.post(f"/bulk/{huge}/cancel/").status_code == 404
