@@ -30,7 +30,9 @@ urlpatterns = [
     path("jobs/", views.job_list, name="jobs"),
     path("<job_id:job_id>/", views.job, name="job"),
     re_path(
-        r"^(?P<job_id>[0-9]{1,18})/(?P<action>cancel|resume|retry)/$", views.job_action, name="job_action"
+        r"^(?P<job_id>[0-9]{1,18})/(?P<action>cancel|resume|retry)/$",
+        views.job_action,
+        name="job_action",
     ),
     re_path(r"^(?P<job_id>[0-9]{1,18})/results\.(?P<fmt>csv|xlsx)$", views.export, name="export"),
 ]
