@@ -94,6 +94,9 @@ class Job(Schema):
     id: int
     file_name: str
     status: JobStatus
+    paused_by_staff: bool = Field(
+        description="Staff paused the job: its rows wait until they resume it."
+    )
     speed_mbps: int
     term_months: int
     notify_email: bool

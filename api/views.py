@@ -129,6 +129,7 @@ def _job(job: BatchJob) -> dict:
         "id": job.pk,
         "file_name": job.file_name,
         "status": job.status,
+        "paused_by_staff": job.is_paused,
         "speed_mbps": job.speed_mbps,
         "term_months": job.term_months,
         "notify_email": job.notify_email,

@@ -13,6 +13,20 @@ from quotes.models import (  # noqa: F401 (a job's choices are a quote's)
 )
 
 
+class BatchJobQuerySet(models.QuerySet):
+    def open(self) -> "BatchJobQuerySet":
+        return self.filter(status__in=BatchJob.OPEN_STATUSES)
+
+    def in_service_order(self) -> "BatchJobQuerySet":
+        """Open, unpaused jobs in the order the engine serves them: staff priority first
+        (front of the line), then round-robin (the job served longest ago)."""
+        return (
+            self.open()
+            .filter(paused_at__isnull=True)
+            .order_by(F("priority").desc(), F("last_served_at").asc(nulls_first=True), "pk")
+        )
+
+
 class BatchJob(models.Model):
     """One uploaded spreadsheet and the quoting of its valid rows."""
 
@@ -24,6 +38,7 @@ class BatchJob(models.Model):
         FAILED = "failed", "Failed"
 
     FINISHED_STATUSES = (Status.COMPLETE, Status.CANCELLED, Status.FAILED)
+    OPEN_STATUSES = (Status.PENDING, Status.PROCESSING)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batch_jobs"
@@ -60,6 +75,20 @@ class BatchJob(models.Model):
     # Which end of the job the email is about (a retry or resume starts a new round);
     # with the job's id it makes the email's stable Message-ID.
     notification_round = models.PositiveIntegerField(default=0)
+    # Staff's place in the line: higher goes first (front), lower last (back); jobs of
+    # one priority share the slot round-robin.
+    priority = models.IntegerField(default=0)
+    # A job paused by staff is skipped by the engine; its owner sees "paused by staff".
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = BatchJobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -80,6 +109,10 @@ class BatchJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED_STATUSES
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_at is not None and not self.is_finished
 
     @property
     def pending_count(self) -> int:

@@ -8,6 +8,7 @@ README.md has the full table.
 """
 
 from datetime import timedelta
+from email.utils import getaddresses
 from pathlib import Path
 
 import environ
@@ -60,6 +61,10 @@ INSTALLED_APPS = [
     "bulk",
     "engine",
     "api",
+    # Health checks' templates; the checks themselves are listed in ops/views.py.
+    "health_check",
+    # Operations: alerts, the staff queue page, health, metrics (depends on every app).
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Job and upload ids from the URL on the request's log records.
+    "ops.logging.RequestIdsMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -201,6 +208,8 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 # up after this many seconds and is retried (BULK_EMAIL_RESEND_AFTER must be longer).
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bulk Quotes <quotes@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default="[Bulk Quotes] ")
 
 # --- Security (production) --------------------------------------------------------------
 # Off under DEBUG so the development server works over plain HTTP.
@@ -409,20 +418,69 @@ CELERY_DB_REUSE_MAX = 10_000
 
 # Exactly one beat process runs in production (README.md).
 SWEEP_INTERVAL = env.float("SWEEP_INTERVAL", default=30.0)
+ALERT_CHECK_INTERVAL = env.float("ALERT_CHECK_INTERVAL", default=30.0)
 CELERY_BEAT_SCHEDULE: dict = {
     # Recovery comes from the database, not the broker (DESIGN.md, invariant 7).
     "sweep-quotes": {"task": "engine.tasks.sweep", "schedule": SWEEP_INTERVAL},
     "sweep-jobs": {"task": "bulk.tasks.sweep", "schedule": SWEEP_INTERVAL},
+    # Alerts to staff and the slot clock for /metrics (ops); default queue.
+    "ops-check-alerts": {"task": "ops.tasks.check_alerts", "schedule": ALERT_CHECK_INTERVAL},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# --- Logging ----------------------------------------------------------------------------
+# --- Operations: alerts, metrics, error reporting ----------------------------------------
 
+# Staff emailed about incidents: "Name <email>, Other <email>" (Django's ADMINS).
+ADMINS = [
+    (name, address) for name, address in getaddresses([env.str("ADMINS", default="")]) if address
+]
+# Momentum failing every call for this long (seconds) opens an incident.
+ALERT_MOMENTUM_DOWN_AFTER = env.float("ALERT_MOMENTUM_DOWN_AFTER", default=600.0)
+# /metrics answers staff, or a request with "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# Error reporting, only when a DSN is given (no network use otherwise).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+        # Addresses and contact details are customers' data: not sent.
+        send_default_pii=False,
+    )
+
+# --- Logging ----------------------------------------------------------------------------
+# `text` (default) is for people; `json` is one object a line for a log pipeline, with the
+# job, row, quote and upload ids a record concerns (ops/logging.py).
+
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"ids": {"()": "ops.logging.ContextFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["ids"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

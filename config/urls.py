@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.decorators.http import require_GET
 
 from api.views import api
+from ops import views as ops_views
 
 
 @require_GET
@@ -31,5 +32,9 @@ urlpatterns = [
     path("quote/", include("quotes.urls")),
     path("bulk/", include("bulk.urls")),
     path("api/v1/", api.urls),
+    path("ops/", include("ops.urls")),
+    path("health/live", ops_views.live, name="health_live"),
+    path("health/ready", ops_views.ready, name="health_ready"),
+    path("metrics", ops_views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]

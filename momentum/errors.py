@@ -65,3 +65,20 @@ class MomentumConfigurationError(MomentumError):
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+def error_kind(error: MomentumError) -> str:
+    """A short label for an error, for counting by kind: refused_key, bad_config, busy,
+    server_error, malformed, unreachable or rejected."""
+    status = getattr(error, "status_code", None)
+    if isinstance(error, MomentumConfigurationError):
+        return "refused_key" if status in (401, 403) else "bad_config"
+    if isinstance(error, MomentumRejected):
+        return "rejected"
+    if status == 429:
+        return "busy"
+    if status is not None and status >= 500:
+        return "server_error"
+    if status is not None:
+        return "malformed"
+    return "unreachable"

@@ -152,6 +152,9 @@ class MomentumHealth(models.Model):
     paused_until = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # When the current run of failures began (cleared by the next answer): Momentum has
+    # been unreachable since then.
+    failing_since = models.DateTimeField(null=True, blank=True)
     # Set on 401/403: work stops until staff fix the key and clear this in admin.
     config_error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -162,3 +165,13 @@ class MomentumHealth(models.Model):
 
     def __str__(self) -> str:
         return "Momentum health"
+
+
+class MomentumErrorCount(models.Model):
+    """How many errors of one kind Momentum gave us, ever (for /metrics)."""
+
+    kind = models.CharField(max_length=40, unique=True)
+    count = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.count}"

@@ -65,10 +65,9 @@ def open_next_row() -> Quote | None:
         batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING
     )
     job = (
-        BatchJob.objects.filter(status__in=[BatchJob.Status.PENDING, BatchJob.Status.PROCESSING])
+        BatchJob.objects.in_service_order()
         .filter(Exists(has_pending))
         .select_related("user")
-        .order_by(F("last_served_at").asc(nulls_first=True), "pk")
         .first()
     )
     if job is None:

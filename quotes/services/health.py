@@ -11,12 +11,13 @@ import random
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from momentum.errors import MomentumConfigurationError, MomentumError
-from quotes.models import MomentumHealth
+from momentum.errors import MomentumConfigurationError, MomentumError, error_kind
+from quotes.models import MomentumErrorCount, MomentumHealth
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +41,19 @@ def down_pause(*, beyond: int) -> float:
 def note_momentum_success() -> None:
     """Momentum answered: forget earlier failures (the update matches no row otherwise)."""
     MomentumHealth.objects.filter(pk=1, consecutive_failures__gt=0).update(
-        consecutive_failures=0, paused_until=None, last_error=""
+        consecutive_failures=0, paused_until=None, last_error="", failing_since=None
     )
 
 
 def note_momentum_failure(*, error: MomentumError) -> bool:
     """Count a transient failure; past MOMENTUM_DOWN_AFTER pause the engine. True if paused."""
     get_health()
+    count_momentum_error(error=error)
     with transaction.atomic():
         MomentumHealth.objects.filter(pk=1).update(
-            consecutive_failures=F("consecutive_failures") + 1, last_error=error.message[:500]
+            consecutive_failures=F("consecutive_failures") + 1,
+            last_error=error.message[:500],
+            failing_since=Coalesce(F("failing_since"), Value(timezone.now())),
         )
         failures = MomentumHealth.objects.values_list("consecutive_failures", flat=True).get(pk=1)
         beyond = failures - settings.MOMENTUM_DOWN_AFTER
@@ -61,6 +65,17 @@ def note_momentum_failure(*, error: MomentumError) -> bool:
         )
     logger.warning("Momentum looks unavailable (%s); pausing %.1f s", error.message, pause)
     return True
+
+
+def count_momentum_error(*, error: MomentumError) -> None:
+    """Count an error by kind (for /metrics)."""
+    kind = error_kind(error)
+    if not MomentumErrorCount.objects.filter(kind=kind).update(count=F("count") + 1):
+        try:
+            with transaction.atomic():
+                MomentumErrorCount.objects.create(kind=kind, count=1)
+        except IntegrityError:  # another process made the row first
+            MomentumErrorCount.objects.filter(kind=kind).update(count=F("count") + 1)
 
 
 def pause_momentum(*, seconds: float) -> None:
@@ -75,6 +90,7 @@ def pause_momentum(*, seconds: float) -> None:
 def stop_for_configuration(*, error: MomentumConfigurationError) -> None:
     """A wrong key stops all work until staff fix it and clear the error in admin."""
     get_health()
+    count_momentum_error(error=error)
     MomentumHealth.objects.filter(pk=1).update(config_error=error.message[:1000])
     logger.error("Momentum refused our credentials; work is stopped: %s", error.message)
 

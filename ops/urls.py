@@ -1,0 +1,10 @@
+from django.urls import path
+
+from ops import views
+
+app_name = "ops"
+
+urlpatterns = [
+    path("queue/", views.queue, name="queue"),
+    path("queue/jobs/<int:job_id>/<slug:action>/", views.job_action, name="job_action"),
+]
