@@ -6,7 +6,7 @@ from django.utils import timezone
 from bulk.models import BatchQuote
 from ops.models import Incident
 from tests.bulk.conftest import BatchJobFactory
-from tests.e2e.test_browser import ARTIFACTS, chromium  # noqa: F401 (the fixture)
+from tests.e2e.test_browser import ARTIFACTS
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -29,7 +29,7 @@ def job_with_rows(rows: int, name: str):
 
 
 def test_staff_move_a_job_to_the_front_and_see_an_incident_appear(
-    chromium,  # noqa: F811
+    chromium,
     live_server,
     transactional_db,
     broker,
