@@ -83,6 +83,20 @@ def sandbox():
 
 
 @pytest.fixture
+def momentum(sandbox, settings):
+    """The sandbox as this process's Momentum, with fast timings, for stepping through the
+    lifecycle without workers."""
+    settings.MOMENTUM_BASE_URL = sandbox.url
+    settings.MOMENTUM_POLL_INTERVAL = 0.02
+    settings.MOMENTUM_QUOTE_TIMEOUT = 5.0
+    settings.MOMENTUM_LEASE_SECONDS = 2.0
+    settings.MOMENTUM_RETRY_BASE = 0.01
+    settings.MOMENTUM_READ_TIMEOUT = 0.5
+    settings.MOMENTUM_DOWN_AFTER = 50
+    return sandbox
+
+
+@pytest.fixture
 def engine(transactional_db, broker, sandbox, settings, tmp_path):
     """Worker processes on the test database, the session broker and the sandbox."""
     from tests.harness import ENGINE_ENV, Engine, database_url

@@ -9,25 +9,7 @@ from django.utils import timezone
 from engine import services as engine
 from quotes.models import MomentumHealth, Quote
 from quotes.services import lifecycle
-from tests.quotes.factories import QuoteFactory
-
-
-@pytest.fixture
-def momentum(sandbox, settings):
-    settings.MOMENTUM_BASE_URL = sandbox.url
-    settings.MOMENTUM_POLL_INTERVAL = 0.02
-    settings.MOMENTUM_QUOTE_TIMEOUT = 5.0
-    settings.MOMENTUM_LEASE_SECONDS = 2.0
-    settings.MOMENTUM_RETRY_BASE = 0.01
-    settings.MOMENTUM_READ_TIMEOUT = 0.5
-    settings.MOMENTUM_DOWN_AFTER = 50
-    return sandbox
-
-
-def claim(quote: Quote) -> str:
-    token = lifecycle.new_token()
-    assert lifecycle.claim_quote(quote_id=quote.pk, token=token)
-    return token
+from tests.quotes.factories import QuoteFactory, claim
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 import factory
 
 from quotes.models import Lead, Quote
+from quotes.services import lifecycle
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
@@ -22,3 +23,10 @@ class QuoteFactory(factory.django.DjangoModelFactory):
     city = "Austin"
     state = "TX"
     zip_code = "78701"
+
+
+def claim(quote) -> str:
+    """Claim a free slot for a pending quote, as dispatch does; the run's lease token."""
+    token = lifecycle.new_token()
+    assert lifecycle.claim_quote(quote_id=quote.pk, token=token)
+    return token
