@@ -155,12 +155,15 @@ def open_next_row() -> Quote | None:
         job, row = _next_pending_row()
         if row is None:
             return None
+        # A row a person retried (its quote was dropped) asks Momentum again: it does
+        # not take back the answer it is retried for.
+        retried = row.quote_id is None
         quote = _row_quote(job=job, row=row)
         source, live = selectors.answer_for(
             address_key=quote.address_key,
             speed_mbps=job.speed_mbps,
             term_months=job.term_months,
-            days=job.reuse_days,
+            days=0 if retried else job.reuse_days,
         )
         if source is None and live is None:
             if not _start_row(job=job, row=row, quote=quote):

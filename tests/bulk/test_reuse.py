@@ -299,3 +299,20 @@ def test_the_api_takes_a_reuse_window_and_counts_reused_rows(user):
     assert response.json()["counts"]["reused"] == 1
     bad = client.post("/api/v1/uploads", {"file": upload(data), "reuse_days": 400})
     assert bad.status_code == 400
+
+
+def test_a_retried_row_asks_momentum_again_instead_of_taking_back_its_answer():
+    answered(
+        number=1,
+        status=Quote.Status.FAILED,
+        outcome_kind=Kind.REJECTED,
+        mrc=None,
+        error_message="No coverage at this address.",
+    )
+    job = create_job(user=UserFactory(), rows=1, street_for=street)
+    assert job.rows.get().failure == BatchQuote.Failure.REJECTED
+    jobs.retry_failed_rows(job=job, by=UserFactory(is_staff=True), include_permanent=True)
+    quote = engine.dispatch_next()
+    assert quote is not None
+    assert quote.batch_row.batch_job_id == job.pk
+    assert quote.taken_from_id is None
