@@ -51,6 +51,10 @@ class Upload(Schema):
     speed_mbps: int
     term_months: int
     notify_email: bool
+    reuse_days: int = Field(description="The reuse window in days (0: reuse off).")
+    reusable_count: int = Field(
+        description="Valid rows a quote from the reuse window will answer at once."
+    )
     columns: list[str] = Field(description="The file's column headers, in order.")
     header_row: int | None = Field(description="The header's row; null: no header row.")
     sheet: str
@@ -80,6 +84,8 @@ class Counts(Schema):
     cancelled: int
     pending: int = Field(description="Rows not quoted yet, including any in flight.")
     processed: int = Field(description="succeeded + failed")
+    reused: int = Field(description="Processed rows answered by a recent identical quote.")
+    shared: int = Field(description="Processed rows answered by another job's quote in flight.")
 
 
 class Links(Schema):
@@ -100,6 +106,7 @@ class Job(Schema):
     speed_mbps: int
     term_months: int
     notify_email: bool
+    reuse_days: int
     percent_done: int
     counts: Counts
     created_at: datetime

@@ -23,6 +23,7 @@ from pydantic import AfterValidator, Field, WithJsonSchema
 from api import schemas
 from api.auth import API_AUTH
 from bulk import exports, selectors
+from bulk.forms import MAX_REUSE_DAYS
 from bulk.models import (
     DEFAULT_SPEED_MBPS,
     DEFAULT_TERM_MONTHS,
@@ -133,6 +134,7 @@ def _job(job: BatchJob) -> dict:
         "speed_mbps": job.speed_mbps,
         "term_months": job.term_months,
         "notify_email": job.notify_email,
+        "reuse_days": job.reuse_days,
         "percent_done": job.percent_done,
         "counts": {
             "total": job.total_count,
@@ -141,6 +143,8 @@ def _job(job: BatchJob) -> dict:
             "cancelled": job.cancelled_count,
             "pending": job.pending_count,
             "processed": job.processed_count,
+            "reused": job.reused_count,
+            "shared": job.shared_count,
         },
         "created_at": job.created_at,
         "started_at": job.started_at,
@@ -184,6 +188,8 @@ def _upload(staged: StagedUpload) -> dict:
         "speed_mbps": staged.speed_mbps,
         "term_months": staged.term_months,
         "notify_email": staged.notify_email,
+        "reuse_days": staged.reuse_days,
+        "reusable_count": selectors.reusable_rows(staged=staged),
         "columns": columns,
         "header_row": staged.header_row,
         "sheet": staged.sheet_name,
@@ -301,6 +307,14 @@ UPLOAD_FILE = File(
     description="An .xlsx, .xls, .ods or .csv spreadsheet of addresses (a header row is optional; "
     "see `mapping` and `no_header`). Any other file answers 400 `upload_rejected`.",
 )
+REUSE_FIELD = Form(
+    None,
+    ge=0,
+    le=MAX_REUSE_DAYS,
+    description="Reuse a price Momentum gave for the same address, speed and term within "
+    "this many days instead of asking again (0: never). Default: the portal's setting "
+    "(QUOTE_REUSE_DAYS, 30). Timeouts and outages are never reused.",
+)
 
 
 @api.post(
@@ -318,6 +332,7 @@ def create_upload(
     notify_email: bool = NOTIFY_FIELD,
     mapping: str = MAPPING_FIELD,
     no_header: bool = NO_HEADER_FIELD,
+    reuse_days: int | None = REUSE_FIELD,
 ):
     """Read and validate an xlsx, xls, ods or csv file of addresses; nothing is quoted yet. A
     file that is not such a spreadsheet is refused with 400 and the reason.
@@ -335,6 +350,7 @@ def create_upload(
             term_months=term_months,
             notify_email=notify_email,
             mapping=_column_map(mapping, no_header),
+            reuse_days=reuse_days,
         )
     except uploads.UploadRejected as rejected:
         raise ApiError(400, "upload_rejected", rejected.message) from rejected

@@ -125,9 +125,21 @@ def _result(job: BatchJob, row: BatchQuote, speed: str, term: str) -> list[objec
         speed,
         term,
         f"{row.street_address}, {row.city}, {row.state} {row.zip_code}",
-        (row.quote.momentum_quote_id if row.quote else "") or "",
-        _local(quote.completed_at) if quote else None,
+        _reference(row),
+        # A reused or shared answer was priced when its own quote was.
+        _local((quote.taken_from or quote).completed_at) if quote else None,
     ]
+
+
+def _reference(row: BatchQuote) -> str:
+    """Momentum's id for the row's quote; "MQ-1 (reused)" or "MQ-1 (shared)" when the row
+    took the answer of another quote instead of asking Momentum."""
+    quote = row.quote
+    if quote is None:
+        return ""
+    if quote.taken_from is not None and quote.taken_as:
+        return f"{quote.taken_from.reference} ({quote.taken_as})"
+    return quote.momentum_quote_id or ""
 
 
 def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[object]]:
@@ -166,7 +178,7 @@ def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[ob
         tail = first[1:] if first else [None, None, "", "", "", "", "", None]
         return [*values, f"Same as row {detail}", *tail]
 
-    rows = job.rows.select_related("quote").order_by("row_number")
+    rows = job.rows.select_related("quote__taken_from").order_by("row_number")
     for row in rows.iterator(chunk_size=CHUNK):
         while pending is not None and pending[0] < row.row_number:
             line = skipped_line(pending)

@@ -6,6 +6,9 @@ from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, BatchJob, Batch
 from bulk.parsing import FIELD_LABELS, FIELDS, ColumnMap, column_letter
 from quotes.forms import SPEED_CHOICES, TERM_CHOICES
 
+# The longest reuse window a job may ask for.
+MAX_REUSE_DAYS = 365
+
 
 class UploadForm(forms.Form):
     """The spreadsheet and the job's options; the file's content is checked by the service."""
@@ -29,16 +32,29 @@ class UploadForm(forms.Form):
     notify_email = forms.BooleanField(
         label="Email me when the job is done", required=False, initial=True
     )
+    reuse_days = forms.IntegerField(
+        label="Reuse prices from the last (days)",
+        min_value=0,
+        max_value=MAX_REUSE_DAYS,
+        required=False,
+        help_text="An address priced at this speed and term within this many days takes "
+        "that price at once instead of asking Momentum again. 0 asks again for every row.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+        self.fields["reuse_days"].initial = settings.QUOTE_REUSE_DAYS
         self.fields["file"].help_text = (
             f".xlsx, .xls, .ods or .csv, up to {filesizeformat(settings.BULK_MAX_UPLOAD_BYTES)} "
             f"and {settings.BULK_MAX_ROWS:,} rows: street address, city, state and ZIP code "
             "in columns of their own, or one full address a row. A header row is optional: "
             "you choose the columns on the next page."
         )
+
+    def clean_reuse_days(self) -> int:
+        days = self.cleaned_data["reuse_days"]
+        return settings.QUOTE_REUSE_DAYS if days is None else days
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

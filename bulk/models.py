@@ -50,12 +50,23 @@ class BatchJob(models.Model):
     notify_email = models.BooleanField(default=True)
     speed_mbps = models.PositiveIntegerField(default=1000)
     term_months = models.PositiveSmallIntegerField(default=36)
+    # A row takes the answer of an identical quote finished within this many days instead
+    # of asking Momentum (0: never). Defaults to QUOTE_REUSE_DAYS.
+    reuse_days = models.PositiveSmallIntegerField(default=30)
+    # The one contact every row's quote is requested for, made at submission.
+    lead = models.ForeignKey(
+        "quotes.Lead", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     total_count = models.PositiveIntegerField(default=0)
     processed_count = models.PositiveIntegerField(default=0)
     success_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
     cancelled_count = models.PositiveIntegerField(default=0)
+    # Of the processed rows: answered from a recent identical quote, or from a quote
+    # another row had in flight for the same address (no Momentum quote of their own).
+    reused_count = models.PositiveIntegerField(default=0)
+    shared_count = models.PositiveIntegerField(default=0)
     # Row number of the row most recently started.
     current_index = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True)
@@ -117,6 +128,18 @@ class BatchJob(models.Model):
     @property
     def pending_count(self) -> int:
         return self.total_count - self.processed_count - self.cancelled_count
+
+    @property
+    def taken_summary(self) -> str:
+        """ "4 rows reused from recent quotes, 2 shared with other jobs' quotes", or ""."""
+        parts = []
+        if self.reused_count:
+            rows = "row" if self.reused_count == 1 else "rows"
+            parts.append(f"{self.reused_count:,} {rows} reused from recent quotes")
+        if self.shared_count:
+            rows = "row" if self.shared_count == 1 else "rows"
+            parts.append(f"{self.shared_count:,} {rows} shared with other jobs' quotes")
+        return ", ".join(parts)
 
     @property
     def percent_done(self) -> int:
@@ -246,6 +269,7 @@ class StagedUpload(models.Model):
     speed_mbps = models.PositiveIntegerField(default=DEFAULT_SPEED_MBPS)
     term_months = models.PositiveSmallIntegerField(default=DEFAULT_TERM_MONTHS)
     notify_email = models.BooleanField(default=True)
+    reuse_days = models.PositiveSmallIntegerField(default=30)
     # The uploaded bytes, kept until the upload is submitted, to read again with other
     # columns chosen.
     content = models.BinaryField(null=True, blank=True, editable=False)

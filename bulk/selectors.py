@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import User
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.parsing import ColumnMap
+from quotes import selectors as quote_selectors
 from quotes.models import Quote
 from quotes.selectors import upstream_latency
 
@@ -98,6 +99,23 @@ def remembered_mappings(*, user: User) -> dict[str, ColumnMap]:
 def job_source(*, job: BatchJob) -> JobSource | None:
     """What the job page says about the uploaded sheet (rows skipped and why)."""
     return JobSource.objects.filter(batch_job=job).defer("rows").first()
+
+
+def reusable_rows(*, staged: StagedUpload) -> int:
+    """How many of a ready upload's valid rows a recent quote will answer (its reuse
+    window, speed and term): for the preview, and for an estimate of the job's time."""
+    if staged.status != StagedUpload.Status.READY or staged.is_submitted or not staged.reuse_days:
+        return 0
+    rows = StagedUpload.objects.filter(pk=staged.pk).values_list("rows", flat=True).first() or {}
+    # A valid row is (row number, street, city, state, ZIP, address key, cells).
+    keys = [row[5] for row in rows.get("valid", [])]
+    found = quote_selectors.reusable_keys(
+        keys=keys,
+        speed_mbps=staged.speed_mbps,
+        term_months=staged.term_months,
+        days=staged.reuse_days,
+    )
+    return sum(1 for key in keys if key in found)
 
 
 # --- A job's rows -----------------------------------------------------------------------

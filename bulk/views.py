@@ -30,6 +30,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 speed_mbps=data["speed_mbps"],
                 term_months=data["term_months"],
                 notify_email=data["notify_email"],
+                reuse_days=data["reuse_days"],
             )
         except uploads.UploadRejected as rejected:
             form.add_error("file", rejected.message)
@@ -69,7 +70,11 @@ def columns(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 def _preview_context(staged: StagedUpload, *, form: MappingForm | None = None) -> dict:
     context = {"staged": staged, "mapping_form": form or MappingForm(staged=staged)}
     if staged.status == StagedUpload.Status.READY and staged.valid_count:
-        context["estimate"] = selectors.upload_estimate(rows=staged.valid_count)
+        # Rows a recent quote answers at once take no time at Momentum.
+        context["reusable"] = selectors.reusable_rows(staged=staged)
+        context["estimate"] = selectors.upload_estimate(
+            rows=staged.valid_count - context["reusable"]
+        )
     return context
 
 

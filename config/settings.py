@@ -253,6 +253,16 @@ MOMENTUM_READ_TIMEOUT = env.float("MOMENTUM_READ_TIMEOUT", default=20.0)
 # The account allows this many quotes pending at once (the upstream says one).
 MOMENTUM_MAX_IN_FLIGHT = env.int("MOMENTUM_MAX_IN_FLIGHT", default=1)
 MOMENTUM_POLL_INTERVAL = env.float("MOMENTUM_POLL_INTERVAL", default=15.0)
+# Polls are placed by the pricing times of the last MOMENTUM_POLL_SAMPLE quotes (none
+# before their low end, denser around their middle, on average no more than one per
+# MOMENTUM_POLL_INTERVAL); with fewer than MOMENTUM_POLL_SAMPLE_MIN measured, every
+# MOMENTUM_POLL_INTERVAL. See docs/architecture.md, "Where polls go".
+MOMENTUM_POLL_SAMPLE = env.int("MOMENTUM_POLL_SAMPLE", default=50)
+MOMENTUM_POLL_SAMPLE_MIN = env.int("MOMENTUM_POLL_SAMPLE_MIN", default=10)
+# A quote for the same address, speed and term that Momentum answered (a price, or "no
+# coverage") within this many days is reused instead of asking again; a job may choose
+# its own window on the upload form (0 turns reuse off). Timeouts are never reused.
+QUOTE_REUSE_DAYS = env.int("QUOTE_REUSE_DAYS", default=30)
 # A quote not priced this many seconds after Momentum accepted it fails as timed out.
 MOMENTUM_QUOTE_TIMEOUT = env.float("MOMENTUM_QUOTE_TIMEOUT", default=300.0)
 # Submit retries (before Momentum accepts a quote) stop after this many seconds; the quote

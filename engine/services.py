@@ -68,6 +68,8 @@ def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
                     # Another process took the candidate; undo a row opened above.
                     transaction.set_rollback(True)
                     continue
+                # Rows of the same address waiting their turn wait on this quote instead.
+                jobs.follow_quote(quote=quote)
                 start_chain(quote_id=quote.pk, token=token)
                 return quote
         except IntegrityError:

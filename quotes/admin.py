@@ -29,12 +29,13 @@ class QuoteAdmin(admin.ModelAdmin):
     list_filter = [
         "status",
         "source",
+        "taken_as",
         ("abandoned_at", admin.EmptyFieldListFilter),
         ("late_result_at", admin.EmptyFieldListFilter),
         "created_at",
     ]
     search_fields = ["street_address", "city", "zip_code", "momentum_quote_id", "lead__email"]
-    raw_id_fields = ["lead"]
+    raw_id_fields = ["lead", "taken_from"]
     date_hierarchy = "created_at"
     list_select_related = ["lead"]
     # The lifecycle moves these; editing them by hand would break the slot's rules.
@@ -62,6 +63,12 @@ class QuoteAdmin(admin.ModelAdmin):
         "timed_out_at",
         "late_result_at",
         "abandoned_at",
+        "address_key",
+        "outcome_kind",
+        "taken_from",
+        "taken_as",
+        "pricing_low_seconds",
+        "pricing_high_seconds",
     ]
 
 

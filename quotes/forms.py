@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 
 from quotes.addresses import check_zip_state, normalize_state, normalize_zip
 from quotes.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, SPEEDS_MBPS, TERMS_MONTHS
@@ -27,6 +28,19 @@ class QuoteForm(forms.Form):
     email = forms.EmailField(label="Contact email")
     phone = forms.CharField(max_length=40, required=False)
     company = forms.CharField(max_length=200, required=False)
+    allow_reuse = forms.BooleanField(
+        label="Use a recent price for this address if we have one",
+        required=False,
+        initial=True,
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["allow_reuse"].help_text = (
+            f"A price Momentum gave for the same address, speed and term in the last "
+            f"{settings.QUOTE_REUSE_DAYS} days is shown at once. Untick for a fresh quote "
+            "(2 to 3 minutes)."
+        )
 
     def clean_state(self) -> str:
         code = normalize_state(self.cleaned_data["state"])

@@ -31,6 +31,12 @@ def _new_idempotency_key() -> str:
     return f"quote-{uuid.uuid4().hex}"
 
 
+# Answers Momentum gave that hold for a while (see QuoteQuerySet.reusable).
+REUSABLE = Q(taken_from__isnull=True) & (
+    Q(status="complete") | Q(status="failed", outcome_kind="rejected", timed_out_at__isnull=True)
+)
+
+
 class QuoteQuerySet(models.QuerySet):
     def holding_slot(self) -> "QuoteQuerySet":
         return self.filter(status__in=Quote.SLOT_STATUSES)
@@ -38,11 +44,27 @@ class QuoteQuerySet(models.QuerySet):
     def waiting(self) -> "QuoteQuerySet":
         return self.filter(status=Quote.Status.PENDING)
 
+    def reusable(self) -> "QuoteQuerySet":
+        """Quotes Momentum itself answered whose answer holds for a while: a price, or a
+        refusal about the address (no coverage). Never a timeout or an outage."""
+        return self.filter(REUSABLE)
+
+    def live(self) -> "QuoteQuerySet":
+        """Quotes on their way to Momentum (waiting for the slot, or in flight) that other
+        rows may wait on. An overdue quote has already failed for its rows."""
+        return self.filter(
+            taken_from__isnull=True,
+            status__in=(Quote.Status.PENDING, Quote.Status.SUBMITTING, Quote.Status.IN_FLIGHT),
+        )
+
 
 class Quote(models.Model):
     """One price request at Momentum, from claim of the slot to its result."""
 
     class Status(models.TextChoices):
+        # A bulk row's quote, made when its job was submitted, before the row's turn; or a
+        # quote waiting on another one for the same address (`taken_from`).
+        QUEUED = "queued", "Queued"
         PENDING = "pending", "Pending"
         SUBMITTING = "submitting", "Submitting"
         IN_FLIGHT = "in_flight", "In flight"
@@ -55,6 +77,12 @@ class Quote(models.Model):
     class Source(models.TextChoices):
         SINGLE = "single", "Single quote"
         BULK = "bulk", "Bulk row"
+
+    class Taken(models.TextChoices):
+        """How a quote got its answer without asking Momentum itself."""
+
+        REUSED = "reused", "Reused"  # a recent identical quote's answer
+        SHARED = "shared", "Shared"  # the answer of a quote in flight for the same address
 
     # A quote in one of these holds a Momentum slot (DESIGN.md, invariant 1): the slot
     # belongs to the upstream quote, so an overdue quote holds it too.
@@ -69,6 +97,9 @@ class Quote(models.Model):
     city = models.CharField(max_length=100)
     state = models.CharField(max_length=2)
     zip_code = models.CharField(max_length=10)
+    # The address's stable identity (quotes.addresses.normalise_address(...).key): quotes
+    # of one address, however it was spelled, share it; reuse and sharing go by it.
+    address_key = models.CharField(max_length=400, blank=True)
     speed_mbps = models.PositiveIntegerField(default=1000)
     term_months = models.PositiveSmallIntegerField(default=36)
 
@@ -96,6 +127,19 @@ class Quote(models.Model):
     carrier = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
     raw_payload = models.JSONField(null=True, blank=True)
+    # How it ended (lifecycle.Kind: priced, rejected, timed_out, unavailable): only priced
+    # and rejected answers are reused.
+    outcome_kind = models.CharField(max_length=12, blank=True)
+    # The quote whose answer this one took instead of asking Momentum (reused or shared).
+    taken_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="takers"
+    )
+    taken_as = models.CharField(max_length=8, choices=Taken.choices, blank=True)
+    # Momentum priced this quote between these many seconds after its accepted submit
+    # (the last poll that saw it pending, the first that saw it done): the measurements
+    # polls are placed by (quotes.services.polling).
+    pricing_low_seconds = models.FloatField(null=True, blank=True)
+    pricing_high_seconds = models.FloatField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,7 +171,14 @@ class Quote(models.Model):
                 name="quote_in_flight_holds_a_slot",
             ),
         ]
-        indexes = [models.Index(fields=["status", "created_at"], name="quote_status_created")]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="quote_status_created"),
+            # Reuse and sharing: the latest quote of one address, speed and term.
+            models.Index(
+                fields=["address_key", "speed_mbps", "term_months", "completed_at"],
+                name="quote_reuse_lookup",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Quote {self.pk} ({self.status}) {self.street_address}, {self.city}"
@@ -140,6 +191,22 @@ class Quote(models.Model):
     def has_timed_out(self) -> bool:
         """Failed as timed out for its user, whether or not Momentum has let go yet."""
         return self.timed_out_at is not None
+
+    @property
+    def reference(self) -> str:
+        """How people name the quote: Momentum's id, else ours."""
+        return self.momentum_quote_id or f"#{self.pk}"
+
+    @property
+    def provenance(self) -> str:
+        """ "reused from quote MQ-1 of 2026-11-20", "shared with quote MQ-2", or ""."""
+        source = self.taken_from
+        if source is None or not self.taken_as:
+            return ""
+        if self.taken_as == self.Taken.SHARED:
+            return f"shared with quote {source.reference}"
+        when = source.completed_at.date().isoformat() if source.completed_at else "?"
+        return f"reused from quote {source.reference} of {when}"
 
     @property
     def address(self) -> str:

@@ -1,11 +1,16 @@
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
-from quotes.models import MomentumHealth, Quote
+from quotes.models import REUSABLE, MomentumHealth, Quote
+
+# Address keys per IN (...) lookup.
+KEYS_PER_QUERY = 500
+LIVE_STATUSES = (Quote.Status.PENDING, Quote.Status.SUBMITTING, Quote.Status.IN_FLIGHT)
 
 # Upstream latency is the average time a quote held the slot over this many recent quotes.
 LATENCY_SAMPLE = 50
@@ -96,3 +101,108 @@ def quotes_page(*, user, page: object = 1, per_page: int = QUOTES_PER_PAGE) -> P
         .order_by("-created_at", "-pk")
     )
     return Paginator(mine, per_page).get_page(page)
+
+
+def reuse_cutoff(days: int):
+    """The oldest finish a quote may have to be reused under a window of `days`."""
+    return timezone.now() - timedelta(days=days)
+
+
+def reusable_quote(
+    *, address_key: str, speed_mbps: int, term_months: int, days: int
+) -> Quote | None:
+    """The latest quote Momentum answered for this address, speed and term within `days`
+    (a price or a refusal about the address; never a timeout or an outage), or None."""
+    if days <= 0 or not address_key:
+        return None
+    return (
+        Quote.objects.reusable()
+        .filter(
+            address_key=address_key,
+            speed_mbps=speed_mbps,
+            term_months=term_months,
+            completed_at__gte=reuse_cutoff(days),
+        )
+        .order_by("-completed_at")
+        .first()
+    )
+
+
+def answer_for(
+    *, address_key: str, speed_mbps: int, term_months: int, days: int
+) -> tuple[Quote | None, Quote | None]:
+    """In one query: the quote to reuse for this address, speed and term (as
+    `reusable_quote`), else the quote on its way to Momentum to wait on (as
+    `live_quotes`); (reusable, None), (None, live) or (None, None)."""
+    if not address_key:
+        return None, None
+    reusable = REUSABLE & Q(completed_at__gte=reuse_cutoff(days))
+    live = Q(taken_from__isnull=True, status__in=LIVE_STATUSES)
+    found = list(
+        Quote.objects.filter(
+            address_key=address_key, speed_mbps=speed_mbps, term_months=term_months
+        ).filter((reusable | live) if days > 0 else live)
+    )
+    done = [q for q in found if q.status in Quote.TERMINAL_STATUSES]
+    if done:
+        return max(done, key=lambda q: q.completed_at), None
+    waiting = [q for q in found if q.status in LIVE_STATUSES]
+    return None, min(waiting, key=lambda q: q.pk) if waiting else None
+
+
+def reusable_keys(*, keys: Iterable[str], speed_mbps: int, term_months: int, days: int) -> dict:
+    """Of these address keys, those with a reusable quote: key to the latest such quote."""
+    found: dict[str, Quote] = {}
+    keys = [k for k in set(keys) if k]
+    if days <= 0:
+        return found
+    cutoff = reuse_cutoff(days)
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        quotes = (
+            Quote.objects.reusable()
+            .filter(
+                address_key__in=keys[start : start + KEYS_PER_QUERY],
+                speed_mbps=speed_mbps,
+                term_months=term_months,
+                completed_at__gte=cutoff,
+            )
+            .order_by("completed_at")
+        )
+        for quote in quotes:
+            found[quote.address_key] = quote  # the latest wins
+    return found
+
+
+def live_quotes(
+    *, keys: Iterable[str], speed_mbps: int, term_months: int, lock: bool = False
+) -> dict:
+    """Of these address keys, those with a quote on its way to Momentum (waiting for the
+    slot or in flight): key to that quote. With `lock`, locked until the caller's
+    transaction ends, so the quote cannot finish before rows that wait on it are saved
+    (without it, the bulk sweeper settles a row that missed the end)."""
+    keys = [k for k in set(keys) if k]
+    found: dict[str, Quote] = {}
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        quotes = (
+            Quote.objects.live()
+            .filter(
+                address_key__in=keys[start : start + KEYS_PER_QUERY],
+                speed_mbps=speed_mbps,
+                term_months=term_months,
+            )
+            .order_by("pk")
+        )
+        if lock:
+            quotes = quotes.select_for_update()
+        for quote in quotes:
+            found.setdefault(quote.address_key, quote)
+    return found
+
+
+def recent_pricing_times(*, limit: int) -> list[tuple[float | None, float | None]]:
+    """When Momentum priced the latest measured quotes: (after, by) seconds after submit."""
+    return list(
+        Quote.objects.filter(status=Quote.Status.COMPLETE, pricing_high_seconds__isnull=False)
+        .order_by("-pk")
+        .values_list("pricing_low_seconds", "pricing_high_seconds")[:limit]
+    )

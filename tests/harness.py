@@ -196,11 +196,20 @@ class Engine:
         return sent
 
 
-def create_job(*, user, rows: int, file_name: str = "sites.xlsx", zip_for=None, **fields):
+def create_job(
+    *,
+    user,
+    rows: int,
+    file_name: str = "sites.xlsx",
+    zip_for=None,
+    street_for=None,
+    **fields,
+):
     """A submitted job of `rows` addresses, handed to the engine as an upload would be."""
     from django.db import transaction
 
     from bulk.models import BatchJob, BatchQuote
+    from bulk.services.jobs import create_row_quotes
     from quotes.services.lifecycle import request_dispatch
 
     with transaction.atomic():
@@ -211,13 +220,14 @@ def create_job(*, user, rows: int, file_name: str = "sites.xlsx", zip_for=None, 
             BatchQuote(
                 batch_job=job,
                 row_number=n + 2,
-                street_address=f"{n + 1} Job{job.pk} Street",
+                street_address=street_for(n) if street_for else f"{n + 1} Job{job.pk} Street",
                 city="Denver",
                 state="CO",
                 zip_code=zip_for(n) if zip_for else "80202",
             )
             for n in range(rows)
         )
+        create_row_quotes(job=job)
         request_dispatch()
     return job
 

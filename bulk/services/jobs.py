@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -19,8 +20,17 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bulk.models import BatchJob, BatchJobEvent, BatchQuote
+from quotes import selectors
 from quotes.models import Lead, Quote
-from quotes.services.lifecycle import Kind, Outcome, finish_quote, request_dispatch
+from quotes.services.lifecycle import (
+    Kind,
+    Outcome,
+    address_key,
+    answer_from,
+    finish_quote,
+    outcome_of,
+    request_dispatch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,27 +65,264 @@ def record_event(*, job: BatchJob, action: str, actor=None, detail: str = "") ->
 # --- The engine's steps -----------------------------------------------------------------
 
 
-def open_next_row() -> Quote | None:
-    """Pick the next bulk row (round-robin across jobs) and create its Lead and Quote.
+def create_row_quotes(*, job: BatchJob) -> None:
+    """Make the job's one Lead and every row's Quote (bulk inserts), at submission.
 
-    Runs inside the dispatcher's transaction: if the slot cannot be claimed, the
-    dispatcher rolls all of this back and the row stays pending.
+    Rows whose address, speed and term Momentum answered within the job's reuse window
+    are recorded from that answer at once; rows whose address is on its way to Momentum
+    for another row wait on that quote. The rest wait for their turn (`queued`).
+    Runs in the caller's transaction (the one that created the rows).
     """
-    has_pending = BatchQuote.objects.filter(
-        batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING
+    lead = _job_lead(job)
+    rows = list(
+        job.rows.filter(quote__isnull=True, status=BatchQuote.Status.PENDING)
+        .only("pk", "street_address", "city", "state", "zip_code", "address_key")
+        .order_by("row_number")
     )
-    job = (
-        BatchJob.objects.in_service_order()
-        .filter(Exists(has_pending))
-        .select_related("user")
+    if not rows:
+        return
+    for row in rows:
+        row.address_key = row.address_key or _row_key(row)
+    keys = {row.address_key for row in rows}
+    reusable = selectors.reusable_keys(
+        keys=keys, speed_mbps=job.speed_mbps, term_months=job.term_months, days=job.reuse_days
+    )
+    live = selectors.live_quotes(
+        keys=keys - reusable.keys(),
+        speed_mbps=job.speed_mbps,
+        term_months=job.term_months,
+        # A quote ending now must see these rows: its recording waits for this commit.
+        lock=True,
+    )
+    now = timezone.now()
+    quotes = []
+    for row in rows:
+        fields = _quote_fields(job=job, row=row, lead=lead)
+        if row.address_key in reusable:
+            source = reusable[row.address_key]
+            fields |= answer_from(source, taken_as=Quote.Taken.REUSED, now=now)
+        elif row.address_key in live:
+            fields |= {"taken_from": live[row.address_key], "taken_as": Quote.Taken.SHARED}
+        quotes.append(Quote(**fields))
+    Quote.objects.bulk_create(quotes, batch_size=1000)
+    plain, settled = [], []
+    succeeded = failed = 0
+    for row, quote in zip(rows, quotes, strict=True):
+        row.quote_id = quote.pk
+        if quote.taken_as == Quote.Taken.REUSED:
+            ok = quote.status == Quote.Status.COMPLETE
+            succeeded += ok
+            failed += not ok
+            _set_row_result(row, ok=ok, message=quote.error_message, kind=quote.outcome_kind)
+            row.started_at = row.finished_at = now
+            settled.append(row)
+        elif quote.taken_as == Quote.Taken.SHARED:
+            row.status = BatchQuote.Status.PROCESSING
+            row.started_at = now
+            row.attempts = 1
+            settled.append(row)
+        else:
+            plain.append(row)
+    BatchQuote.objects.bulk_update(plain, ["quote", "address_key"], batch_size=1000)
+    BatchQuote.objects.bulk_update(
+        settled,
+        SETTLED_ROW_FIELDS,
+        batch_size=500,
+    )
+    if settled:
+        BatchJob.objects.filter(pk=job.pk).update(
+            status=BatchJob.Status.PROCESSING,
+            started_at=Coalesce(F("started_at"), Value(now)),
+            processed_count=F("processed_count") + succeeded + failed,
+            success_count=F("success_count") + succeeded,
+            failed_count=F("failed_count") + failed,
+            reused_count=F("reused_count") + succeeded + failed,
+        )
+        finish_job_if_done(job_id=job.pk)
+        job.refresh_from_db()
+
+
+def open_next_row() -> Quote | None:
+    """Pick the next bulk row (round-robin across jobs) and open its quote for the slot.
+
+    A row whose address Momentum answered within its job's reuse window is recorded from
+    that answer, and one whose address is on its way to Momentum for another row waits on
+    that quote: neither needs the slot, so the next row is picked. Runs inside the
+    dispatcher's transaction: if the slot cannot be claimed, the dispatcher rolls all of
+    this back and the rows stay pending.
+    """
+    for _ in range(ROWS_SETTLED_PER_TURN):
+        job, row = _next_pending_row()
+        if row is None:
+            return None
+        # A row a person retried (its quote was dropped) asks Momentum again: it does
+        # not take back the answer it is retried for.
+        retried = row.quote_id is None
+        quote = _row_quote(job=job, row=row)
+        source, live = selectors.answer_for(
+            address_key=quote.address_key,
+            speed_mbps=job.speed_mbps,
+            term_months=job.term_months,
+            days=0 if retried else job.reuse_days,
+        )
+        if source is None and live is None:
+            if not _start_row(job=job, row=row, quote=quote):
+                # Another process opened the row, or the job was cancelled meanwhile:
+                # undo what was made above.
+                transaction.set_rollback(True)
+                return None
+            return quote
+        if source is not None:
+            _reuse(job=job, row=row, quote=quote, source=source)
+        else:
+            _share(job=job, row=row, quote=quote, source=live)
+    # Many rows settled without Momentum: let another dispatch carry on.
+    request_dispatch()
+    return None
+
+
+def follow_quote(*, quote: Quote) -> int:
+    """Rows waiting their turn whose address, speed and term are those of `quote`, now on
+    its way to Momentum, wait on it instead of asking again (caller's transaction)."""
+    if not quote.address_key:
+        return 0
+    now = timezone.now()
+    rows = list(
+        BatchQuote.objects.filter(
+            status=BatchQuote.Status.PENDING,
+            address_key=quote.address_key,
+            batch_job__speed_mbps=quote.speed_mbps,
+            batch_job__term_months=quote.term_months,
+            batch_job__status__in=ACTIVE_JOB_STATUSES,
+            quote__status=Quote.Status.QUEUED,
+            quote__taken_from__isnull=True,
+        )
+        .exclude(quote_id=quote.pk)
+        .values_list("pk", "quote_id", "batch_job_id")
+    )
+    if not rows:
+        return 0
+    Quote.objects.filter(
+        pk__in=[quote_id for _, quote_id, _ in rows],
+        status=Quote.Status.QUEUED,
+        taken_from__isnull=True,
+    ).update(taken_from=quote, taken_as=Quote.Taken.SHARED)
+    followed = BatchQuote.objects.filter(
+        pk__in=[pk for pk, _, _ in rows], status=BatchQuote.Status.PENDING
+    ).update(status=BatchQuote.Status.PROCESSING, started_at=now, attempts=F("attempts") + 1)
+    BatchJob.objects.filter(pk__in={job_id for _, _, job_id in rows}).update(
+        status=Case(
+            When(status=BatchJob.Status.PENDING, then=Value(BatchJob.Status.PROCESSING)),
+            default=F("status"),
+        ),
+        started_at=Coalesce(F("started_at"), Value(now)),
+    )
+    return followed
+
+
+def record_row_result(*, quote_id: int, outcome: Outcome) -> None:
+    """Record a finished quote on its bulk row, if it has one, and on every row waiting
+    on it (other jobs' rows of the same address), with each job's counters, in the
+    caller's transaction (the one that finished the quote). A row is recorded once: a
+    late price for a row that already timed out stays on its quote."""
+    row = (
+        BatchQuote.objects.filter(quote_id=quote_id, status=BatchQuote.Status.PROCESSING)
+        .only("pk", "batch_job_id")
+        .order_by()
         .first()
     )
-    if job is None:
-        return None
-    row = job.rows.pending().order_by("row_number").first()
-    if row is None:
-        return None
-    now = timezone.now()
+    if row is not None:
+        ok = outcome.priced
+        flipped = BatchQuote.objects.filter(
+            pk=row.pk, quote_id=quote_id, status=BatchQuote.Status.PROCESSING
+        ).update(**_row_result(outcome))
+        if flipped:
+            BatchJob.objects.filter(pk=row.batch_job_id).update(
+                processed_count=F("processed_count") + 1,
+                success_count=F("success_count") + (1 if ok else 0),
+                failed_count=F("failed_count") + (0 if ok else 1),
+            )
+            finish_job_if_done(job_id=row.batch_job_id)
+    record_takers(quote_id=quote_id, outcome=outcome)
+
+
+def record_takers(*, quote_id: int, outcome: Outcome) -> int:
+    """Give the outcome of quote `quote_id` to the quotes (and rows) waiting on it."""
+    takers = list(
+        Quote.objects.filter(
+            taken_from_id=quote_id, taken_as=Quote.Taken.SHARED, status=Quote.Status.QUEUED
+        ).values_list("pk", flat=True)
+    )
+    if not takers:
+        return 0
+    Quote.objects.filter(pk__in=takers, status=Quote.Status.QUEUED).update(
+        status=outcome.status,
+        mrc=Decimal(outcome.mrc) if outcome.priced and outcome.mrc is not None else None,
+        nrc=Decimal(outcome.nrc) if outcome.priced and outcome.nrc is not None else None,
+        carrier=outcome.carrier[:100] if outcome.priced else "",
+        error_message="" if outcome.priced else outcome.message,
+        outcome_kind=outcome.kind,
+        completed_at=timezone.now(),
+    )
+    ok = outcome.priced
+    job_ids = set(
+        BatchQuote.objects.filter(quote_id__in=takers, status=BatchQuote.Status.PROCESSING)
+        .values_list("batch_job_id", flat=True)
+        .distinct()
+    )
+    recorded = 0
+    for job_id in sorted(job_ids):
+        flipped = BatchQuote.objects.filter(
+            batch_job_id=job_id, quote_id__in=takers, status=BatchQuote.Status.PROCESSING
+        ).update(**_row_result(outcome))
+        if not flipped:
+            continue
+        recorded += flipped
+        BatchJob.objects.filter(pk=job_id).update(
+            processed_count=F("processed_count") + flipped,
+            success_count=F("success_count") + (flipped if ok else 0),
+            failed_count=F("failed_count") + (0 if ok else flipped),
+            shared_count=F("shared_count") + flipped,
+        )
+        finish_job_if_done(job_id=job_id)
+    return recorded
+
+
+def settle_stranded_takers() -> int:
+    """Rows waiting on a quote that ended without recording them (a staff repair ended
+    it, say) take its outcome now."""
+    ended = Quote.objects.filter(
+        status__in=(*Quote.TERMINAL_STATUSES, Quote.Status.OVERDUE),
+        takers__status=Quote.Status.QUEUED,
+        takers__taken_as=Quote.Taken.SHARED,
+    ).distinct()
+    settled = 0
+    for source in ended:
+        with transaction.atomic():
+            settled += record_takers(quote_id=source.pk, outcome=outcome_of(source))
+    return settled
+
+
+# --- Helpers of the engine's steps --------------------------------------------------------
+
+
+ACTIVE_JOB_STATUSES = (BatchJob.Status.PENDING, BatchJob.Status.PROCESSING)
+# What picking and opening a row reads of it.
+ROW_FIELDS = ("pk", "row_number", "street_address", "city", "state", "zip_code", "address_key")
+ROW_QUOTE_FIELDS = ("status", "taken_from", "address_key", "speed_mbps", "term_months")
+SETTLED_ROW_FIELDS = (
+    *("quote", "address_key", "status", "error_message", "failure"),
+    *("attempts", "started_at", "finished_at"),
+)
+# Rows one dispatch may record from recent quotes (or set waiting on one) before it lets
+# another dispatch carry on, so that one transaction stays short.
+ROWS_SETTLED_PER_TURN = 200
+
+
+def _job_lead(job: BatchJob) -> Lead:
+    """The job's one Lead (built from the submitting user's profile), made once."""
+    if job.lead_id is not None:
+        return job.lead
     user = job.user
     lead = Lead.objects.create(
         user=user,
@@ -84,67 +331,140 @@ def open_next_row() -> Quote | None:
         phone=user.phone,
         company=user.company,
     )
-    quote = Quote.objects.create(
-        lead=lead,
-        source=Quote.Source.BULK,
-        street_address=row.street_address,
-        city=row.city,
-        state=row.state,
-        zip_code=row.zip_code,
-        speed_mbps=job.speed_mbps,
-        term_months=job.term_months,
+    BatchJob.objects.filter(pk=job.pk, lead__isnull=True).update(lead=lead)
+    job.lead = lead
+    return lead
+
+
+def _row_key(row: BatchQuote) -> str:
+    return address_key(
+        street=row.street_address, city=row.city, state=row.state, zip_code=row.zip_code
     )
-    opened = BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PENDING).update(
-        status=BatchQuote.Status.PROCESSING,
-        quote=quote,
-        attempts=F("attempts") + 1,
-        started_at=now,
+
+
+def _quote_fields(*, job: BatchJob, row: BatchQuote, lead: Lead) -> dict:
+    return {
+        "lead": lead,
+        "source": Quote.Source.BULK,
+        "status": Quote.Status.QUEUED,
+        "street_address": row.street_address,
+        "city": row.city,
+        "state": row.state,
+        "zip_code": row.zip_code,
+        "address_key": row.address_key,
+        "speed_mbps": job.speed_mbps,
+        "term_months": job.term_months,
+    }
+
+
+def _set_row_result(row: BatchQuote, *, ok: bool, message: str, kind: str) -> None:
+    row.status = BatchQuote.Status.COMPLETE if ok else BatchQuote.Status.FAILED
+    row.error_message = "" if ok else message
+    row.failure = "" if ok else FAILURE_FOR_KIND.get(kind, BatchQuote.Failure.REJECTED)
+
+
+def _row_result(outcome: Outcome) -> dict:
+    ok = outcome.priced
+    return {
+        "status": BatchQuote.Status.COMPLETE if ok else BatchQuote.Status.FAILED,
+        "error_message": "" if ok else outcome.message,
+        "failure": "" if ok else FAILURE_FOR_KIND.get(outcome.kind, BatchQuote.Failure.REJECTED),
+        "finished_at": timezone.now(),
+    }
+
+
+def _next_pending_row() -> tuple[BatchJob | None, BatchQuote | None]:
+    has_pending = BatchQuote.objects.filter(
+        batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING
     )
-    served = opened and BatchJob.objects.filter(
-        pk=job.pk, status__in=[BatchJob.Status.PENDING, BatchJob.Status.PROCESSING]
-    ).update(
-        last_served_at=now,
-        current_index=row.row_number,
-        status=BatchJob.Status.PROCESSING,
-        started_at=Coalesce(F("started_at"), Value(now)),
+    job = (
+        BatchJob.objects.in_service_order()
+        .filter(Exists(has_pending))
+        .only("pk", "user_id", "lead_id", "speed_mbps", "term_months", "reuse_days")
+        .first()
     )
-    if not served:
-        # Another process opened the row, or the job was cancelled meanwhile: undo the
-        # lead and quote made above.
-        transaction.set_rollback(True)
-        return None
+    if job is None:
+        return None, None
+    row = (
+        job.rows.pending()
+        .select_related("quote")
+        .only(*ROW_FIELDS, *(f"quote__{name}" for name in ROW_QUOTE_FIELDS))
+        .order_by("row_number")
+        .first()
+    )
+    return job, row
+
+
+def _row_quote(*, job: BatchJob, row: BatchQuote) -> Quote:
+    """The row's queued quote; a new one if it has none (a retried row) or lost it."""
+    quote = row.quote
+    if quote is not None and quote.status == Quote.Status.QUEUED and not quote.taken_from_id:
+        return quote
+    row.address_key = row.address_key or _row_key(row)
+    quote = Quote.objects.create(**_quote_fields(job=job, row=row, lead=_job_lead(job)))
+    BatchQuote.objects.filter(pk=row.pk).update(quote=quote, address_key=row.address_key)
+    row.quote = quote
     return quote
 
 
-def record_row_result(*, quote_id: int, outcome: Outcome) -> None:
-    """Record a finished quote on its bulk row, if it has one, and the job's counters
-    (in the caller's transaction, the one that finished the quote). A row is recorded
-    once: a late price for a row that already timed out stays on its quote."""
-    row = (
-        BatchQuote.objects.filter(quote_id=quote_id, status=BatchQuote.Status.PROCESSING)
-        .only("pk", "batch_job_id")
-        .order_by()
-        .first()
+def _serve(*, job: BatchJob, row: BatchQuote, now) -> bool:
+    """The job had its turn (round-robin): the job served longest ago goes next."""
+    return bool(
+        BatchJob.objects.filter(pk=job.pk, status__in=ACTIVE_JOB_STATUSES).update(
+            last_served_at=now,
+            current_index=row.row_number,
+            status=BatchJob.Status.PROCESSING,
+            started_at=Coalesce(F("started_at"), Value(now)),
+        )
     )
-    if row is None:
-        return
-    ok = outcome.priced
-    flipped = BatchQuote.objects.filter(
-        pk=row.pk, quote_id=quote_id, status=BatchQuote.Status.PROCESSING
-    ).update(
+
+
+def _start_row(*, job: BatchJob, row: BatchQuote, quote: Quote) -> bool:
+    now = timezone.now()
+    opened = BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PENDING).update(
+        status=BatchQuote.Status.PROCESSING, attempts=F("attempts") + 1, started_at=now
+    )
+    return bool(opened) and _serve(job=job, row=row, now=now)
+
+
+def _reuse(*, job: BatchJob, row: BatchQuote, quote: Quote, source: Quote) -> None:
+    """Record the row from a recent identical quote: Momentum is not asked."""
+    now = timezone.now()
+    Quote.objects.filter(pk=quote.pk, status=Quote.Status.QUEUED).update(
+        **answer_from(source, taken_as=Quote.Taken.REUSED, now=now)
+    )
+    ok = source.status == Quote.Status.COMPLETE
+    flipped = BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PENDING).update(
         status=BatchQuote.Status.COMPLETE if ok else BatchQuote.Status.FAILED,
-        error_message="" if ok else outcome.message,
-        failure="" if ok else FAILURE_FOR_KIND.get(outcome.kind, BatchQuote.Failure.REJECTED),
-        finished_at=timezone.now(),
+        error_message="" if ok else source.error_message,
+        failure=""
+        if ok
+        else FAILURE_FOR_KIND.get(source.outcome_kind, BatchQuote.Failure.REJECTED),
+        attempts=F("attempts") + 1,
+        started_at=now,
+        finished_at=now,
     )
-    if not flipped:
-        return
-    BatchJob.objects.filter(pk=row.batch_job_id).update(
-        processed_count=F("processed_count") + 1,
-        success_count=F("success_count") + (1 if ok else 0),
-        failed_count=F("failed_count") + (0 if ok else 1),
+    _serve(job=job, row=row, now=now)
+    if flipped:
+        BatchJob.objects.filter(pk=job.pk).update(
+            processed_count=F("processed_count") + 1,
+            success_count=F("success_count") + (1 if ok else 0),
+            failed_count=F("failed_count") + (0 if ok else 1),
+            reused_count=F("reused_count") + 1,
+        )
+        finish_job_if_done(job_id=job.pk)
+
+
+def _share(*, job: BatchJob, row: BatchQuote, quote: Quote, source: Quote) -> None:
+    """The row waits on a quote on its way to Momentum for the same address."""
+    now = timezone.now()
+    Quote.objects.filter(pk=quote.pk, status=Quote.Status.QUEUED).update(
+        taken_from=source, taken_as=Quote.Taken.SHARED
     )
-    finish_job_if_done(job_id=row.batch_job_id)
+    BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PENDING).update(
+        status=BatchQuote.Status.PROCESSING, attempts=F("attempts") + 1, started_at=now
+    )
+    _serve(job=job, row=row, now=now)
 
 
 def finish_job_if_done(*, job_id: int) -> bool:
@@ -196,14 +516,21 @@ def cancel_job(*, job: BatchJob, by) -> BatchJob:
     if job.is_finished:
         raise JobActionRefused(f"This job is already {job.get_status_display().lower()}.")
     now = timezone.now()
-    # A row opened but not yet submitted (its quote waits for the slot) is cancelled too.
+    # A row opened but not yet submitted (its quote waits for the slot, or waits on
+    # another row's quote) is cancelled too.
     waiting = Quote.objects.filter(
         batch_row__batch_job=job,
         batch_row__status=BatchQuote.Status.PROCESSING,
-        status=Quote.Status.PENDING,
+        status__in=(Quote.Status.PENDING, Quote.Status.QUEUED),
     )
     waiting_ids = list(waiting.values_list("pk", flat=True))
-    Quote.objects.filter(pk__in=waiting_ids, status=Quote.Status.PENDING).update(
+    # A quote other jobs' rows wait on is still asked for them.
+    others_wait = Quote.objects.filter(
+        taken_from=OuterRef("pk"), status=Quote.Status.QUEUED, taken_as=Quote.Taken.SHARED
+    )
+    Quote.objects.filter(
+        pk__in=waiting_ids, status__in=(Quote.Status.PENDING, Quote.Status.QUEUED)
+    ).exclude(Exists(others_wait)).update(
         status=Quote.Status.FAILED, error_message=CANCELLED_MESSAGE, completed_at=now
     )
     cancelled = (
@@ -233,7 +560,7 @@ def resume_job(*, job: BatchJob, by) -> BatchJob:
         raise NothingToDo("Only a cancelled job can be resumed.")
     _check_retry_rate(job=job, by=by)
     resumed = job.rows.filter(status=BatchQuote.Status.CANCELLED).update(
-        status=BatchQuote.Status.PENDING, error_message="", quote=None, finished_at=None
+        status=BatchQuote.Status.PENDING, error_message="", finished_at=None
     )
     if not resumed:
         raise NothingToDo("This job has no cancelled rows to resume.")
@@ -323,7 +650,7 @@ def requeue_stuck_rows(*, job: BatchJob, by) -> int:
     now = timezone.now()
     stuck = job.rows.filter(status=BatchQuote.Status.PROCESSING).filter(
         Q(quote__isnull=True)
-        | Q(quote__status=Quote.Status.PENDING)
+        | Q(quote__status__in=(Quote.Status.PENDING, Quote.Status.QUEUED))
         | Q(quote__status__in=Quote.SLOT_STATUSES, quote__lease_expires_at__lt=now)
     )
     count = 0
@@ -339,9 +666,9 @@ def requeue_stuck_rows(*, job: BatchJob, by) -> int:
             )
         else:
             if row.quote:
-                Quote.objects.filter(pk=row.quote.pk, status=Quote.Status.PENDING).update(
-                    status=Quote.Status.FAILED, error_message="Requeued by staff."
-                )
+                Quote.objects.filter(
+                    pk=row.quote.pk, status__in=(Quote.Status.PENDING, Quote.Status.QUEUED)
+                ).update(status=Quote.Status.FAILED, error_message="Requeued by staff.")
             BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PROCESSING).update(
                 status=BatchQuote.Status.PENDING, quote=None, started_at=None
             )
@@ -411,6 +738,7 @@ def sweep_jobs() -> dict:
     open_jobs = BatchJob.objects.filter(finished_at__isnull=True).exclude(
         Exists(BatchQuote.objects.filter(batch_job=OuterRef("pk"), status__in=OPEN_ROW_STATUSES))
     )
+    stranded = settle_stranded_takers()
     finished = 0
     for job_id in open_jobs.values_list("pk", flat=True):
         with transaction.atomic():
@@ -421,4 +749,4 @@ def sweep_jobs() -> dict:
 
         for job_id in unsent:
             send_job_email.delay(job_id)
-    return {"finished": finished, "emails_resent": len(unsent)}
+    return {"finished": finished, "emails_resent": len(unsent), "stranded_settled": stranded}

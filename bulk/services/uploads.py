@@ -30,6 +30,7 @@ from bulk.parsing import (
     encode_cell,
     parse_upload,
 )
+from bulk.services.jobs import create_row_quotes
 from quotes.services.lifecycle import request_dispatch
 
 if TYPE_CHECKING:
@@ -92,6 +93,7 @@ def stage_upload(
     term_months: int,
     notify_email: bool,
     mapping: ColumnMap | None = None,
+    reuse_days: int | None = None,
 ) -> StagedUpload:
     """Read and validate an upload and hold the result for its preview.
 
@@ -115,6 +117,7 @@ def stage_upload(
         speed_mbps=speed_mbps,
         term_months=term_months,
         notify_email=notify_email,
+        reuse_days=settings.QUOTE_REUSE_DAYS if reuse_days is None else reuse_days,
         expires_at=timezone.now() + STAGED_UPLOAD_TTL,
         content=data,
         **_parsed_fields(parsed),
@@ -188,6 +191,7 @@ def _submit(*, staged_id, user: User) -> BatchJob:
         notify_email=staged.notify_email,
         speed_mbps=staged.speed_mbps,
         term_months=staged.term_months,
+        reuse_days=staged.reuse_days,
         total_count=len(valid),
     )
     BatchQuote.objects.bulk_create(
@@ -226,6 +230,7 @@ def _submit(*, staged_id, user: User) -> BatchJob:
             signature=staged.signature,
             defaults={"mapping": staged.mapping | {"header_row": None, "sheet": None}},
         )
+    create_row_quotes(job=job)
     attached = StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(
         batch_job=job, submitted_at=timezone.now(), content=None
     )

@@ -25,7 +25,7 @@ import enum
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -43,7 +43,10 @@ from momentum.errors import (
     MomentumRejected,
     MomentumTransientError,
 )
+from quotes import selectors
+from quotes.addresses import normalise_address
 from quotes.models import Lead, Quote
+from quotes.services import polling
 from quotes.services.health import (
     note_momentum_failure,
     note_momentum_success,
@@ -86,6 +89,10 @@ class Outcome:
     raw: dict | None = None
     # We gave the slot up without Momentum ending the quote.
     abandoned: bool = False
+    # When Momentum ended it, as seconds after the accepted submit: after the last poll
+    # that saw it pending, by the first that saw it done (None when not measured).
+    pricing_low: float | None = None
+    pricing_high: float | None = None
 
     @classmethod
     def from_upstream(cls, result: QuoteStatus) -> Outcome:
@@ -203,8 +210,11 @@ def request_quote(
     email: str,
     phone: str,
     company: str,
+    allow_reuse: bool = False,
 ) -> Quote:
-    """Create a lead and its single quote, and ask the engine to start it."""
+    """Create a lead and its single quote, and ask the engine to start it; with
+    `allow_reuse`, a quote Momentum answered for the same address, speed and term within
+    QUOTE_REUSE_DAYS answers it at once instead."""
     lead = Lead.objects.create(
         user=user if user is not None and user.is_authenticated else None,
         contact_name=contact_name,
@@ -212,18 +222,65 @@ def request_quote(
         phone=phone,
         company=company,
     )
-    quote = Quote.objects.create(
-        lead=lead,
-        source=Quote.Source.SINGLE,
-        street_address=street_address,
-        city=city,
-        state=state,
-        zip_code=zip_code,
-        speed_mbps=speed_mbps,
-        term_months=term_months,
-    )
+    key = address_key(street=street_address, city=city, state=state, zip_code=zip_code)
+    fields = {
+        "lead": lead,
+        "source": Quote.Source.SINGLE,
+        "street_address": street_address,
+        "city": city,
+        "state": state,
+        "zip_code": zip_code,
+        "address_key": key,
+        "speed_mbps": speed_mbps,
+        "term_months": term_months,
+    }
+    source = None
+    if allow_reuse:
+        source = selectors.reusable_quote(
+            address_key=key,
+            speed_mbps=speed_mbps,
+            term_months=term_months,
+            days=settings.QUOTE_REUSE_DAYS,
+        )
+    if source is not None:
+        return Quote.objects.create(**fields, **answer_from(source, taken_as=Quote.Taken.REUSED))
+    quote = Quote.objects.create(**fields)
     request_dispatch()
     return quote
+
+
+def address_key(*, street: str, city: str, state: str, zip_code: str) -> str:
+    """The address's identity for reuse and sharing (USPS normalisation)."""
+    return normalise_address(street=street, city=city, state=state, zip_code=zip_code).key
+
+
+def answer_from(source: Quote, *, taken_as: str, now: datetime | None = None) -> dict:
+    """The fields of a quote that takes `source`'s answer instead of asking Momentum."""
+    return {
+        "status": source.status,
+        "mrc": source.mrc,
+        "nrc": source.nrc,
+        "carrier": source.carrier,
+        "error_message": source.error_message,
+        "outcome_kind": source.outcome_kind,
+        "taken_from": source,
+        "taken_as": taken_as,
+        "completed_at": now or timezone.now(),
+    }
+
+
+def outcome_of(quote: Quote) -> Outcome:
+    """A finished (or overdue) quote's outcome, rebuilt from what it stored."""
+    if quote.status == Quote.Status.OVERDUE or quote.timed_out_at is not None:
+        return Outcome.failed(quote.error_message or _timed_out_message(), kind=Kind.TIMED_OUT)
+    if quote.status == Quote.Status.COMPLETE:
+        return Outcome(
+            status=Quote.Status.COMPLETE,
+            mrc=None if quote.mrc is None else str(quote.mrc),
+            nrc=None if quote.nrc is None else str(quote.nrc),
+            carrier=quote.carrier,
+        )
+    return Outcome.failed(quote.error_message, kind=quote.outcome_kind or Kind.UNAVAILABLE)
 
 
 def request_dispatch() -> None:
@@ -237,11 +294,16 @@ def free_slots() -> list[int]:
 
 
 def claim_slot(*, quote_id: int, token: str, slot: int) -> bool:
-    """Move a pending quote to `submitting` in `slot`. Raises IntegrityError if another
-    quote holds that slot: the database, not this process, is the arbiter."""
+    """Move a pending (or a bulk row's queued) quote to `submitting` in `slot`. Raises
+    IntegrityError if another quote holds that slot: the database, not this process, is
+    the arbiter."""
     now = timezone.now()
     return bool(
-        Quote.objects.filter(pk=quote_id, status=Quote.Status.PENDING).update(
+        Quote.objects.filter(
+            pk=quote_id,
+            status__in=(Quote.Status.PENDING, Quote.Status.QUEUED),
+            taken_from__isnull=True,
+        ).update(
             status=Quote.Status.SUBMITTING,
             momentum_slot=slot,
             lease_token=token,
@@ -472,16 +534,25 @@ def poll_quote(*, quote_id: int, token: str) -> Result:
     client = get_client()
     interval = settings.MOMENTUM_POLL_INTERVAL
     overdue = quote.status == Quote.Status.OVERDUE
-    # Nothing is priced this soon after the submit.
-    first_poll_at = quote.submitted_at + timedelta(seconds=interval)
-    early = (first_poll_at - timezone.now()).total_seconds()
-    if early > 0 and not _wait(quote_id=quote_id, token=token, seconds=early):
+    # Polls go where recent quotes were priced (quotes.services.polling); an overdue
+    # quote, past every measurement, is polled every interval.
+    plan = [] if overdue else _poll_plan(interval)
+
+    def since_submit() -> float:
+        return (timezone.now() - quote.submitted_at).total_seconds()
+
+    first = polling.next_poll(plan, interval, after=-1.0)
+    # A run that starts before the first poll sees the whole pricing time: it measures it.
+    measured = not overdue and since_submit() <= first
+    at = first if measured else polling.next_poll(plan, interval, after=since_submit())
+    last_pending = 0.0
+    if not _wait(quote_id=quote_id, token=token, seconds=at - since_submit()):
         return Result(Step.LOST)
     attempt = 0
     while True:
         if not renew_lease(quote_id=quote_id, token=token):
             return Result(Step.LOST)
-        wait = interval
+        sent = since_submit()
         try:
             answer = client.get_quote(quote.momentum_quote_id)
         except MomentumQuoteNotFound:
@@ -502,9 +573,16 @@ def poll_quote(*, quote_id: int, token: str) -> Result:
             note_momentum_success()
             attempt = 0
             if not answer.is_pending:
-                return Result(Step.FINISHED, Outcome.from_upstream(answer))
+                outcome = Outcome.from_upstream(answer)
+                if measured:
+                    outcome = replace(
+                        outcome, pricing_low=last_pending, pricing_high=since_submit()
+                    )
+                return Result(Step.FINISHED, outcome)
             if not overdue and timezone.now() >= quote.deadline_at:
                 return Result(Step.OVERDUE, Outcome.timed_out())
+            last_pending = sent
+            wait = polling.next_poll(plan, interval, after=sent) - since_submit()
             if answer.retry_after:
                 wait = max(wait, answer.retry_after)
         if not renew_lease(quote_id=quote_id, token=token):
@@ -520,6 +598,13 @@ def poll_quote(*, quote_id: int, token: str) -> Result:
             return Result(Step.LOST)
 
 
+def _poll_plan(interval: float) -> list[float]:
+    sample = selectors.recent_pricing_times(limit=settings.MOMENTUM_POLL_SAMPLE)
+    return polling.plan_polls(
+        interval=interval, sample=sample, minimum=settings.MOMENTUM_POLL_SAMPLE_MIN
+    )
+
+
 # --- Finish -----------------------------------------------------------------------------
 
 
@@ -531,6 +616,7 @@ def mark_overdue(*, quote_id: int, token: str, outcome: Outcome) -> bool:
         Quote.objects.filter(pk=quote_id, status=Quote.Status.IN_FLIGHT, lease_token=token).update(
             status=Quote.Status.OVERDUE,
             error_message=outcome.message,
+            outcome_kind=Kind.TIMED_OUT,
             timed_out_at=now,
             completed_at=now,
         )
@@ -565,6 +651,9 @@ def finish_quote(*, quote_id: int, outcome: Outcome) -> bool:
     ).update(
         status=outcome.status,
         error_message="" if outcome.priced else outcome.message,
+        outcome_kind=outcome.kind,
+        pricing_low_seconds=outcome.pricing_low,
+        pricing_high_seconds=outcome.pricing_high,
         completed_at=now,
         **money,
         **release,

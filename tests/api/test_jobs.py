@@ -62,6 +62,8 @@ def test_detail_has_the_counts_the_row_in_flight_and_the_eta(api_client, user):
         "cancelled": 0,
         "pending": 3,
         "processed": 2,
+        "reused": 0,
+        "shared": 0,
     }
     assert body["percent_done"] == 40
     assert body["in_flight"][0]["row_number"] == 4

@@ -197,3 +197,34 @@ def test_a_zip_in_another_state_is_refused_with_the_reason(client):
     assert response.status_code == 200
     assert "ZIP 08411 is in NJ, not UT" in response.content.decode()
     assert not Quote.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_visitor_who_allows_it_gets_a_recent_price_for_the_address_at_once(client):
+    with_reuse = {**FORM, "allow_reuse": "on"}
+    first = client.post(reverse("quotes:new"), FORM)
+    source = Quote.objects.get()
+    Quote.objects.filter(pk=source.pk).update(
+        status=Quote.Status.COMPLETE,
+        outcome_kind="priced",
+        mrc=Decimal("410.00"),
+        nrc=Decimal("0.00"),
+        carrier="Zayo",
+        momentum_quote_id="MQ-77",
+        completed_at=timezone.now(),
+    )
+    assert first.status_code == 302
+    response = client.post(
+        reverse("quotes:new"), {**with_reuse, "street_address": "500 congress avenue"}
+    )
+    reused = Quote.objects.latest("pk")
+    assert (reused.status, reused.mrc, reused.taken_from_id) == (
+        Quote.Status.COMPLETE,
+        Decimal("410.00"),
+        source.pk,
+    )
+    page = client.get(response.url).content.decode()
+    assert "reused from quote MQ-77" in page
+    # Unticked: a fresh quote.
+    client.post(reverse("quotes:new"), FORM)
+    assert Quote.objects.latest("pk").status == Quote.Status.PENDING
