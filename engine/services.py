@@ -68,8 +68,10 @@ def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
                     # Another process took the candidate; undo a row opened above.
                     transaction.set_rollback(True)
                     continue
-                # Rows of the same address waiting their turn wait on this quote instead.
-                jobs.follow_quote(quote=quote)
+                # Rows of the same address waiting their turn in other jobs wait on this
+                # quote instead (a bulk row says whether any other job waits at all).
+                if getattr(quote, "others_waiting", True):
+                    jobs.follow_quote(quote=quote)
                 start_chain(quote_id=quote.pk, token=token)
                 return quote
         except IntegrityError:

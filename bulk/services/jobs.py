@@ -171,6 +171,8 @@ def open_next_row() -> Quote | None:
                 # undo what was made above.
                 transaction.set_rollback(True)
                 return None
+            # No other job waits: no row elsewhere can follow this quote (engine).
+            quote.others_waiting = job.others_waiting
             return quote
         if source is not None:
             _reuse(job=job, row=row, quote=quote, source=source)
@@ -377,14 +379,17 @@ def _next_pending_row() -> tuple[BatchJob | None, BatchQuote | None]:
     has_pending = BatchQuote.objects.filter(
         batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING
     )
-    job = (
+    # The next two jobs in line, in one query: whether a second one waits tells the
+    # engine if a quote's address can have rows of other jobs to wait on it.
+    line = list(
         BatchJob.objects.in_service_order()
         .filter(Exists(has_pending))
-        .only("pk", "user_id", "lead_id", "speed_mbps", "term_months", "reuse_days")
-        .first()
+        .only("pk", "user_id", "lead_id", "speed_mbps", "term_months", "reuse_days")[:2]
     )
-    if job is None:
+    if not line:
         return None, None
+    job = line[0]
+    job.others_waiting = len(line) > 1
     row = (
         job.rows.pending()
         .select_related("quote")
