@@ -135,6 +135,10 @@ class Quote(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="takers"
     )
     taken_as = models.CharField(max_length=8, choices=Taken.choices, blank=True)
+    # Some quote waits on this one (shares it): set with the first taker, so recording a
+    # quote nobody shares (nearly every one) skips looking for takers. A taker missed in
+    # a race is settled by the bulk sweeper.
+    has_takers = models.BooleanField(default=False)
     # Momentum priced this quote between these many seconds after its accepted submit
     # (the last poll that saw it pending, the first that saw it done): the measurements
     # polls are placed by (quotes.services.polling).

@@ -105,6 +105,9 @@ def create_row_quotes(*, job: BatchJob) -> None:
             fields |= {"taken_from": live[row.address_key], "taken_as": Quote.Taken.SHARED}
         quotes.append(Quote(**fields))
     Quote.objects.bulk_create(quotes, batch_size=1000)
+    shared = {quote.taken_from_id for quote in quotes if quote.taken_as == Quote.Taken.SHARED}
+    if shared:
+        Quote.objects.filter(pk__in=shared, has_takers=False).update(has_takers=True)
     plain, settled = [], []
     succeeded = failed = 0
     for row, quote in zip(rows, quotes, strict=True):
@@ -209,6 +212,7 @@ def follow_quote(*, quote: Quote) -> int:
         status=Quote.Status.QUEUED,
         taken_from__isnull=True,
     ).update(taken_from=quote, taken_as=Quote.Taken.SHARED)
+    Quote.objects.filter(pk=quote.pk).update(has_takers=True)
     followed = BatchQuote.objects.filter(
         pk__in=[pk for pk, _, _ in rows], status=BatchQuote.Status.PENDING
     ).update(status=BatchQuote.Status.PROCESSING, started_at=now, attempts=F("attempts") + 1)
@@ -229,7 +233,8 @@ def record_row_result(*, quote_id: int, outcome: Outcome) -> None:
     late price for a row that already timed out stays on its quote."""
     row = (
         BatchQuote.objects.filter(quote_id=quote_id, status=BatchQuote.Status.PROCESSING)
-        .only("pk", "batch_job_id")
+        .select_related("quote")
+        .only("pk", "batch_job_id", "quote__has_takers")
         .order_by()
         .first()
     )
@@ -245,7 +250,8 @@ def record_row_result(*, quote_id: int, outcome: Outcome) -> None:
                 failed_count=F("failed_count") + (0 if ok else 1),
             )
             finish_job_if_done(job_id=row.batch_job_id)
-    record_takers(quote_id=quote_id, outcome=outcome)
+    if row is None or row.quote.has_takers:
+        record_takers(quote_id=quote_id, outcome=outcome)
 
 
 def record_takers(*, quote_id: int, outcome: Outcome) -> int:
@@ -466,6 +472,7 @@ def _share(*, job: BatchJob, row: BatchQuote, quote: Quote, source: Quote) -> No
     Quote.objects.filter(pk=quote.pk, status=Quote.Status.QUEUED).update(
         taken_from=source, taken_as=Quote.Taken.SHARED
     )
+    Quote.objects.filter(pk=source.pk, has_takers=False).update(has_takers=True)
     BatchQuote.objects.filter(pk=row.pk, status=BatchQuote.Status.PENDING).update(
         status=BatchQuote.Status.PROCESSING, attempts=F("attempts") + 1, started_at=now
     )

@@ -156,6 +156,21 @@ def test_a_pending_row_follows_a_quote_for_its_address_when_that_quote_takes_the
     row = second.rows.select_related("quote").get()
     assert row.status == BatchQuote.Status.PROCESSING
     assert row.quote.taken_from == quote
+    quote.refresh_from_db()
+    assert quote.has_takers
+
+
+def test_a_quote_nobody_waits_on_is_recorded_without_looking_for_takers(monkeypatch):
+    job = create_job(user=UserFactory(), rows=1, street_for=street)
+    quote = engine.dispatch_next()
+    assert not Quote.objects.get(pk=quote.pk).has_takers
+
+    def no_lookup(**kwargs):
+        raise AssertionError("looked for takers of a quote nobody shares")
+
+    monkeypatch.setattr(jobs, "record_takers", no_lookup)
+    jobs.record_row_result(quote_id=quote.pk, outcome=Outcome.timed_out())
+    assert job.rows.get().status == BatchQuote.Status.FAILED
 
 
 def test_a_shared_timeout_fails_every_waiting_row_as_timed_out():
@@ -176,6 +191,8 @@ def test_cancelling_a_job_keeps_the_quote_another_job_waits_on():
     Quote.objects.filter(pk=job_quote.pk).update(status=Quote.Status.PENDING)
     other = create_job(user=UserFactory(), rows=1, street_for=street)
     assert other.rows.get().quote.taken_from == job_quote
+    job_quote.refresh_from_db()
+    assert job_quote.has_takers
     jobs.cancel_job(job=one, by=one.user)
     job_quote.refresh_from_db()
     assert job_quote.status == Quote.Status.PENDING
