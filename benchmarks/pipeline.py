@@ -42,6 +42,35 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+def bench_env(work: Path, options, **settings: str) -> dict[str, str]:
+    """The environment of a benchmark's processes: production settings (no query log, no
+    debug cursor) on the given database and broker, plus `settings`; the broker emptied."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "VAR_DIR": str(work / "var"),
+        "DATABASE_URL": options.database_url or f"sqlite:///{work / 'bench.sqlite3'}",
+        "REDIS_URL": options.redis_url,
+        "MOMENTUM_LEASE_SECONDS": "30",
+        "SWEEP_INTERVAL": "30",
+        "EMAIL_URL": "dummymail://",
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
+    flush_broker(options)
+    return env
+
+
+def flush_broker(options) -> None:
+    """Drop what an earlier run left in Redis (the filesystem broker starts empty)."""
+    if options.redis_url:
+        import redis
+
+        redis.Redis.from_url(options.redis_url).flushdb()
+
+
 def wait_for(predicate, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -127,33 +156,13 @@ def main() -> None:
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "VAR_DIR": str(work / "var"),
-        "DATABASE_URL": options.database_url or f"sqlite:///{work / 'bench.sqlite3'}",
-        "REDIS_URL": options.redis_url,
-        "MOMENTUM_POLL_INTERVAL": "0.001",
-        "MOMENTUM_RETRY_BASE": "0.01",
-        "MOMENTUM_LEASE_SECONDS": "30",
-        "SWEEP_INTERVAL": "30",
-        "EMAIL_URL": "dummymail://",
-        # Production settings: no query log, no debug cursor.
-        "DEBUG": "false",
-        "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
-        "LOG_LEVEL": "WARNING",
-    }
-    if options.redis_url:
-        import redis
-
-        redis.Redis.from_url(options.redis_url).flushdb()
+    env = bench_env(work, options, MOMENTUM_POLL_INTERVAL="0.001", MOMENTUM_RETRY_BASE="0.01")
     broker = "redis" if options.redis_url else "filesystem"
     database = env["DATABASE_URL"].split(":")[0]
     print(f"rows={options.rows} broker={broker} database={database} cores={os.cpu_count()}")
 
     engine = run_engine(options.rows, dict(env), work)
-    if options.redis_url:
-        redis.Redis.from_url(options.redis_url).flushdb()
+    flush_broker(options)
     bare = run_bare(options.rows, dict(env), work)
     print(f"engine:     {engine:8.2f} s  {options.rows / engine:8.1f} rows/s")
     print(f"bare chain: {bare:8.2f} s  {options.rows / bare:8.1f} rows/s")

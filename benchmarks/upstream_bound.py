@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import start_worker, stop, wait_for  # the same worker handling
+from pipeline import bench_env, start_worker, stop, wait_for  # the same worker handling
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -109,25 +109,12 @@ def main() -> None:
     interval = options.poll_interval or (low + high) / 2 / 10
 
     work = Path(tempfile.mkdtemp(prefix="upstream-bench-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "VAR_DIR": str(work / "var"),
-        "DATABASE_URL": options.database_url or f"sqlite:///{work / 'bench.sqlite3'}",
-        "REDIS_URL": options.redis_url,
-        "MOMENTUM_POLL_INTERVAL": str(interval),
-        "MOMENTUM_QUOTE_TIMEOUT": str(high * 3 + 5),
-        "MOMENTUM_LEASE_SECONDS": "30",
-        "SWEEP_INTERVAL": "30",
-        "EMAIL_URL": "dummymail://",
-        "DEBUG": "false",
-        "SECRET_KEY": "benchmark-only-secret-key-" + "x" * 40,
-        "LOG_LEVEL": "WARNING",
-    }
-    if options.redis_url:
-        import redis
-
-        redis.Redis.from_url(options.redis_url).flushdb()
+    env = bench_env(
+        work,
+        options,
+        MOMENTUM_POLL_INTERVAL=str(interval),
+        MOMENTUM_QUOTE_TIMEOUT=str(high * 3 + 5),
+    )
     broker = "redis" if options.redis_url else "filesystem"
     database = env["DATABASE_URL"].split(":")[0]
     print(

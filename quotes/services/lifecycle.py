@@ -31,7 +31,7 @@ from decimal import Decimal
 
 from celery import current_app
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
@@ -315,17 +315,6 @@ def claim_slot(*, quote_id: int, token: str, slot: int) -> bool:
             submit_ambiguous=False,
         )
     )
-
-
-def claim_quote(*, quote_id: int, token: str) -> bool:
-    """Claim a free slot for one pending quote (without starting its chain)."""
-    for slot in free_slots():
-        try:
-            with transaction.atomic():
-                return claim_slot(quote_id=quote_id, token=token, slot=slot)
-        except IntegrityError:
-            continue  # taken meanwhile; try the next one
-    return False
 
 
 # --- Submit -----------------------------------------------------------------------------

@@ -28,5 +28,5 @@ class QuoteFactory(factory.django.DjangoModelFactory):
 def claim(quote) -> str:
     """Claim a free slot for a pending quote, as dispatch does; the run's lease token."""
     token = lifecycle.new_token()
-    assert lifecycle.claim_quote(quote_id=quote.pk, token=token)
+    assert lifecycle.claim_slot(quote_id=quote.pk, token=token, slot=lifecycle.free_slots()[0])
     return token
