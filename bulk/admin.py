@@ -7,8 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from bulk.models import BatchJob, BatchJobEvent, BatchQuote
-from bulk.services import jobs
-from bulk.services.notices import tell_owner
+from bulk.services import jobs, staff
 
 INLINE_ROWS = 50
 
@@ -139,7 +138,6 @@ class BatchJobAdmin(admin.ModelAdmin):
         verb: str,
         rows: str,
         changed,
-        notice: str = "",
     ) -> None:
         """Run a job action on each selected job; say how many jobs and rows it changed.
 
@@ -158,8 +156,6 @@ class BatchJobAdmin(admin.ModelAdmin):
             jobs_done += 1
             rows_changed += count
             self.log_change(request, job, f"{verb}: {count} {rows} (admin action)")
-            if notice:
-                tell_owner(job=after, action=notice, by=request.user)
         if jobs_done:
             self.message_user(
                 request,
@@ -176,7 +172,6 @@ class BatchJobAdmin(admin.ModelAdmin):
             verb="Cancelled",
             rows="rows not yet quoted",
             changed=lambda before, after, _: after.cancelled_count - before.cancelled_count,
-            notice="cancel",
         )
 
     @admin.action(description="Resume the selected cancelled jobs")
@@ -220,7 +215,7 @@ class BatchJobAdmin(admin.ModelAdmin):
         self._act(
             request,
             queryset,
-            jobs.requeue_stuck_rows,
+            staff.requeue_stuck_rows,
             verb="Requeued",
             rows="stuck rows",
             changed=lambda before, after, requeued: requeued,
@@ -231,11 +226,10 @@ class BatchJobAdmin(admin.ModelAdmin):
         self._act(
             request,
             queryset,
-            jobs.force_finish_job,
+            staff.force_finish_job,
             verb="Force-finished",
             rows="open rows cancelled",
             changed=lambda before, after, _: after.cancelled_count - before.cancelled_count,
-            notice="force_finish",
         )
 
     @admin.action(description="Resend the completion email")
@@ -243,7 +237,7 @@ class BatchJobAdmin(admin.ModelAdmin):
         done = 0
         for job in queryset:
             try:
-                jobs.resend_job_email(job=job, by=request.user)
+                staff.resend_job_email(job=job, by=request.user)
             except jobs.JobActionRefused as refused:
                 self.message_user(request, f"Job {job.pk}: {refused}", messages.WARNING)
             else:

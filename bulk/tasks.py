@@ -1,5 +1,5 @@
-"""Thin Celery wrappers for the bulk engine (email, sweeper). Quoting itself runs in
-quotes.tasks; bulk rows join it through bulk.services.jobs."""
+"""Thin Celery wrappers for bulk's emails. Quoting runs in engine.tasks, and so do the
+sweepers; services enqueue these tasks, so this module imports no service."""
 
 import logging
 
@@ -7,7 +7,6 @@ from celery import shared_task
 
 from bulk import emails
 from bulk.models import BatchJob
-from bulk.services import jobs, uploads
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +35,3 @@ def send_owner_notice(self, job_id: int, action: str, by_name: str, note: str = 
         emails.send_owner_notice(job=job, action=action, by_name=by_name, note=note)
     except emails.EmailNotSent as error:
         raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
-
-
-@shared_task
-def sweep() -> None:
-    """Finish jobs whose rows all ended; re-send claimed emails that never went out;
-    delete expired staged uploads."""
-    report = jobs.sweep_jobs()
-    if any(report.values()):
-        logger.warning("bulk sweeper: %s", report)
-    deleted = uploads.delete_expired_uploads()
-    if deleted:
-        logger.info("deleted %s expired staged uploads", deleted)

@@ -404,7 +404,7 @@ CELERY_TASK_ROUTES = {
     "engine.tasks.record_result": {"queue": MOMENTUM_QUEUE},
     "engine.tasks.dispatch": {"queue": CONTROL_QUEUE},
     "engine.tasks.sweep": {"queue": CONTROL_QUEUE},
-    "bulk.tasks.sweep": {"queue": CONTROL_QUEUE},
+    "engine.tasks.sweep_jobs": {"queue": CONTROL_QUEUE},
 }
 
 # One message at a time per process, acknowledged after the task ran, and given back if
@@ -432,7 +432,7 @@ ALERT_CHECK_INTERVAL = env.float("ALERT_CHECK_INTERVAL", default=30.0)
 CELERY_BEAT_SCHEDULE: dict = {
     # Recovery comes from the database, not the broker (DESIGN.md, invariant 7).
     "sweep-quotes": {"task": "engine.tasks.sweep", "schedule": SWEEP_INTERVAL},
-    "sweep-jobs": {"task": "bulk.tasks.sweep", "schedule": SWEEP_INTERVAL},
+    "sweep-jobs": {"task": "engine.tasks.sweep_jobs", "schedule": SWEEP_INTERVAL},
     # Alerts to staff and the slot clock for /metrics (ops); default queue.
     "ops-check-alerts": {"task": "ops.tasks.check_alerts", "schedule": ALERT_CHECK_INTERVAL},
 }

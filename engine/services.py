@@ -1,7 +1,7 @@
 """The engine: which quote goes next, and each quote's `submit | poll | record` chain.
 
-It strings together the quote lifecycle (quotes.services.lifecycle) and the bulk rows
-(bulk.services.jobs); neither knows the other's side. Dependencies run one way:
+It strings together the quote lifecycle (quotes.services: lifecycle, poll, leases) and
+the bulk rows (bulk.services.rows); neither knows the other's side. Dependencies run one way:
 engine → bulk → quotes → momentum. DESIGN.md, "The engine", and docs/architecture.md.
 
 Only one chain is alive per Momentum slot: dispatch claims the slot and starts the chain,
@@ -18,13 +18,16 @@ from celery import chain
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bulk.services import jobs
+from bulk.services import completion, rows, uploads
+from bulk.services.rows import NextRow
 from engine import tasks
 from quotes import selectors
 from quotes.models import Quote
-from quotes.services import lifecycle
+from quotes.outcomes import Outcome
+from quotes.services import leases, lifecycle
 from quotes.services.health import get_health
-from quotes.services.lifecycle import Outcome, Result, Step
+from quotes.services.lifecycle import Result, Step
+from quotes.services.poll import poll_quote
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +35,15 @@ logger = logging.getLogger(__name__)
 # --- Starting the next quote ------------------------------------------------------------
 
 
-def next_quote() -> Quote | None:
+def next_unit() -> NextRow:
     """The next unit of work: a waiting quote (single quotes first, then quotes sent back
-    in line), else the next bulk row, round-robin across jobs (opened in the caller's
-    transaction, which rolls it back if the slot cannot be claimed)."""
-    return selectors.next_waiting_quote() or jobs.open_next_row()
+    in line), else the next bulk row in the line's order (opened in the caller's
+    transaction)."""
+    quote = selectors.next_waiting_quote()
+    if quote is not None:
+        # Rows of its address in any job may wait on it.
+        return NextRow(quote=quote, others_waiting=True)
+    return rows.open_next_row()
 
 
 def start_chain(*, quote_id: int, token: str, resume: bool = False) -> None:
@@ -60,23 +67,38 @@ def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
     for slot in lifecycle.free_slots()[:5]:  # bounded: other processes may take slots
         try:
             with transaction.atomic():
-                quote = next_quote()
-                if quote is None:
-                    return None
-                token = lifecycle.new_token()
-                if not lifecycle.claim_slot(quote_id=quote.pk, token=token, slot=slot):
-                    # Another process took the candidate; undo a row opened above.
-                    transaction.set_rollback(True)
-                    continue
-                # Rows of the same address waiting their turn in other jobs wait on this
-                # quote instead (a bulk row says whether any other job waits at all).
-                if getattr(quote, "others_waiting", True):
-                    jobs.follow_quote(quote=quote)
-                start_chain(quote_id=quote.pk, token=token)
-                return quote
-        except IntegrityError:
-            continue  # another process took this slot; everything above rolled back
+                return _start_next(slot=slot)
+        except (IntegrityError, _CandidateTaken):
+            continue  # another process took this slot or the candidate; all rolled back
     return None
+
+
+class _CandidateTaken(Exception):
+    """Another process claimed the candidate quote first: roll back, try the next slot."""
+
+
+def _start_next(*, slot: int) -> Quote | None:
+    """In the caller's transaction: open the next unit of work, claim `slot` for it and
+    start its chain after commit; the quote started, or None when nothing can start."""
+    unit = next_unit()
+    if unit.more:
+        # This turn recorded many rows without Momentum: another dispatch goes on.
+        transaction.on_commit(tasks.dispatch.delay)
+    if unit.conflict:
+        # Another process opened the row, or its job ended, meanwhile: undo what this
+        # turn opened; that process carries on.
+        transaction.set_rollback(True)
+        return None
+    if unit.quote is None:
+        return None
+    token = leases.new_token()
+    if not lifecycle.claim_slot(quote_id=unit.quote.pk, token=token, slot=slot):
+        raise _CandidateTaken
+    if unit.others_waiting:
+        # Rows of the same address waiting their turn in other jobs wait on this quote.
+        rows.follow_quote(quote=unit.quote)
+    start_chain(quote_id=unit.quote.pk, token=token)
+    return unit.quote
 
 
 # --- The chain's steps ------------------------------------------------------------------
@@ -87,7 +109,7 @@ def record_outcome(*, quote_id: int, outcome: Outcome) -> bool:
     """Finish a quote and, in the same transaction, its bulk row and job counters."""
     if not lifecycle.finish_quote(quote_id=quote_id, outcome=outcome):
         return False
-    jobs.record_row_result(quote_id=quote_id, outcome=outcome)
+    rows.record_row_result(quote_id=quote_id, outcome=outcome)
     return True
 
 
@@ -96,7 +118,7 @@ def record_timeout(*, quote_id: int, token: str, outcome: Outcome) -> bool:
     """Our deadline passed: the quote is overdue (keeping its slot), its row failed."""
     if not lifecycle.mark_overdue(quote_id=quote_id, token=token, outcome=outcome):
         return False
-    jobs.record_row_result(quote_id=quote_id, outcome=outcome)
+    rows.record_row_result(quote_id=quote_id, outcome=outcome)
     return True
 
 
@@ -114,7 +136,7 @@ def poll(*, quote_id: int, token: str) -> Outcome | None:
     until Momentum lets go (the slot belongs to the upstream quote); a quote Momentum
     forgot is submitted again, keeping the slot."""
     while True:
-        result = lifecycle.poll_quote(quote_id=quote_id, token=token)
+        result = poll_quote(quote_id=quote_id, token=token)
         if result.step == Step.RESUBMIT:
             result = submit(quote_id=quote_id, token=token)
             if result.step != Step.IN_FLIGHT:
@@ -154,16 +176,27 @@ def sweep() -> SweepReport:
     """Take over quotes whose worker died (expired lease) and start waiting work."""
     report = SweepReport()
     if not get_health().config_error:
-        for quote in lifecycle.expired_quotes():
+        for quote in leases.expired_quotes():
             _take_over(quote=quote, report=report)
     started = dispatch_next()
     report.dispatched = started.pk if started else None
     return report
 
 
+def sweep_jobs() -> dict:
+    """Rows left waiting on a quote that ended, jobs whose rows all ended, claimed emails
+    that never went out, expired staged uploads."""
+    return {
+        "stranded_settled": rows.settle_stranded_takers(),
+        "finished": completion.finish_done_jobs(),
+        "emails_resent": completion.resend_unsent_emails(),
+        "uploads_deleted": uploads.delete_expired_uploads(),
+    }
+
+
 def _take_over(*, quote: Quote, report: SweepReport) -> None:
     with transaction.atomic():
-        token = lifecycle.take_over(quote=quote)
+        token = leases.take_over(quote=quote)
         if token is None:
             return
         if quote.status != Quote.Status.SUBMITTING:

@@ -4,7 +4,8 @@ A quote runs as one chain, `submit_quote | poll_quote | record_result`, on the
 `momentum` queue; only the quote holding the Momentum slot has a chain, and its last
 step starts the next quote's chain. Polling happens inside `poll_quote` (never by
 `retry(countdown=...)`, which would free the worker while the slot is held).
-`dispatch` and `sweep` run on the `control` queue, which nothing slow shares.
+`dispatch` and the sweepers (`sweep`, `sweep_jobs`) run on the `control` queue, which
+nothing slow shares.
 """
 
 import logging
@@ -12,7 +13,7 @@ import logging
 from celery import shared_task
 
 from engine import services
-from quotes.services.lifecycle import Outcome
+from quotes.outcomes import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +49,14 @@ def sweep() -> None:
     report = services.sweep()
     if report:
         logger.warning("sweeper: %s", report)
+
+
+@shared_task
+def sweep_jobs() -> None:
+    """Settle rows left waiting on an ended quote, finish jobs whose rows all ended, send
+    claimed emails that never went out, delete expired staged uploads."""
+    report = services.sweep_jobs()
+    if any(value for key, value in report.items() if key != "uploads_deleted"):
+        logger.warning("job sweeper: %s", report)
+    elif report["uploads_deleted"]:
+        logger.info("deleted %s expired staged uploads", report["uploads_deleted"])

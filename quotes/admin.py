@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from quotes.models import Lead, MomentumHealth, Quote
-from quotes.services import health, lifecycle
+from quotes.services import health
 
 
 @admin.register(Lead)
@@ -87,5 +87,4 @@ class MomentumHealthAdmin(admin.ModelAdmin):
     @admin.action(description="The API key is fixed: clear the error and resume work")
     def clear_configuration_error(self, request, queryset) -> None:
         health.clear_configuration_error()
-        lifecycle.request_dispatch()
         self.message_user(request, "Work resumes now.", messages.SUCCESS)

@@ -127,7 +127,7 @@ class Quote(models.Model):
     carrier = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
     raw_payload = models.JSONField(null=True, blank=True)
-    # How it ended (lifecycle.Kind: priced, rejected, timed_out, unavailable): only priced
+    # How it ended (quotes.outcomes.Kind: priced, rejected, timed_out, unavailable): only priced
     # and rejected answers are reused.
     outcome_kind = models.CharField(max_length=12, blank=True)
     # The quote whose answer this one took instead of asking Momentum (reused or shared).

@@ -206,3 +206,13 @@ def recent_pricing_times(*, limit: int) -> list[tuple[float | None, float | None
         .order_by("-pk")
         .values_list("pricing_low_seconds", "pricing_high_seconds")[:limit]
     )
+
+
+def ended_with_waiting_takers():
+    """Quotes that ended (or went overdue) while quotes waiting on them were never given
+    the outcome (a staff repair ended them, say)."""
+    return Quote.objects.filter(
+        status__in=(*Quote.TERMINAL_STATUSES, Quote.Status.OVERDUE),
+        takers__status=Quote.Status.QUEUED,
+        takers__taken_as=Quote.Taken.SHARED,
+    ).distinct()

@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from config.client_ip import client_ip
 from quotes import selectors
 from quotes.forms import QuoteForm
-from quotes.services import lifecycle, throttling
+from quotes.services import intake, throttling
 
 SESSION_KEY = "quote_ids"
 
@@ -26,7 +26,7 @@ def new_quote(request: HttpRequest) -> HttpResponse:
         try:
             if not request.user.is_authenticated:
                 throttling.check_quote_rate(client_ip=client_ip(request))
-            quote = lifecycle.request_quote(user=request.user, **form.cleaned_data)
+            quote = intake.request_quote(user=request.user, **form.cleaned_data)
         except throttling.QuoteRateLimited as error:
             form.add_error(None, str(error))
             status = 429

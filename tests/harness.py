@@ -209,8 +209,8 @@ def create_job(
     from django.db import transaction
 
     from bulk.models import BatchJob, BatchQuote
-    from bulk.services.jobs import create_row_quotes
-    from quotes.services.lifecycle import request_dispatch
+    from bulk.services.rows import create_row_quotes
+    from config.celery import wake_engine
 
     with transaction.atomic():
         job = BatchJob.objects.create(
@@ -228,7 +228,7 @@ def create_job(
             for n in range(rows)
         )
         create_row_quotes(job=job)
-        request_dispatch()
+        wake_engine()
     return job
 
 

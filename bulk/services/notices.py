@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bulk.emails import OWNER_NOTICES
 from bulk.models import BatchJob
+from bulk.tasks import send_owner_notice
 
 
 def tell_owner(*, job: BatchJob, action: str, by, note: str = "") -> bool:
@@ -16,8 +17,6 @@ def tell_owner(*, job: BatchJob, action: str, by, note: str = "") -> bool:
         raise ValueError(f"no owner notice for {action!r}")
     if by is not None and by.pk == job.user_id:
         return False
-    from bulk.tasks import send_owner_notice
-
     by_name = "Staff" if by is None else (by.get_full_name() or "Staff")
     send_owner_notice.delay_on_commit(job.pk, action, by_name, note)
     return True

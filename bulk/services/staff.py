@@ -1,21 +1,31 @@
-"""Staff's hand on the line: pause and unpause a job, move it to the front or the back.
+"""Staff's hand on the line and their repairs: pause and unpause a job, move it to the
+front or the back, requeue stuck rows, force-finish a job, send its email again.
 
 The engine serves open jobs in `BatchJob.objects.in_service_order()`: unpaused jobs, the
 highest `priority` first, round-robin among jobs of one priority. Every action is
-recorded on the job (a `BatchJobEvent` with who did it); pausing and unpausing tell the
-owner by email.
+recorded on the job (a `BatchJobEvent` with who did it); an action that changes what the
+owner gets (pause, unpause, force-finish) tells the owner by email from here (cancel
+does from `bulk.services.jobs.cancel_job`), never from admin or a view.
 """
 
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
-from bulk.models import BatchJob
+from bulk.models import BatchJob, BatchQuote
+from bulk.services.completion import OPEN_ROW_STATUSES, claim_email, finish_job_if_done
 from bulk.services.jobs import JobActionRefused, record_event
 from bulk.services.notices import tell_owner
-from quotes.services.lifecycle import request_dispatch
+from config.celery import wake_engine
+from quotes.models import Quote
+from quotes.outcomes import Kind, Outcome
+from quotes.services.intake import withdraw_quotes
+from quotes.services.lifecycle import finish_quote
+
+REQUEUED_MESSAGE = "Requeued by staff."
+STOPPED_MESSAGE = "Stopped by staff."
 
 
 def _open_job(job: BatchJob) -> BatchJob:
@@ -49,7 +59,7 @@ def unpause_job(*, job: BatchJob, by) -> BatchJob:
     BatchJob.objects.filter(pk=job.pk).update(paused_at=None, paused_by=None)
     record_event(job=job, action="unpause", actor=by, detail="resumed by staff")
     tell_owner(job=job, action="resume", by=by)
-    request_dispatch()
+    wake_engine()
     job.refresh_from_db()
     return job
 
@@ -63,7 +73,7 @@ def move_job_to_front(*, job: BatchJob, by) -> BatchJob:
     priority = max(job.priority, (top if top is not None else 0) + 1)
     BatchJob.objects.filter(pk=job.pk).update(priority=priority)
     record_event(job=job, action="move_front", actor=by, detail=f"priority {priority}")
-    request_dispatch()
+    wake_engine()
     job.refresh_from_db()
     return job
 
@@ -79,3 +89,84 @@ def move_job_to_back(*, job: BatchJob, by) -> BatchJob:
     record_event(job=job, action="move_back", actor=by, detail=f"priority {priority}")
     job.refresh_from_db()
     return job
+
+
+# --- Repairs ------------------------------------------------------------------------------
+
+
+def _abandon(quote_id: int, message: str) -> None:
+    """Give up a quote that holds the slot: its upstream quote is abandoned, the slot freed."""
+    finish_quote(
+        quote_id=quote_id,
+        outcome=Outcome.failed(message, kind=Kind.UNAVAILABLE, abandoned=True),
+    )
+
+
+@transaction.atomic
+def requeue_stuck_rows(*, job: BatchJob, by) -> int:
+    """Put rows stuck in `processing` without a live quote back in line, each to get a new
+    quote when its turn comes."""
+    now = timezone.now()
+    stuck = list(
+        job.rows.filter(status=BatchQuote.Status.PROCESSING)
+        .filter(
+            Q(quote__isnull=True)
+            | Q(quote__status__in=(Quote.Status.PENDING, Quote.Status.QUEUED))
+            | Q(quote__status__in=Quote.SLOT_STATUSES, quote__lease_expires_at__lt=now)
+        )
+        .values_list("pk", "quote_id", "quote__status")
+    )
+    for _, quote_id, status in stuck:
+        if status in Quote.SLOT_STATUSES:
+            _abandon(quote_id, REQUEUED_MESSAGE)
+    withdraw_quotes(
+        quote_ids=[quote_id for _, quote_id, status in stuck if status not in Quote.SLOT_STATUSES],
+        message=REQUEUED_MESSAGE,
+        keep_if_waited_on=False,
+    )
+    count = 0
+    for held in (True, False):
+        # A row whose quote held the slot starts again from its first attempt.
+        rows = [pk for pk, _, status in stuck if (status in Quote.SLOT_STATUSES) == held]
+        count += BatchQuote.objects.filter(pk__in=rows, status=BatchQuote.Status.PROCESSING).update(
+            status=BatchQuote.Status.PENDING,
+            quote=None,
+            started_at=None,
+            **({"attempts": 0} if held else {}),
+        )
+    record_event(job=job, action="requeue_stuck", actor=by, detail=f"{count} rows requeued")
+    wake_engine()
+    return count
+
+
+@transaction.atomic
+def force_finish_job(*, job: BatchJob, by) -> BatchJob:
+    """End a job now: rows not yet quoted are cancelled, a quote of its holding the slot
+    is abandoned, the job is marked finished and its owner told."""
+    job = BatchJob.objects.select_for_update().get(pk=job.pk)
+    if job.finished_at is not None:
+        raise JobActionRefused("This job has already finished.")
+    now = timezone.now()
+    holding = job.rows.filter(
+        status__in=OPEN_ROW_STATUSES, quote__status__in=Quote.SLOT_STATUSES
+    ).values_list("quote_id", flat=True)
+    for quote_id in list(holding):
+        _abandon(quote_id, STOPPED_MESSAGE)
+    cancelled = job.rows.filter(status__in=OPEN_ROW_STATUSES).update(
+        status=BatchQuote.Status.CANCELLED, error_message=STOPPED_MESSAGE, finished_at=now
+    )
+    BatchJob.objects.filter(pk=job.pk).update(cancelled_count=F("cancelled_count") + cancelled)
+    finish_job_if_done(job_id=job.pk)
+    record_event(job=job, action="force_finish", actor=by, detail=f"{cancelled} rows cancelled")
+    tell_owner(job=job, action="force_finish", by=by)
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def resend_job_email(*, job: BatchJob, by) -> None:
+    """Send the job's email again, as a new round."""
+    if not job.is_finished:
+        raise JobActionRefused("The job has not finished yet.")
+    claim_email(job_id=job.pk, again=True)
+    record_event(job=job, action="resend_email", actor=by)

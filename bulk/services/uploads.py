@@ -30,8 +30,8 @@ from bulk.parsing import (
     encode_cell,
     parse_upload,
 )
-from bulk.services.jobs import create_row_quotes
-from quotes.services.lifecycle import request_dispatch
+from bulk.services.rows import create_row_quotes
+from config.celery import wake_engine
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -168,21 +168,45 @@ def submit_staged_upload(*, staged: StagedUpload, user: User) -> BatchJob:
 def _submit(*, staged_id, user: User) -> BatchJob:
     # The row lock (and on SQLite the IMMEDIATE transaction) makes a second, concurrent
     # submit wait here and then find the job the first one attached.
-    staged = StagedUpload.objects.select_for_update().filter(pk=staged_id, user=user).first()
+    staged = (
+        selectors.staged_uploads_for_user(user=user)
+        .defer(None)
+        .select_for_update()
+        .filter(pk=staged_id)
+        .first()
+    )
     if staged is None:
         raise UploadExpired("This upload no longer exists. Upload the file again.")
     if staged.batch_job is not None:
         return staged.batch_job
+    _check_submittable(staged)
+    job = _create_job(staged=staged, user=user)
+    create_row_quotes(job=job)
+    attached = StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(
+        batch_job=job, submitted_at=timezone.now(), content=None
+    )
+    if attached != 1:
+        raise IntegrityError("staged upload was submitted concurrently")
+    wake_engine()
+    logger.info("upload %s submitted as job %s (%s rows)", staged.pk, job.pk, job.total_count)
+    return job
+
+
+def _check_submittable(staged: StagedUpload) -> None:
+    """Raise what stops this upload from becoming a job, if anything does."""
     if staged.is_expired:
         raise UploadExpired("This upload has expired. Upload the file again to quote it.")
     if staged.status == StagedUpload.Status.MAPPING:
         raise UploadNotReady(staged.mapping_problem or "Choose the address columns first.")
     if staged.status == StagedUpload.Status.REJECTED:
         raise NothingToSubmit(staged.error_message or "This file can't be quoted.")
-    valid = staged.rows.get("valid", [])
-    if not valid:
+    if not staged.rows.get("valid", []):
         raise NothingToSubmit("No row of this file is valid, so there is nothing to quote.")
 
+
+def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
+    """The job, its rows, what it keeps of the file, and the user's remembered columns."""
+    valid = staged.rows["valid"]
     job = BatchJob.objects.create(
         user=user,
         status=BatchJob.Status.PENDING,
@@ -210,6 +234,19 @@ def _submit(*, staged_id, user: User) -> BatchJob:
         ),
         batch_size=1000,
     )
+    _keep_source(staged=staged, job=job)
+    if staged.signature and staged.mapping:
+        ColumnMapping.objects.update_or_create(
+            user=user,
+            signature=staged.signature,
+            defaults={"mapping": staged.mapping | {"header_row": None, "sheet": None}},
+        )
+    return job
+
+
+def _keep_source(*, staged: StagedUpload, job: BatchJob) -> None:
+    """What the results file needs of the upload beyond the rows: header, mapping, and the
+    rows that were not quoted (invalid, with reasons; duplicates)."""
     invalid = staged.rows.get("invalid", [])
     reasons = Counter(row[3][0] if row[3] else "Invalid" for row in invalid)
     JobSource.objects.create(
@@ -224,21 +261,6 @@ def _submit(*, staged_id, user: User) -> BatchJob:
         skipped_reasons=dict(reasons.most_common()),
         rows={"invalid": invalid, "duplicates": staged.rows.get("duplicates", [])},
     )
-    if staged.signature and staged.mapping:
-        ColumnMapping.objects.update_or_create(
-            user=user,
-            signature=staged.signature,
-            defaults={"mapping": staged.mapping | {"header_row": None, "sheet": None}},
-        )
-    create_row_quotes(job=job)
-    attached = StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(
-        batch_job=job, submitted_at=timezone.now(), content=None
-    )
-    if attached != 1:
-        raise IntegrityError("staged upload was submitted concurrently")
-    request_dispatch()
-    logger.info("upload %s submitted as job %s (%s rows)", staged.pk, job.pk, len(valid))
-    return job
 
 
 def delete_expired_uploads() -> int:

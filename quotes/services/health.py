@@ -16,6 +16,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from config.celery import wake_engine
 from momentum.errors import MomentumConfigurationError, MomentumError, error_kind
 from quotes.models import MomentumErrorCount, MomentumHealth
 
@@ -96,8 +97,9 @@ def stop_for_configuration(*, error: MomentumConfigurationError) -> None:
 
 
 def clear_configuration_error() -> None:
-    """Staff fixed the key: let work resume (the caller wakes the engine)."""
+    """Staff fixed the key: let work resume, and wake the engine."""
     get_health()
     MomentumHealth.objects.filter(pk=1).update(
         config_error="", paused_until=None, consecutive_failures=0
     )
+    wake_engine()

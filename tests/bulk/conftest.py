@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from bulk.models import BatchJob, StagedUpload
+from config.celery import ENGINE_DISPATCH_TASK
 from tests.factories import UserFactory
 
 HEADER = ["Street Address", "City", "State", "Zip"]
@@ -158,13 +159,12 @@ class StagedUploadFactory(factory.django.DjangoModelFactory):
 def dispatched(monkeypatch):
     """Records the engine being woken (engine.tasks.dispatch) instead of queueing it."""
     from config.celery import app
-    from quotes.services.lifecycle import DISPATCH_TASK
 
     calls: list[tuple] = []
     send_task = app.send_task
 
     def record(name, *args, **kwargs):
-        if name == DISPATCH_TASK:
+        if name == ENGINE_DISPATCH_TASK:
             calls.append(tuple(kwargs.get("args") or ()))
             return None
         return send_task(name, *args, **kwargs)

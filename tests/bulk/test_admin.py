@@ -5,7 +5,7 @@ from django.urls import reverse
 from bulk.models import BatchJob, BatchQuote
 from engine import services as engine
 from quotes.models import Quote
-from quotes.services import lifecycle
+from quotes.outcomes import Outcome
 from tests.harness import create_job
 
 
@@ -57,7 +57,7 @@ def test_staff_retry_all_failed_rows_includes_ones_momentum_rejected(admin_clien
     job = create_job(user=user, rows=1)
     quote = engine.dispatch_next()
     Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.IN_FLIGHT)
-    engine.record_outcome(quote_id=quote.pk, outcome=lifecycle.Outcome.failed("No coverage."))
+    engine.record_outcome(quote_id=quote.pk, outcome=Outcome.failed("No coverage."))
     run_action(admin_client_for, "retry_all_failed_rows", job)
     job.refresh_from_db()
     assert (job.failed_count, job.rows.get().status) == (0, BatchQuote.Status.PENDING)

@@ -8,13 +8,13 @@ from django.db.models import F
 
 from bulk import emails
 from bulk.models import BatchJob, BatchQuote
-from bulk.services import jobs
+from bulk.services import completion, jobs
 from engine import services as engine
 from quotes.models import Quote
-from quotes.services import lifecycle
+from quotes.outcomes import UNAVAILABLE_MESSAGE, Outcome
 from tests.harness import assert_counters_exact, create_job
 
-PRICED = lifecycle.Outcome(status="complete", mrc="100.00", nrc="0.00", carrier="Lumen")
+PRICED = Outcome(status="complete", mrc="100.00", nrc="0.00", carrier="Lumen")
 
 
 def start_next_row() -> Quote:
@@ -24,7 +24,7 @@ def start_next_row() -> Quote:
     return quote
 
 
-def finish(quote: Quote, outcome: lifecycle.Outcome = PRICED) -> bool:
+def finish(quote: Quote, outcome: Outcome = PRICED) -> bool:
     Quote.objects.filter(pk=quote.pk).update(status=Quote.Status.IN_FLIGHT)
     return engine.record_outcome(quote_id=quote.pk, outcome=outcome)
 
@@ -82,13 +82,13 @@ def test_the_last_row_ends_the_job_and_claims_one_email(user, django_capture_on_
     assert job.notified_at is not None
     assert len(callbacks) == 1  # send_job_email, after commit
     with transaction.atomic():
-        assert not jobs.finish_job_if_done(job_id=job.pk)
+        assert not completion.finish_job_if_done(job_id=job.pk)
 
 
 @pytest.mark.django_db
 def test_a_job_whose_rows_all_failed_ends_failed(user):
     job = create_job(user=user, rows=1)
-    finish(start_next_row(), lifecycle.Outcome.failed("No coverage at this address."))
+    finish(start_next_row(), Outcome.failed("No coverage at this address."))
     job.refresh_from_db()
     assert (job.status, job.failed_count) == (BatchJob.Status.FAILED, 1)
     assert job.rows.get().error_message == "No coverage at this address."
@@ -98,7 +98,7 @@ def test_a_job_whose_rows_all_failed_ends_failed(user):
 def test_an_unavailable_outcome_fails_the_row_as_retryable_and_keeps_its_quote(user):
     job = create_job(user=user, rows=1)
     quote = start_next_row()
-    unavailable = lifecycle.Outcome.failed(lifecycle.UNAVAILABLE_MESSAGE, kind="unavailable")
+    unavailable = Outcome.failed(UNAVAILABLE_MESSAGE, kind="unavailable")
     finish(quote, unavailable)
     row = job.rows.get()
     assert (row.status, row.failure) == (BatchQuote.Status.FAILED, BatchQuote.Failure.UNAVAILABLE)
@@ -151,7 +151,7 @@ def test_resume_puts_cancelled_rows_back_and_reopens_the_email(user):
 @pytest.mark.django_db
 def test_retry_failed_corrects_the_counters_in_the_same_transaction(user):
     job = create_job(user=user, rows=2)
-    finish(start_next_row(), lifecycle.Outcome.timed_out())
+    finish(start_next_row(), Outcome.timed_out())
     finish(start_next_row())
     job.refresh_from_db()
     assert (job.status, job.failed_count) == ("complete", 1)
@@ -216,7 +216,7 @@ def test_the_sweeper_resends_an_email_claimed_but_never_sent(user, settings, mon
     finish(start_next_row())
     queued = []
     monkeypatch.setattr("bulk.tasks.send_job_email.delay", queued.append)
-    report = jobs.sweep_jobs()
+    report = engine.sweep_jobs()
     assert report["emails_resent"] == 1
     assert queued == [job.pk]
 
@@ -226,7 +226,7 @@ def test_the_sweeper_finishes_a_job_whose_rows_are_all_terminal(user):
     job = create_job(user=user, rows=1)
     BatchQuote.objects.filter(batch_job=job).update(status=BatchQuote.Status.CANCELLED)
     BatchJob.objects.filter(pk=job.pk).update(cancelled_count=1)
-    assert jobs.sweep_jobs()["finished"] == 1
+    assert engine.sweep_jobs()["finished"] == 1
     job.refresh_from_db()
     assert job.finished_at is not None
 

@@ -11,11 +11,11 @@ from django.utils import timezone
 from bulk import exports
 from bulk.emails import build_job_email
 from bulk.models import BatchJob, BatchQuote, StagedUpload
-from bulk.services import jobs, uploads
+from bulk.services import jobs, rows, uploads
 from engine import services as engine
 from quotes.models import Lead, Quote
-from quotes.services import lifecycle
-from quotes.services.lifecycle import Kind, Outcome
+from quotes.outcomes import Kind, Outcome
+from quotes.services import intake, lifecycle
 from tests.bulk.conftest import upload, xlsx_bytes
 from tests.factories import UserFactory
 from tests.harness import assert_counters_exact, create_job
@@ -45,7 +45,7 @@ def answered(*, number: int = 1, days_ago: float = 1, **fields) -> Quote:
         city="Denver",
         state="CO",
         zip_code="80202",
-        address_key=lifecycle.address_key(
+        address_key=intake.address_key(
             street=f"{number} Main St", city="Denver", state="CO", zip_code="80202"
         ),
         completed_at=timezone.now() - timedelta(days=days_ago),
@@ -168,8 +168,8 @@ def test_a_quote_nobody_waits_on_is_recorded_without_looking_for_takers(monkeypa
     def no_lookup(**kwargs):
         raise AssertionError("looked for takers of a quote nobody shares")
 
-    monkeypatch.setattr(jobs, "record_takers", no_lookup)
-    jobs.record_row_result(quote_id=quote.pk, outcome=Outcome.timed_out())
+    monkeypatch.setattr(rows, "record_takers", no_lookup)
+    rows.record_row_result(quote_id=quote.pk, outcome=Outcome.timed_out())
     assert job.rows.get().status == BatchQuote.Status.FAILED
 
 
@@ -177,7 +177,7 @@ def test_a_shared_timeout_fails_every_waiting_row_as_timed_out():
     create_job(user=UserFactory(), rows=1, street_for=street)
     quote = engine.dispatch_next()
     other = create_job(user=UserFactory(), rows=1, street_for=street)
-    jobs.record_row_result(quote_id=quote.pk, outcome=Outcome.timed_out())
+    rows.record_row_result(quote_id=quote.pk, outcome=Outcome.timed_out())
     row = other.rows.select_related("quote").get()
     assert row.failure == BatchQuote.Failure.TIMED_OUT
     assert row.quote.outcome_kind == Kind.TIMED_OUT
@@ -208,7 +208,7 @@ def test_the_sweeper_settles_rows_left_waiting_on_a_quote_that_ended_another_way
         quote_id=quote.pk, outcome=Outcome.failed("Stopped by staff.", kind=Kind.UNAVAILABLE)
     )
     assert other.rows.get().status == BatchQuote.Status.PROCESSING
-    assert jobs.sweep_jobs()["stranded_settled"] == 1
+    assert engine.sweep_jobs()["stranded_settled"] == 1
     other.refresh_from_db()
     assert_counters_exact(other)
     assert other.rows.get().failure == BatchQuote.Failure.UNAVAILABLE
@@ -238,13 +238,13 @@ def test_a_single_quote_reuses_a_recent_price_only_when_allowed():
         "phone": "",
         "company": "",
     }
-    reused = lifecycle.request_quote(**fields, allow_reuse=True)
+    reused = intake.request_quote(**fields, allow_reuse=True)
     assert (reused.status, reused.mrc, reused.taken_from) == (
         Quote.Status.COMPLETE,
         source.mrc,
         source,
     )
-    fresh = lifecycle.request_quote(**fields, allow_reuse=False)
+    fresh = intake.request_quote(**fields, allow_reuse=False)
     assert fresh.status == Quote.Status.PENDING
     assert fresh.taken_from is None
 

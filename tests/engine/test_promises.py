@@ -188,7 +188,7 @@ def test_dispatch_does_not_wait_behind_long_work_on_the_default_queue(engine, sa
 def test_long_work_and_the_engine_have_their_own_queues(settings):
     routes = settings.CELERY_TASK_ROUTES
     assert "bulk.tasks.parse_upload" not in routes  # uploads are read in the request
-    for task in ("engine.tasks.dispatch", "engine.tasks.sweep", "bulk.tasks.sweep"):
+    for task in ("engine.tasks.dispatch", "engine.tasks.sweep", "engine.tasks.sweep_jobs"):
         assert routes[task]["queue"] == settings.CONTROL_QUEUE
     procfile = (ROOT / "Procfile").read_text()
     for queue in ("momentum", "control", "default"):

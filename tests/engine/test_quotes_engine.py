@@ -5,7 +5,7 @@ import time
 import pytest
 
 from quotes.models import Quote
-from quotes.services import lifecycle
+from quotes.services import intake
 from tests.factories import UserFactory
 from tests.harness import wait_until
 
@@ -29,7 +29,7 @@ def ask_for_quotes(count: int, **address) -> list[Quote]:
             "company": "Doe Inc",
         }
         fields.update(address)
-        quotes.append(lifecycle.request_quote(user=user, **fields))
+        quotes.append(intake.request_quote(user=user, **fields))
     return quotes
 
 

@@ -12,7 +12,6 @@ from bulk.services import staff
 from ops.models import Incident
 from quotes.models import Quote
 from quotes.services.health import clear_configuration_error
-from quotes.services.lifecycle import request_dispatch
 from tests.factories import UserFactory
 from tests.harness import create_job, job_finished, wait_until
 
@@ -87,8 +86,7 @@ def test_a_refused_key_alerts_then_resolves_when_staff_clear_it(alerting, sandbo
     assert not job.rows.filter(status="failed").exists()
 
     sandbox.config.api_key = "sandbox-key"
-    clear_configuration_error()  # what the admin action does
-    request_dispatch()
+    clear_configuration_error()  # what the admin action does (it wakes the engine)
     wait_until(lambda: job_finished(job), timeout=90, what="the job\n" + alerting.logs())
     assert job.success_count == 2
     wait_until(lambda: incident_closed(Kind.MOMENTUM_KEY_REFUSED), timeout=20, what="the end")

@@ -1,7 +1,7 @@
 import factory
 
 from quotes.models import Lead, Quote
-from quotes.services import lifecycle
+from quotes.services import leases, lifecycle
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
@@ -27,6 +27,6 @@ class QuoteFactory(factory.django.DjangoModelFactory):
 
 def claim(quote) -> str:
     """Claim a free slot for a pending quote, as dispatch does; the run's lease token."""
-    token = lifecycle.new_token()
+    token = leases.new_token()
     assert lifecycle.claim_slot(quote_id=quote.pk, token=token, slot=lifecycle.free_slots()[0])
     return token

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from quotes.models import MomentumHealth, Quote
-from quotes.services import health, lifecycle
+from quotes.outcomes import Kind
+from quotes.services import health, lifecycle, poll
 from quotes.services.lifecycle import Step
 from tests.quotes.factories import QuoteFactory, claim
 
@@ -29,7 +30,7 @@ def test_a_whole_quote_is_priced_recorded_and_frees_the_slot(momentum):
     quote = QuoteFactory()
     token = claim(quote)
     lifecycle.submit_quote(quote_id=quote.pk, token=token)
-    outcome = lifecycle.poll_quote(quote_id=quote.pk, token=token).outcome
+    outcome = poll.poll_quote(quote_id=quote.pk, token=token).outcome
     assert lifecycle.finish_quote(quote_id=quote.pk, outcome=outcome)
     quote.refresh_from_db()
     assert quote.status == Quote.Status.COMPLETE
@@ -46,7 +47,7 @@ def test_recording_twice_changes_nothing_the_second_time(momentum):
     quote = QuoteFactory()
     token = claim(quote)
     lifecycle.submit_quote(quote_id=quote.pk, token=token)
-    outcome = lifecycle.poll_quote(quote_id=quote.pk, token=token).outcome
+    outcome = poll.poll_quote(quote_id=quote.pk, token=token).outcome
     assert lifecycle.finish_quote(quote_id=quote.pk, outcome=outcome)
     assert not lifecycle.finish_quote(quote_id=quote.pk, outcome=lifecycle.Outcome.failed("late"))
     quote.refresh_from_db()
@@ -58,7 +59,7 @@ def test_no_coverage_fails_with_momentums_message(momentum):
     quote = QuoteFactory(zip_code="99950")
     token = claim(quote)
     lifecycle.submit_quote(quote_id=quote.pk, token=token)
-    outcome = lifecycle.poll_quote(quote_id=quote.pk, token=token).outcome
+    outcome = poll.poll_quote(quote_id=quote.pk, token=token).outcome
     lifecycle.finish_quote(quote_id=quote.pk, outcome=outcome)
     quote.refresh_from_db()
     assert quote.status == Quote.Status.FAILED
@@ -71,7 +72,7 @@ def test_an_invalid_address_fails_at_submit_without_retrying(momentum):
     quote = QuoteFactory(street_address="1 INVALID Road")
     token = claim(quote)
     result = lifecycle.submit_quote(quote_id=quote.pk, token=token)
-    assert (result.step, result.outcome.kind) == (Step.FINISHED, lifecycle.Kind.REJECTED)
+    assert (result.step, result.outcome.kind) == (Step.FINISHED, Kind.REJECTED)
     assert lifecycle.finish_quote(quote_id=quote.pk, outcome=result.outcome)
     quote.refresh_from_db()
     assert quote.status == Quote.Status.FAILED
@@ -119,7 +120,7 @@ def test_transient_poll_errors_are_retried(momentum):
     lifecycle.submit_quote(quote_id=quote.pk, token=token)
     momentum.config.rate_500 = 0.3
     momentum.config.rate_malformed = 0.3
-    outcome = lifecycle.poll_quote(quote_id=quote.pk, token=token).outcome
+    outcome = poll.poll_quote(quote_id=quote.pk, token=token).outcome
     assert outcome.status == Quote.Status.COMPLETE
 
 
@@ -130,7 +131,7 @@ def test_a_quote_still_pending_at_its_deadline_times_out(momentum, settings):
     quote = QuoteFactory()
     token = claim(quote)
     lifecycle.submit_quote(quote_id=quote.pk, token=token)
-    outcome = lifecycle.poll_quote(quote_id=quote.pk, token=token).outcome
+    outcome = poll.poll_quote(quote_id=quote.pk, token=token).outcome
     lifecycle.finish_quote(quote_id=quote.pk, outcome=outcome)
     quote.refresh_from_db()
     assert quote.status == Quote.Status.FAILED
@@ -144,7 +145,7 @@ def test_a_run_whose_lease_was_taken_over_stops(momentum):
     token = claim(quote)
     lifecycle.submit_quote(quote_id=quote.pk, token=token)
     Quote.objects.filter(pk=quote.pk).update(lease_token="someone-else")
-    assert lifecycle.poll_quote(quote_id=quote.pk, token=token).step == Step.LOST
+    assert poll.poll_quote(quote_id=quote.pk, token=token).step == Step.LOST
 
 
 @pytest.mark.django_db
