@@ -13,15 +13,15 @@ app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# The engine's dispatch task, named rather than imported: the apps that wake the engine
-# (quotes, bulk) sit below it (engine → bulk → quotes → momentum) and only say "there is
-# work". This is the one place outside engine/ that names an engine task.
-ENGINE_DISPATCH_TASK = "engine.tasks.dispatch"
-
 
 def wake_engine() -> None:
-    """Ask the engine, after the current transaction commits, to start the next quote."""
-    transaction.on_commit(lambda: app.send_task(ENGINE_DISPATCH_TASK))
+    """Ask the engine, after the current transaction commits, to start the next quote.
+
+    The engine's dispatch task is named rather than imported: the apps that wake the
+    engine (quotes, bulk) sit below it (engine → bulk → quotes → momentum) and only say
+    "there is work". This is the one place outside engine/ that names an engine task.
+    """
+    transaction.on_commit(lambda: app.send_task("engine.tasks.dispatch"))
 
 
 @task_prerun.connect

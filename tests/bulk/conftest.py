@@ -13,7 +13,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from bulk.models import BatchJob, StagedUpload
-from config.celery import ENGINE_DISPATCH_TASK
 from tests.factories import UserFactory
 
 HEADER = ["Street Address", "City", "State", "Zip"]
@@ -164,7 +163,7 @@ def dispatched(monkeypatch):
     send_task = app.send_task
 
     def record(name, *args, **kwargs):
-        if name == ENGINE_DISPATCH_TASK:
+        if name == "engine.tasks.dispatch":
             calls.append(tuple(kwargs.get("args") or ()))
             return None
         return send_task(name, *args, **kwargs)

@@ -12,7 +12,6 @@ import pytest
 
 from bulk.exports import RESULT_COLUMNS
 from bulk.models import BatchJob, BatchQuote
-from config.celery import ENGINE_DISPATCH_TASK
 from tests.bulk.conftest import xlsx_bytes
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.harness import wait_until
@@ -154,7 +153,7 @@ def test_the_mapping_step_for_a_file_with_no_header(chromium, live_server, tmp_p
     monkeypatch.setattr(
         app,
         "send_task",
-        lambda name, *a, **k: None if name == ENGINE_DISPATCH_TASK else send_task(name, *a, **k),
+        lambda name, *a, **k: None if name == "engine.tasks.dispatch" else send_task(name, *a, **k),
     )
     user = UserFactory(email="grace@example.com")
     # No header, and the city before the street: the columns can't be guessed.
