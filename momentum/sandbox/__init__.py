@@ -7,16 +7,18 @@ request that arrives while another is being served, honours Idempotency-Key, inj
 failures at configurable rates, and counts all of it on `GET /__sandbox/stats`. Given a state
 file (state.py), it keeps its quotes and counters across restarts, as the real service would.
 
+The modules: server.py (SandboxServer: start, stop, the /__sandbox/ controls), endpoints.py
+(the contract's POST /quotes and GET /quotes/{id}), faults.py (failure injection), ledger.py
+(the quotes and counters in memory, under one lock), state.py (the state file), httpd.py
+(reading requests, writing replies.py's answers), config.py and pricing.py.
+
 See docs/momentum.md for every option and the addresses that always fail.
 """
 
 from momentum.sandbox.config import SandboxConfig
+from momentum.sandbox.endpoints import INVALID_ADDRESS_MARKER, NO_COVERAGE_MESSAGE
 from momentum.sandbox.pricing import CARRIERS, normalise_address, price_quote
-from momentum.sandbox.server import (
-    INVALID_ADDRESS_MARKER,
-    NO_COVERAGE_MESSAGE,
-    SandboxServer,
-)
+from momentum.sandbox.server import SandboxServer
 from momentum.sandbox.state import StateError
 
 __all__ = [
