@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser, ArgumentTypeError, _ArgumentGroup
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -36,6 +36,115 @@ def _rate(value: str) -> float:
     return rate
 
 
+def _add_server_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> None:
+    group.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
+    group.add_argument("--port", type=int, default=8001, help="Port to listen on (0: a free one).")
+    group.add_argument(
+        "--state",
+        default=None,
+        metavar="PATH",
+        help=(
+            "Keep quotes, idempotency keys and counters in this SQLite file (created, "
+            "with its folder, if missing), so a restarted sandbox still knows them. "
+            "Default: in memory only."
+        ),
+    )
+    group.add_argument("--api-key", default=defaults.api_key, help="The bearer key.")
+
+
+def _add_quote_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> None:
+    group.add_argument(
+        "--delay",
+        type=_delay_range,
+        default=(defaults.delay_min, defaults.delay_max),
+        metavar="MIN:MAX",
+        help="Seconds until a quote is priced, drawn uniformly (default 3:8).",
+    )
+    group.add_argument("--seed", type=int, default=None, help="Seed for every draw.")
+    group.add_argument(
+        "--no-coverage-zips",
+        default=",".join(defaults.no_coverage_zip_prefixes),
+        metavar="PREFIX,...",
+        help="ZIP prefixes that always fail with no coverage (default 999).",
+    )
+    group.add_argument(
+        "--poll-retry-after",
+        type=float,
+        default=None,
+        help="Retry-After hint on a pending quote's answer (default none).",
+    )
+
+
+def _add_refusal_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> None:
+    group.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=defaults.max_in_flight,
+        help="Quotes that may be pending at once before new ones get 429 (default 1).",
+    )
+    group.add_argument(
+        "--no-one-in-flight",
+        dest="enforce_one_in_flight",
+        action="store_false",
+        help="Accept new quotes while others are pending (still counted in the stats).",
+    )
+    group.add_argument(
+        "--no-one-request",
+        dest="enforce_one_request",
+        action="store_false",
+        help="Serve concurrent requests instead of refusing them with 429.",
+    )
+    group.add_argument(
+        "--retry-after",
+        type=float,
+        default=defaults.retry_after,
+        help="Retry-After seconds on injected 429s and concurrent refusals (default 1).",
+    )
+
+
+def _add_fault_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> None:
+    for name, what in (
+        ("429", "answer 429 with Retry-After"),
+        ("500", "answer 500"),
+        ("slow", "answer after --slow-seconds"),
+        ("malformed", "answer with a body that is not valid JSON"),
+        ("no-coverage", "price a new quote as failed with no coverage"),
+    ):
+        group.add_argument(
+            f"--rate-{name}", type=_rate, default=0.0, metavar="RATE", help=f"Share to {what}."
+        )
+    group.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=defaults.slow_seconds,
+        help="How late a slow answer comes (default 25, above the client's read timeout).",
+    )
+
+
+def _config(options: dict[str, Any]) -> SandboxConfig:
+    """The sandbox's settings from the command's options."""
+    return SandboxConfig(
+        api_key=options["api_key"],
+        delay_min=options["delay"][0],
+        delay_max=options["delay"][1],
+        seed=options["seed"],
+        enforce_one_in_flight=options["enforce_one_in_flight"],
+        max_in_flight=options["max_in_flight"],
+        enforce_one_request=options["enforce_one_request"],
+        rate_429=options["rate_429"],
+        rate_500=options["rate_500"],
+        rate_slow=options["rate_slow"],
+        slow_seconds=options["slow_seconds"],
+        rate_malformed=options["rate_malformed"],
+        rate_no_coverage=options["rate_no_coverage"],
+        retry_after=options["retry_after"],
+        poll_retry_after=options["poll_retry_after"],
+        no_coverage_zip_prefixes=tuple(
+            prefix.strip() for prefix in options["no_coverage_zips"].split(",") if prefix
+        ),
+    )
+
+
 class Command(BaseCommand):
     help = (
         "Run the Momentum sandbox: a local HTTP server that implements the Momentum API "
@@ -44,103 +153,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         defaults = SandboxConfig()
-        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
-        parser.add_argument(
-            "--port", type=int, default=8001, help="Port to listen on (0: a free one)."
-        )
-        parser.add_argument(
-            "--delay",
-            type=_delay_range,
-            default=(defaults.delay_min, defaults.delay_max),
-            metavar="MIN:MAX",
-            help="Seconds until a quote is priced, drawn uniformly (default 3:8).",
-        )
-        parser.add_argument("--seed", type=int, default=None, help="Seed for every draw.")
-        parser.add_argument(
-            "--state",
-            default=None,
-            metavar="PATH",
-            help=(
-                "Keep quotes, idempotency keys and counters in this SQLite file (created, "
-                "with its folder, if missing), so a restarted sandbox still knows them. "
-                "Default: in memory only."
-            ),
-        )
-        parser.add_argument("--api-key", default=defaults.api_key, help="The bearer key.")
-        parser.add_argument(
-            "--max-in-flight",
-            type=int,
-            default=defaults.max_in_flight,
-            help="Quotes that may be pending at once before new ones get 429 (default 1).",
-        )
-        parser.add_argument(
-            "--no-one-in-flight",
-            dest="enforce_one_in_flight",
-            action="store_false",
-            help="Accept new quotes while others are pending (still counted in the stats).",
-        )
-        parser.add_argument(
-            "--no-one-request",
-            dest="enforce_one_request",
-            action="store_false",
-            help="Serve concurrent requests instead of refusing them with 429.",
-        )
-        for name, what in (
-            ("429", "answer 429 with Retry-After"),
-            ("500", "answer 500"),
-            ("slow", "answer after --slow-seconds"),
-            ("malformed", "answer with a body that is not valid JSON"),
-            ("no-coverage", "price a new quote as failed with no coverage"),
-        ):
-            parser.add_argument(
-                f"--rate-{name}", type=_rate, default=0.0, metavar="RATE", help=f"Share to {what}."
-            )
-        parser.add_argument(
-            "--slow-seconds",
-            type=float,
-            default=defaults.slow_seconds,
-            help="How late a slow answer comes (default 25, above the client's read timeout).",
-        )
-        parser.add_argument(
-            "--retry-after",
-            type=float,
-            default=defaults.retry_after,
-            help="Retry-After seconds on injected 429s and concurrent refusals (default 1).",
-        )
-        parser.add_argument(
-            "--poll-retry-after",
-            type=float,
-            default=None,
-            help="Retry-After hint on a pending quote's answer (default none).",
-        )
-        parser.add_argument(
-            "--no-coverage-zips",
-            default=",".join(defaults.no_coverage_zip_prefixes),
-            metavar="PREFIX,...",
-            help="ZIP prefixes that always fail with no coverage (default 999).",
-        )
+        _add_server_arguments(parser.add_argument_group("server"), defaults)
+        _add_quote_arguments(parser.add_argument_group("quotes"), defaults)
+        _add_refusal_arguments(parser.add_argument_group("refusals (429)"), defaults)
+        _add_fault_arguments(parser.add_argument_group("failure injection"), defaults)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        config = SandboxConfig(
-            api_key=options["api_key"],
-            delay_min=options["delay"][0],
-            delay_max=options["delay"][1],
-            seed=options["seed"],
-            enforce_one_in_flight=options["enforce_one_in_flight"],
-            max_in_flight=options["max_in_flight"],
-            enforce_one_request=options["enforce_one_request"],
-            rate_429=options["rate_429"],
-            rate_500=options["rate_500"],
-            rate_slow=options["rate_slow"],
-            slow_seconds=options["slow_seconds"],
-            rate_malformed=options["rate_malformed"],
-            rate_no_coverage=options["rate_no_coverage"],
-            retry_after=options["retry_after"],
-            poll_retry_after=options["poll_retry_after"],
-            no_coverage_zip_prefixes=tuple(
-                prefix.strip() for prefix in options["no_coverage_zips"].split(",") if prefix
-            ),
-        )
+        config = _config(options)
         try:
             server = SandboxServer(
                 config, host=options["host"], port=options["port"], state_path=options["state"]
