@@ -195,8 +195,14 @@ def test_quote_writes_pass_reads_of_quotes_and_writes_of_rows(tmp_path):
     assert layout.quote_writes(tmp_path) == []
 
 
-def test_quote_writes_pass_quotes_own_writes(tmp_path):
-    tree(tmp_path, {"quotes/services/x.py": "Quote.objects.filter(pk=1).update(mrc=1)\n"})
+def test_quote_writes_pass_quotes_own_writes_and_other_quote_classes(tmp_path):
+    tree(
+        tmp_path,
+        {
+            "quotes/services/x.py": "Quote.objects.filter(pk=1).update(mrc=1)\n",
+            "engine/x.py": "from momentum.sandbox.state import Quote\nQuote(id=1).save()\n",
+        },
+    )
     assert layout.quote_writes(tmp_path) == []
 
 
