@@ -90,13 +90,24 @@ def qualified_names(tree: ast.AST) -> Iterator[tuple[ast.FunctionDef, str]]:
             yield node, ".".join(_name(outer) for outer in (*scope, node))
 
 
+_SCOPES = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
 def _walk(tree: ast.AST, scope: tuple) -> Iterator[tuple[ast.AST, tuple]]:
     for child in ast.iter_child_nodes(tree):
-        yield child, scope
-        opens_scope = isinstance(
-            child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
-        )
-        yield from _walk(child, (*scope, child) if opens_scope else scope)
+        yield from _walk_node(child, scope)
+
+
+def _walk_node(node: ast.AST, scope: tuple) -> Iterator[tuple[ast.AST, tuple]]:
+    """node and every node under it, with the classes and functions each sits in. Only a
+    body is inside its function or class: decorators, defaults, annotations are outside."""
+    yield node, scope
+    body = []
+    if isinstance(node, _SCOPES):
+        body = node.body if isinstance(node.body, list) else [node.body]
+    for part in ast.iter_child_nodes(node):
+        inside = any(part is statement for statement in body)
+        yield from _walk_node(part, (*scope, node) if inside else scope)
 
 
 def _name(node: ast.AST) -> str:
@@ -211,7 +222,9 @@ _NOT_QUOTES = frozenset({
 QUOTE_RELATIONS = frozenset(("quote", "quotes", "takers", "taken_from"))
 _MANAGERS = frozenset(("objects", "_default_manager", "_base_manager"))
 _QUOTE = "quote"  # an instance, a queryset or a manager of Quote
+_QUOTES = "quotes"  # a list (tuple, set, ...) of Quote instances
 _QUOTE_CLASS = "class"
+_CONTAINERS = frozenset(("list", "tuple", "set", "sorted", "reversed", "frozenset"))
 
 
 # quotes/ owns every write to Quote. momentum/ cannot import it (upward_imports), and its
@@ -230,7 +243,10 @@ def quote_writes(root: Path) -> list[str]:
     - a method call on one of those, but values(), count(), exists() and the like
       (`Quote.objects.filter(...).select_for_update().get(...)`), or an item of one;
     - a name bound to one of those in the same function or an enclosing one (`x = ...`,
-      `for x in ...`, comprehensions), or a parameter annotated with Quote;
+      `for x in ...`, comprehensions), or a parameter annotated `Quote`, `Quote | None`
+      or `QuerySet[Quote]`; an item of a list of quotes (`list[Quote]`, `[Quote(...)]`,
+      `list(Quote.objects...)`), though the list itself is no queryset: its clear() and
+      remove() are not writes;
     - failing all that, a name ending in "quote" and not mentioning "batch", for
       `.save()` and `.delete()` (a quote handed over by a helper's return value).
     Reads (`Quote.objects.filter(...).values_list(...)`, `.get`, `.exists`) pass.
@@ -252,21 +268,22 @@ class _QuoteWrites(ast.NodeVisitor):
             for alias in node.names
             if alias.name == "Quote"
         }
-        self.classes = {"Quote"} - imported.keys() | {
-            name for name, module in imported.items() if module == "quotes.models"
-        }
-        self.scopes: list[set[str]] = []
-        self.scopes.append(_quote_names(tree, self))
+        from_models = {name for name, module in imported.items() if module == "quotes.models"}
+        self.classes = ({"Quote"} - imported.keys()) | from_models
+        # The names of quotes (name: _QUOTE or _QUOTES) in each scope, innermost last.
+        self.scopes: list[dict[str, str]] = []
+        self.scopes.append(self.bound_in(tree, {}))
         self.found: list[tuple[int, str]] = []
         self.visit(tree)
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        names = _quote_names(node, self) | {
-            argument.arg
-            for argument in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)
-            if argument.annotation is not None and self.mentions_class(argument.annotation)
+        arguments = (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)
+        names = {
+            argument.arg: kind
+            for argument in arguments
+            if (kind := self.annotated(argument.annotation)) is not None
         }
-        self.scopes.append(names)
+        self.scopes.append(self.bound_in(node, names))
         self.generic_visit(node)
         self.scopes.pop()
 
@@ -285,15 +302,51 @@ class _QuoteWrites(ast.NodeVisitor):
                 self.found.append((node.lineno, _chain(node)))
         self.generic_visit(node)
 
-    def mentions_class(self, annotation: ast.AST) -> bool:
-        return any(self.kind(node) == _QUOTE_CLASS for node in ast.walk(annotation))
+    def bound_in(self, scope: ast.AST, names: dict[str, str]) -> dict[str, str]:
+        """names, and the names scope (not its nested functions) binds to quotes."""
+        self.scopes.append(names)
+        try:
+            while True:
+                before = len(names)
+                for node in _own_nodes(scope):
+                    annotated = isinstance(node, ast.AnnAssign) and isinstance(
+                        node.target, ast.Name
+                    )
+                    if annotated and (kind := self.annotated(node.annotation)):
+                        names[node.target.id] = kind
+                    for target, value, iterated in _bindings(node):
+                        kind = self.kind(value)
+                        if iterated and kind is not None:
+                            kind = _QUOTE
+                        if isinstance(target, ast.Name) and kind in (_QUOTE, _QUOTES):
+                            names[target.id] = kind
+                if len(names) == before:
+                    return names
+        finally:
+            self.scopes.pop()
+
+    def annotated(self, annotation: ast.AST | None) -> str | None:
+        """_QUOTE for `Quote`, `Quote | None`, `QuerySet[Quote]`; _QUOTES for `list[Quote]`."""
+        if annotation is None:
+            return None
+        if isinstance(annotation, ast.BinOp):
+            kinds = {self.annotated(annotation.left), self.annotated(annotation.right)}
+            return _QUOTE if _QUOTE in kinds else _QUOTES if _QUOTES in kinds else None
+        if isinstance(annotation, ast.Subscript):
+            if self.annotated(annotation.slice) is None:
+                return None
+            outer = _chain(annotation.value).rpartition(".")[2]
+            return _QUOTE if outer in ("Optional", "QuerySet", "Manager") else _QUOTES
+        if isinstance(annotation, ast.Tuple):
+            return next(filter(None, map(self.annotated, annotation.elts)), None)
+        return _QUOTE if self.kind(annotation) == _QUOTE_CLASS else None
 
     def kind(self, node: ast.AST) -> str | None:
-        """_QUOTE, _QUOTE_CLASS or None for an expression."""
+        """_QUOTE, _QUOTES, _QUOTE_CLASS or None for an expression."""
         if isinstance(node, ast.Name):
             if node.id in self.classes:
                 return _QUOTE_CLASS
-            return _QUOTE if any(node.id in names for names in self.scopes) else None
+            return next((names[node.id] for names in self.scopes if node.id in names), None)
         if isinstance(node, ast.Attribute):
             if node.attr in QUOTE_RELATIONS:
                 return _QUOTE
@@ -303,14 +356,25 @@ class _QuoteWrites(ast.NodeVisitor):
                 return _QUOTE
             return None
         if isinstance(node, ast.Call):
-            func = node.func
-            if self.kind(func) == _QUOTE_CLASS:
-                return _QUOTE
-            if isinstance(func, ast.Attribute) and func.attr not in _NOT_QUOTES:
-                return _QUOTE if self.kind(func.value) == _QUOTE else None
-            return None
-        if isinstance(node, ast.Subscript | ast.Await | ast.Starred):
-            return _QUOTE if self.kind(node.value) == _QUOTE else None
+            return self._called(node)
+        if isinstance(node, ast.Subscript):
+            return _QUOTE if self.kind(node.value) in (_QUOTE, _QUOTES) else None
+        if isinstance(node, ast.Await | ast.Starred):
+            return self.kind(node.value)
+        if isinstance(node, ast.List | ast.Tuple | ast.Set):
+            return _QUOTES if any(self.kind(each) == _QUOTE for each in node.elts) else None
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp):
+            return _QUOTES if self.kind(node.elt) == _QUOTE else None
+        return None
+
+    def _called(self, node: ast.Call) -> str | None:
+        func = node.func
+        if self.kind(func) == _QUOTE_CLASS:
+            return _QUOTE
+        if isinstance(func, ast.Name) and func.id in _CONTAINERS and node.args:
+            return _QUOTES if self.kind(node.args[0]) in (_QUOTE, _QUOTES) else None
+        if isinstance(func, ast.Attribute) and func.attr not in _NOT_QUOTES:
+            return _QUOTE if self.kind(func.value) == _QUOTE else None
         return None
 
 
@@ -325,23 +389,6 @@ def _chain(node: ast.AST) -> str:
     return ast.unparse(node)
 
 
-def _quote_names(scope: ast.AST, checker: _QuoteWrites) -> set[str]:
-    """Names a scope (not its nested functions) binds to quotes, until none is added."""
-    names: set[str] = set()
-    checker.scopes.append(names)
-    try:
-        while True:
-            before = len(names)
-            for node in _own_nodes(scope):
-                for target, value in _bindings(node):
-                    if isinstance(target, ast.Name) and checker.kind(value) == _QUOTE:
-                        names.add(target.id)
-            if len(names) == before:
-                return names
-    finally:
-        checker.scopes.pop()
-
-
 def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
     for child in ast.iter_child_nodes(scope):
         yield child
@@ -349,13 +396,14 @@ def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
             yield from _own_nodes(child)
 
 
-def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
+def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST, bool]]:
+    """(target, value, whether the target takes the value's items) for a binding node."""
     if isinstance(node, ast.Assign):
-        return [(target, node.value) for target in node.targets]
+        return [(target, node.value, False) for target in node.targets]
     if isinstance(node, ast.AnnAssign | ast.NamedExpr) and node.value is not None:
-        return [(node.target, node.value)]
+        return [(node.target, node.value, False)]
     if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
-        return [(node.target, node.iter)]
+        return [(node.target, node.iter, True)]
     return []
 
 
