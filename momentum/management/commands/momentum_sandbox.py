@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 from argparse import ArgumentParser, ArgumentTypeError, _ArgumentGroup
@@ -122,23 +123,16 @@ def _add_fault_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> None
 
 
 def _config(options: dict[str, Any]) -> SandboxConfig:
-    """The sandbox's settings from the command's options."""
+    """The sandbox's settings from the command's options, most named as the fields."""
+    named = {
+        field.name: options[field.name]
+        for field in dataclasses.fields(SandboxConfig)
+        if field.name in options
+    }
     return SandboxConfig(
-        api_key=options["api_key"],
+        **named,
         delay_min=options["delay"][0],
         delay_max=options["delay"][1],
-        seed=options["seed"],
-        enforce_one_in_flight=options["enforce_one_in_flight"],
-        max_in_flight=options["max_in_flight"],
-        enforce_one_request=options["enforce_one_request"],
-        rate_429=options["rate_429"],
-        rate_500=options["rate_500"],
-        rate_slow=options["rate_slow"],
-        slow_seconds=options["slow_seconds"],
-        rate_malformed=options["rate_malformed"],
-        rate_no_coverage=options["rate_no_coverage"],
-        retry_after=options["retry_after"],
-        poll_retry_after=options["poll_retry_after"],
         no_coverage_zip_prefixes=tuple(
             prefix.strip() for prefix in options["no_coverage_zips"].split(",") if prefix
         ),
