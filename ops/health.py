@@ -11,6 +11,9 @@ from django.utils import timezone
 from health_check import Cache, Database, HealthCheck
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
 
+from config.celery import app
+from quotes.selectors import momentum_health
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,8 +48,6 @@ class BrokerReady(HealthCheck):
     """The Celery broker accepts a connection."""
 
     def check_status(self):
-        from config.celery import app
-
         try:
             with app.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1, timeout=3)
@@ -67,8 +68,6 @@ class MomentumState(HealthCheck):
         self.critical_service = False
 
     def check_status(self):
-        from quotes.selectors import momentum_health
-
         try:
             health = momentum_health()
         except Exception:
