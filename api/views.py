@@ -270,9 +270,13 @@ def _my_job(request: HttpRequest, job_id: int) -> BatchJob:
     return get_object_or_404(selectors.jobs_for_user(user=request.auth), pk=job_id)
 
 
-def _my_upload(request: HttpRequest, upload_id: UUID) -> StagedUpload:
-    uploads_ = StagedUpload.objects.filter(user=request.auth).defer("content")
-    return get_object_or_404(uploads_, pk=upload_id)
+def _my_upload(
+    request: HttpRequest, upload_id: UUID, *, with_rows: bool = False, with_content: bool = False
+) -> StagedUpload:
+    mine = selectors.staged_uploads_for_user(
+        user=request.auth, with_rows=with_rows, with_content=with_content
+    )
+    return get_object_or_404(mine, pk=upload_id)
 
 
 # --- Uploads ------------------------------------------------------------------------------
@@ -387,7 +391,7 @@ class Columns(Schema):
 )
 def set_columns(request: HttpRequest, upload_id: UUID, body: Columns):
     """Your choice is remembered for your next file laid out the same way."""
-    staged = get_object_or_404(StagedUpload.objects.filter(user=request.auth), pk=upload_id)
+    staged = _my_upload(request, upload_id, with_content=True)
     try:
         mapping = ColumnMap.from_spec(body.mapping, has_header=not body.no_header)
     except ValueError as error:
@@ -414,7 +418,7 @@ def set_columns(request: HttpRequest, upload_id: UUID, body: Columns):
     tags=["uploads"],
 )
 def get_upload(request: HttpRequest, upload_id: UUID):
-    return _upload(_my_upload(request, upload_id))
+    return _upload(_my_upload(request, upload_id, with_rows=True))
 
 
 @api.post(

@@ -81,9 +81,17 @@ def jobs_page(
     return Paginator(jobs, per_page).get_page(page)
 
 
-def staged_uploads_for_user(*, user: User) -> QuerySet[StagedUpload]:
-    """The user's own staged uploads, without the heavy parsed rows and file bytes."""
-    return StagedUpload.objects.filter(user=user).defer("rows", "content")
+def staged_uploads_for_user(
+    *, user: User, with_rows: bool = False, with_content: bool = False
+) -> QuerySet[StagedUpload]:
+    """The user's own staged uploads (another user's upload is never in here), without the
+    heavy parsed rows and file bytes unless the caller needs them."""
+    uploads = StagedUpload.objects.filter(user=user)
+    if not with_rows:
+        uploads = uploads.defer("rows")
+    if not with_content:
+        uploads = uploads.defer("content")
+    return uploads
 
 
 def remembered_mappings(*, user: User) -> dict[str, ColumnMap]:

@@ -53,7 +53,8 @@ def preview(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 @require_POST
 @login_required
 def columns(request: HttpRequest, upload_id: UUID) -> HttpResponse:
-    staged = get_object_or_404(StagedUpload.objects.filter(user=request.user), pk=upload_id)
+    mine = selectors.staged_uploads_for_user(user=request.user, with_content=True)
+    staged = get_object_or_404(mine, pk=upload_id)
     form = MappingForm(request.POST, staged=staged)
     if form.is_valid():
         try:
@@ -103,7 +104,8 @@ def submit(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 @require_GET
 @login_required
 def invalid_rows(request: HttpRequest, upload_id: UUID) -> HttpResponse:
-    staged = get_object_or_404(StagedUpload.objects.filter(user=request.user), pk=upload_id)
+    mine = selectors.staged_uploads_for_user(user=request.user, with_rows=True)
+    staged = get_object_or_404(mine, pk=upload_id)
     if staged.is_expired or staged.status != StagedUpload.Status.READY:
         messages.error(request, "The invalid rows of this upload are no longer available.")
         return redirect("bulk:preview", upload_id=staged.pk)

@@ -138,6 +138,19 @@ def test_another_users_upload_answers_404(api_client, other_user):
     assert not BatchJob.objects.exists()
 
 
+def test_choosing_the_columns_of_another_users_upload_answers_404(api_client, other_user):
+    staged = StagedUploadFactory(user=other_user, status=StagedUpload.Status.MAPPING)
+    response = api_client.post(
+        f"{API}/uploads/{staged.pk}/columns",
+        {"mapping": {"street": "Street Address", "city": "City", "state": "State"}},
+        content_type="application/json",
+    )
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    staged.refresh_from_db()
+    assert staged.status == StagedUpload.Status.MAPPING
+
+
 def test_an_unknown_upload_id_answers_404_and_a_malformed_one_400(api_client):
     assert api_client.get(f"{API}/uploads/6d1b0c52-2f1e-4a7e-9a55-000000000000").status_code == 404
     assert api_client.get(f"{API}/uploads/not-a-uuid").status_code == 400

@@ -152,6 +152,15 @@ def test_preview_of_another_users_upload_is_404(signed_in_client, other_user):
     assert signed_in_client.get(preview_url(staged)).status_code == 404
 
 
+def test_choosing_the_columns_of_another_users_upload_is_404(signed_in_client, other_user):
+    staged = StagedUploadFactory(user=other_user, status=StagedUpload.Status.MAPPING)
+    form = {"street": "1", "city": "2", "state": "3", "sheet": ""}
+    response = signed_in_client.post(reverse("bulk:columns", args=[staged.pk]), form)
+    assert response.status_code == 404
+    staged.refresh_from_db()
+    assert staged.status == StagedUpload.Status.MAPPING
+
+
 def test_preview_of_an_unknown_upload_is_404(signed_in_client):
     assert signed_in_client.get(reverse("bulk:preview", args=[uuid.uuid4()])).status_code == 404
 
