@@ -16,11 +16,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import File, Form, NinjaAPI, Query, Schema, Status
-from ninja.errors import HttpError, ValidationError
 from ninja.files import UploadedFile
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from api import schemas
+from api import errors, schemas
 from api.auth import API_AUTH
 from bulk import exports, selectors
 from bulk.forms import MAX_REUSE_DAYS
@@ -61,55 +60,13 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 
-# The error answers, listed per endpoint in the OpenAPI schema exactly as it gives them.
-BAD_INPUT = {400: schemas.Error}
-SIGNED_OUT = {401: schemas.Error}
-# A POST from a signed-in browser session without its X-CSRFToken header.
-NO_CSRF = {403: schemas.Error}
-NOT_FOUND = {404: schemas.Error}
-CONFLICT = {409: schemas.Error}
-RATE_LIMITED = {429: schemas.Error}
+errors.install(api)
+
 # 400 also for a malformed path parameter (a job id that is not a number).
-READ = {**BAD_INPUT, **SIGNED_OUT, **NOT_FOUND}
-WRITE = {**BAD_INPUT, **SIGNED_OUT, **NO_CSRF, **NOT_FOUND, **CONFLICT}
+READ = {**errors.BAD_INPUT, **errors.SIGNED_OUT, **errors.answers(Http404)}
+WRITE = {**errors.BAD_INPUT, **errors.SIGNED_OUT, **errors.NO_CSRF, **errors.answers(Http404)}
 # Database ids are signed 64-bit: a larger number names nothing (rather than overflowing).
 MAX_ID = 2**63 - 1
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail = status, code, detail
-
-
-@api.exception_handler(ApiError)
-def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-    return api.create_response(request, {"detail": exc.detail, "code": exc.code}, status=exc.status)
-
-
-@api.exception_handler(Http404)
-def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    # Another user's job or upload too: whether it exists is not theirs to know.
-    body = {"detail": "Not found.", "code": "not_found"}
-    return api.create_response(request, body, status=404)
-
-
-@api.exception_handler(HttpError)
-def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = {401: "unauthorized", 403: "forbidden"}.get(exc.status_code, "error")
-    body = {"detail": str(exc), "code": code}
-    return api.create_response(request, body, status=exc.status_code)
-
-
-@api.exception_handler(ValidationError)
-def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    # pydantic's messages, named by the field they are about, as one sentence per field.
-    problems = []
-    for error in exc.errors:
-        where = [str(part) for part in error.get("loc", ()) if part not in ("query", "form")]
-        problems.append(f"{'.'.join(where) or 'request'}: {error.get('msg', 'invalid')}")
-    detail = "; ".join(problems) or "The request is not valid."
-    return api.create_response(request, {"detail": detail, "code": "invalid"}, status=400)
 
 
 # --- Shapes -------------------------------------------------------------------------------
@@ -323,7 +280,12 @@ REUSE_FIELD = Form(
 
 @api.post(
     "/uploads",
-    response={201: schemas.Upload, **BAD_INPUT, **SIGNED_OUT, **NO_CSRF},
+    response={
+        201: schemas.Upload,
+        **errors.answers(uploads.UploadRejected, errors.BadMapping),
+        **errors.SIGNED_OUT,
+        **errors.NO_CSRF,
+    },
     url_name="upload_create",
     summary="Upload a spreadsheet and validate it",
     tags=["uploads"],
@@ -345,19 +307,16 @@ def create_upload(
     reasons, and the estimate. If the address columns can't all be found the upload is
     `mapping`: name them with `POST /uploads/{id}/columns` (or send `mapping` here).
     """
-    try:
-        staged = uploads.stage_upload(
-            user=request.auth,
-            uploaded_file=file,
-            file_name=file.name or "upload",
-            speed_mbps=speed_mbps,
-            term_months=term_months,
-            notify_email=notify_email,
-            mapping=_column_map(mapping, no_header),
-            reuse_days=reuse_days,
-        )
-    except uploads.UploadRejected as rejected:
-        raise ApiError(400, "upload_rejected", rejected.message) from rejected
+    staged = uploads.stage_upload(
+        user=request.auth,
+        uploaded_file=file,
+        file_name=file.name or "upload",
+        speed_mbps=speed_mbps,
+        term_months=term_months,
+        notify_email=notify_email,
+        mapping=_column_map(mapping, no_header),
+        reuse_days=reuse_days,
+    )
     return Status(201, _upload(staged))
 
 
@@ -370,7 +329,7 @@ def _column_map(mapping: str, no_header: bool) -> ColumnMap | None:
             raise ValueError("mapping must be a JSON object")
         return ColumnMap.from_spec(spec, has_header=not no_header)
     except ValueError as error:
-        raise ApiError(400, "bad_mapping", f"mapping: {error}") from error
+        raise errors.BadMapping(f"mapping: {error}") from error
 
 
 class Columns(Schema):
@@ -384,7 +343,13 @@ class Columns(Schema):
 
 @api.post(
     "/uploads/{upload_id}/columns",
-    response={200: schemas.Upload, 410: schemas.Error, **WRITE},
+    response={
+        200: schemas.Upload,
+        **WRITE,
+        **errors.answers(
+            errors.BadMapping, uploads.UploadRejected, uploads.SubmitRefused, uploads.UploadExpired
+        ),
+    },
     url_name="upload_columns",
     summary="Choose which columns hold the address, and read the file again",
     tags=["uploads"],
@@ -395,19 +360,11 @@ def set_columns(request: HttpRequest, upload_id: UUID, body: Columns):
     try:
         mapping = ColumnMap.from_spec(body.mapping, has_header=not body.no_header)
     except ValueError as error:
-        raise ApiError(400, "bad_mapping", f"mapping: {error}") from error
+        raise errors.BadMapping(f"mapping: {error}") from error
     mapping.sheet = body.sheet
     if body.sheet in (None, staged.sheet_name):
         mapping.header_row = staged.header_row
-    try:
-        staged = uploads.remap_upload(staged=staged, user=request.auth, mapping=mapping)
-    except uploads.UploadExpired as refused:
-        raise ApiError(410, "upload_expired", refused.message) from refused
-    except uploads.SubmitRefused as refused:
-        raise ApiError(409, "upload_submitted", refused.message) from refused
-    except uploads.UploadRejected as rejected:
-        raise ApiError(400, "upload_rejected", rejected.message) from rejected
-    return _upload(staged)
+    return _upload(uploads.remap_upload(staged=staged, user=request.auth, mapping=mapping))
 
 
 @api.get(
@@ -423,7 +380,12 @@ def get_upload(request: HttpRequest, upload_id: UUID):
 
 @api.post(
     "/uploads/{upload_id}/submit",
-    response={200: schemas.Job, 201: schemas.Job, 410: schemas.Error, **WRITE},
+    response={
+        200: schemas.Job,
+        201: schemas.Job,
+        **WRITE,
+        **errors.answers(uploads.UploadExpired, uploads.UploadNotReady, uploads.NothingToSubmit),
+    },
     url_name="upload_submit",
     summary="Start the job for a validated upload",
     tags=["uploads"],
@@ -433,14 +395,7 @@ def submit_upload(request: HttpRequest, upload_id: UUID):
     returns the same job with 200."""
     staged = _my_upload(request, upload_id)
     existed = staged.batch_job_id is not None
-    try:
-        job = uploads.submit_staged_upload(staged=staged, user=request.auth)
-    except uploads.UploadExpired as refused:
-        raise ApiError(410, "upload_expired", refused.message) from refused
-    except uploads.UploadNotReady as refused:
-        raise ApiError(409, "upload_not_ready", refused.message) from refused
-    except uploads.SubmitRefused as refused:
-        raise ApiError(400, "nothing_to_submit", refused.message) from refused
+    job = uploads.submit_staged_upload(staged=staged, user=request.auth)
     return Status(200 if existed else 201, _job(job))
 
 
@@ -455,7 +410,7 @@ class JobFilter(Schema):
 
 @api.get(
     "/jobs",
-    response={200: schemas.JobPage, **BAD_INPUT, **SIGNED_OUT},
+    response={200: schemas.JobPage, **errors.BAD_INPUT, **errors.SIGNED_OUT},
     url_name="job_list",
     summary="My jobs, newest first",
     tags=["jobs"],
@@ -487,18 +442,12 @@ JOB_ACTIONS = {
 
 def _act(request: HttpRequest, job_id: int, action: str) -> dict:
     job = _my_job(request, job_id)
-    try:
-        job = JOB_ACTIONS[action](job=job, by=request.auth)
-    except jobs.RetryLimitReached as refused:
-        raise ApiError(429, "retry_limit", str(refused)) from refused
-    except jobs.JobActionRefused as refused:
-        raise ApiError(409, "action_refused", str(refused)) from refused
-    return _job(job)
+    return _job(JOB_ACTIONS[action](job=job, by=request.auth))
 
 
 @api.post(
     "/jobs/{job_id}/cancel",
-    response={200: schemas.Job, **WRITE},
+    response={200: schemas.Job, **WRITE, **errors.answers(jobs.JobActionRefused)},
     url_name="job_cancel",
     summary="Cancel a job: rows not yet quoted are cancelled",
     tags=["jobs"],
@@ -509,7 +458,11 @@ def cancel_job(request: HttpRequest, job_id: int):
 
 @api.post(
     "/jobs/{job_id}/resume",
-    response={200: schemas.Job, **WRITE, **RATE_LIMITED},
+    response={
+        200: schemas.Job,
+        **WRITE,
+        **errors.answers(jobs.JobActionRefused, jobs.RetryLimitReached),
+    },
     url_name="job_resume",
     summary="Put a cancelled job's cancelled rows back in line",
     tags=["jobs"],
@@ -520,7 +473,11 @@ def resume_job(request: HttpRequest, job_id: int):
 
 @api.post(
     "/jobs/{job_id}/retry",
-    response={200: schemas.Job, **WRITE, **RATE_LIMITED},
+    response={
+        200: schemas.Job,
+        **WRITE,
+        **errors.answers(jobs.JobActionRefused, jobs.RetryLimitReached),
+    },
     url_name="job_retry",
     summary="Put a job's failed rows that a retry can change back in line",
     description=(

@@ -163,10 +163,10 @@ def test_an_expired_upload_answers_410(api_client, user):
     assert response.json()["code"] == "upload_expired"
 
 
-def test_an_upload_with_no_valid_row_answers_400_on_submit(api_client, user):
+def test_an_upload_with_no_valid_row_answers_409_on_submit(api_client, user):
     staged = StagedUploadFactory(
         user=user, valid_count=0, rows={"valid": [], "invalid": [], "duplicates": []}
     )
     response = api_client.post(f"{API}/uploads/{staged.pk}/submit")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json()["code"] == "nothing_to_submit"
