@@ -1,12 +1,25 @@
-"""What the API takes and returns. Money is a decimal string ("123.45"), never a float."""
+"""What the API takes and returns. Money is a decimal string ("123.45"), never a float.
 
-from datetime import datetime
+An answer is read from the domain's objects: a job, an upload, a row, and what the
+selectors say of them (an estimate, a job's progress). A field the object names the same
+way is read as is; one it names otherwise has a `validation_alias`; the rest a
+`resolve_<field>` function beside it.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
+from django.urls import reverse
 from ninja import Schema
 from pydantic import Field
+
+from bulk import selectors
+from bulk.models import BatchJob, BatchQuote, StagedUpload
+from bulk.parsing import cell_text, decode_cell
+from quotes.models import Quote
 
 JobStatus = Literal["pending", "processing", "complete", "cancelled", "failed"]
 RowStatus = Literal["pending", "processing", "complete", "failed", "cancelled"]
@@ -31,6 +44,14 @@ class Estimate(Schema):
     pace_seconds: float = Field(description="Seconds a quote takes: measured lately, or typical.")
     measured: bool = Field(description="Whether the pace was measured (else the typical one).")
     finish_at: datetime = Field(description="When the last row is expected priced.")
+
+    @staticmethod
+    def resolve_seconds(estimate: selectors.Estimate) -> int:
+        return int(estimate.duration.total_seconds())
+
+    @staticmethod
+    def resolve_pace_seconds(estimate: selectors.Estimate) -> float:
+        return round(estimate.pace.total_seconds(), 1)
 
 
 class DuplicateRow(Schema):
@@ -57,9 +78,10 @@ class Upload(Schema):
     )
     columns: list[str] = Field(description="The file's column headers, in order.")
     header_row: int | None = Field(description="The header's row; null: no header row.")
-    sheet: str
+    sheet: str = Field(validation_alias="sheet_name")
     mapping: dict[str, str] = Field(
-        description="Which column feeds each field (street, unit, city, state, zip, address)."
+        validation_alias="field_columns",
+        description="Which column feeds each field (street, unit, city, state, zip, address).",
     )
     mapping_source: str = Field(
         description="`given`, `remembered` (your choice for files like this), `header` "
@@ -72,22 +94,62 @@ class Upload(Schema):
     duplicate_count: int
     invalid_rows: list[InvalidRow]
     duplicate_rows: list[DuplicateRow]
-    error: str = Field(description="Why a `rejected` upload can't be quoted.")
+    error: str = Field(
+        validation_alias="error_message", description="Why a `rejected` upload can't be quoted."
+    )
     expires_at: datetime
-    job_id: int | None = Field(description="The job made from this upload, once submitted.")
+    job_id: int | None = Field(
+        validation_alias="batch_job_id",
+        description="The job made from this upload, once submitted.",
+    )
+
+    @staticmethod
+    def resolve_reusable_count(staged: StagedUpload) -> int:
+        return selectors.reusable_rows(staged=staged)
+
+    @staticmethod
+    def resolve_estimate(staged: StagedUpload) -> selectors.Estimate | None:
+        if staged.status != StagedUpload.Status.READY or not staged.valid_count:
+            return None
+        return selectors.upload_estimate(rows=staged.valid_count)
+
+    @staticmethod
+    def resolve_invalid_rows(staged: StagedUpload) -> list[InvalidRow]:
+        return [
+            InvalidRow(row=number, errors=errors, cells=_cells(staged.columns, cells))
+            for number, cells, errors, *_ in (staged.rows or {}).get("invalid", [])
+        ]
+
+    @staticmethod
+    def resolve_duplicate_rows(staged: StagedUpload) -> list[DuplicateRow]:
+        return [
+            DuplicateRow(row=number, duplicate_of=first)
+            for number, first, *_ in (staged.rows or {}).get("duplicates", [])
+        ]
 
 
+# A job's counters, read from the job.
 class Counts(Schema):
-    total: int
-    succeeded: int
-    failed: int
-    cancelled: int
-    pending: int = Field(description="Rows not quoted yet, including any in flight.")
-    processed: int = Field(description="succeeded + failed")
-    reused: int = Field(description="Processed rows answered by a recent identical quote.")
-    shared: int = Field(description="Processed rows answered by another job's quote in flight.")
+    total: int = Field(validation_alias="total_count")
+    succeeded: int = Field(validation_alias="success_count")
+    failed: int = Field(validation_alias="failed_count")
+    cancelled: int = Field(validation_alias="cancelled_count")
+    pending: int = Field(
+        validation_alias="pending_count",
+        description="Rows not quoted yet, including any in flight.",
+    )
+    processed: int = Field(validation_alias="processed_count", description="succeeded + failed")
+    reused: int = Field(
+        validation_alias="reused_count",
+        description="Processed rows answered by a recent identical quote.",
+    )
+    shared: int = Field(
+        validation_alias="shared_count",
+        description="Processed rows answered by another job's quote in flight.",
+    )
 
 
+# Where a job's page and results are, read from the job.
 class Links(Schema):
     page: str
     results: str
@@ -95,13 +157,34 @@ class Links(Schema):
     results_xlsx: str
     failed_rows_csv: str
 
+    @staticmethod
+    def resolve_page(job: BatchJob) -> str:
+        return reverse("bulk:job", args=[job.pk])
+
+    @staticmethod
+    def resolve_results(job: BatchJob) -> str:
+        return reverse("api:job_results", args=[job.pk])
+
+    @staticmethod
+    def resolve_results_csv(job: BatchJob) -> str:
+        return reverse("api:job_results_csv", args=[job.pk])
+
+    @staticmethod
+    def resolve_results_xlsx(job: BatchJob) -> str:
+        return reverse("api:job_results_xlsx", args=[job.pk])
+
+    @staticmethod
+    def resolve_failed_rows_csv(job: BatchJob) -> str:
+        return reverse("api:job_results_csv", args=[job.pk]) + "?rows=failed"
+
 
 class Job(Schema):
     id: int
     file_name: str
     status: JobStatus
     paused_by_staff: bool = Field(
-        description="Staff paused the job: its rows wait until they resume it."
+        validation_alias="is_paused",
+        description="Staff paused the job: its rows wait until they resume it.",
     )
     speed_mbps: int
     term_months: int
@@ -114,6 +197,15 @@ class Job(Schema):
     finished_at: datetime | None
     links: Links
 
+    # Counts and Links read the job's own fields.
+    @staticmethod
+    def resolve_counts(job: BatchJob) -> BatchJob:
+        return job
+
+    @staticmethod
+    def resolve_links(job: BatchJob) -> BatchJob:
+        return job
+
 
 class RowInFlight(Schema):
     row_number: int
@@ -121,7 +213,36 @@ class RowInFlight(Schema):
     quote_status: str
     at_momentum_since: datetime | None
 
+    @staticmethod
+    def resolve_address(row: BatchQuote) -> str:
+        return f"{row.street_address}, {row.city}, {row.state} {row.zip_code}"
 
+    @staticmethod
+    def resolve_quote_status(row: BatchQuote) -> str:
+        return row.quote.status if row.quote else "pending"
+
+    @staticmethod
+    def resolve_at_momentum_since(row: BatchQuote) -> datetime | None:
+        return row.quote.claimed_at if row.quote else None
+
+
+@dataclass(frozen=True)
+class JobWithProgress:
+    """A job and its progress (`bulk.selectors.job_progress`), answered as one `JobDetail`:
+    the job's own fields are read through to the job."""
+
+    job: BatchJob
+    progress: selectors.JobProgress
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for a name the dataclass lacks. Not for private and special names:
+        # copy and pickle look those up on an instance that has no job yet.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.job, name)
+
+
+# A job with its row in flight and its ETA, read from a `JobWithProgress`.
 class JobDetail(Job):
     in_flight: list[RowInFlight]
     elapsed_seconds: int | None
@@ -132,6 +253,27 @@ class JobDetail(Job):
     )
     rows_ahead: int | None = Field(description="Quotes from other work before the last row.")
     upstream_latency_seconds: float | None
+
+    @staticmethod
+    def resolve_in_flight(detail: JobWithProgress) -> list[BatchQuote]:
+        return detail.progress.in_flight
+
+    @staticmethod
+    def resolve_elapsed_seconds(detail: JobWithProgress) -> int | None:
+        return _seconds(detail.progress.elapsed)
+
+    @staticmethod
+    def resolve_eta_seconds(detail: JobWithProgress) -> int | None:
+        return _seconds(detail.progress.eta)
+
+    @staticmethod
+    def resolve_rows_ahead(detail: JobWithProgress) -> int | None:
+        return detail.progress.rows_ahead
+
+    @staticmethod
+    def resolve_upstream_latency_seconds(detail: JobWithProgress) -> float | None:
+        latency = detail.progress.latency
+        return None if latency is None else round(latency.total_seconds(), 1)
 
 
 class JobPage(Schema):
@@ -152,8 +294,28 @@ class Row(Schema):
     mrc: Decimal | None
     nrc: Decimal | None
     carrier: str
-    error: str
+    error: str = Field(validation_alias="error_message")
     cells: dict[str, str] = Field(description="The row's cells as uploaded, by header.")
+
+    @staticmethod
+    def resolve_mrc(row: BatchQuote) -> Decimal | None:
+        quote = _priced(row)
+        return quote.mrc if quote else None
+
+    @staticmethod
+    def resolve_nrc(row: BatchQuote) -> Decimal | None:
+        quote = _priced(row)
+        return quote.nrc if quote else None
+
+    @staticmethod
+    def resolve_carrier(row: BatchQuote) -> str:
+        quote = _priced(row)
+        return quote.carrier if quote else ""
+
+    @staticmethod
+    def resolve_cells(row: BatchQuote) -> dict[str, str]:
+        # A job's rows are read through job.rows, which gives each its job without a query.
+        return _cells(row.batch_job.source_columns, row.source_data or {})
 
 
 class RowPage(Schema):
@@ -162,3 +324,19 @@ class RowPage(Schema):
     pages: int
     page_size: int
     items: list[Row]
+
+
+def _seconds(span: timedelta | None) -> int | None:
+    return None if span is None else int(span.total_seconds())
+
+
+def _priced(row: BatchQuote) -> Quote | None:
+    # A row's quote has its price only once the row is complete.
+    return row.quote if row.status == BatchQuote.Status.COMPLETE else None
+
+
+def _cells(columns: list[str], cells: list | dict) -> dict[str, str]:
+    if isinstance(cells, dict):  # a row stored before typed cells
+        return {str(k): "" if v is None else str(v) for k, v in cells.items()}
+    texts = [cell_text(decode_cell(c)) for c in cells]
+    return dict(zip(columns, texts, strict=False))

@@ -14,13 +14,13 @@ from uuid import UUID
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from ninja import File, Form, NinjaAPI, Query, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import AfterValidator, Field, WithJsonSchema
 
 from api import errors, schemas
 from api.auth import API_AUTH
+from api.pagination import list_page
 from bulk import exports, selectors
 from bulk.forms import MAX_REUSE_DAYS
 from bulk.models import (
@@ -29,10 +29,9 @@ from bulk.models import (
     SPEEDS_MBPS,
     TERMS_MONTHS,
     BatchJob,
-    BatchQuote,
     StagedUpload,
 )
-from bulk.parsing import ColumnMap, cell_text, decode_cell
+from bulk.parsing import ColumnMap
 from bulk.services import jobs, uploads
 
 DESCRIPTION = """
@@ -67,158 +66,6 @@ READ = {**errors.BAD_INPUT, **errors.SIGNED_OUT, **errors.answers(Http404)}
 WRITE = {**errors.BAD_INPUT, **errors.SIGNED_OUT, **errors.NO_CSRF, **errors.answers(Http404)}
 # Database ids are signed 64-bit: a larger number names nothing (rather than overflowing).
 MAX_ID = 2**63 - 1
-
-
-# --- Shapes -------------------------------------------------------------------------------
-
-
-def _links(job: BatchJob) -> dict:
-    return {
-        "page": reverse("bulk:job", args=[job.pk]),
-        "results": reverse("api:job_results", args=[job.pk]),
-        "results_csv": reverse("api:job_results_csv", args=[job.pk]),
-        "results_xlsx": reverse("api:job_results_xlsx", args=[job.pk]),
-        "failed_rows_csv": reverse("api:job_results_csv", args=[job.pk]) + "?rows=failed",
-    }
-
-
-def _job(job: BatchJob) -> dict:
-    return {
-        "id": job.pk,
-        "file_name": job.file_name,
-        "status": job.status,
-        "paused_by_staff": job.is_paused,
-        "speed_mbps": job.speed_mbps,
-        "term_months": job.term_months,
-        "notify_email": job.notify_email,
-        "reuse_days": job.reuse_days,
-        "percent_done": job.percent_done,
-        "counts": {
-            "total": job.total_count,
-            "succeeded": job.success_count,
-            "failed": job.failed_count,
-            "cancelled": job.cancelled_count,
-            "pending": job.pending_count,
-            "processed": job.processed_count,
-            "reused": job.reused_count,
-            "shared": job.shared_count,
-        },
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "links": _links(job),
-    }
-
-
-def _job_detail(job: BatchJob) -> dict:
-    progress = selectors.job_progress(job=job)
-    return _job(job) | {
-        "in_flight": [
-            {
-                "row_number": row.row_number,
-                "address": f"{row.street_address}, {row.city}, {row.state} {row.zip_code}",
-                "quote_status": row.quote.status if row.quote else "pending",
-                "at_momentum_since": row.quote.claimed_at if row.quote else None,
-            }
-            for row in progress.in_flight
-        ],
-        "elapsed_seconds": _seconds(progress.elapsed),
-        "eta_seconds": _seconds(progress.eta),
-        "rows_ahead": progress.rows_ahead,
-        "upstream_latency_seconds": (
-            round(progress.latency.total_seconds(), 1) if progress.latency else None
-        ),
-    }
-
-
-def _seconds(span) -> int | None:
-    return None if span is None else int(span.total_seconds())
-
-
-def _upload(staged: StagedUpload) -> dict:
-    rows = staged.rows or {}
-    columns = staged.columns
-    return {
-        "id": staged.pk,
-        "status": staged.status,
-        "file_name": staged.file_name,
-        "speed_mbps": staged.speed_mbps,
-        "term_months": staged.term_months,
-        "notify_email": staged.notify_email,
-        "reuse_days": staged.reuse_days,
-        "reusable_count": selectors.reusable_rows(staged=staged),
-        "columns": columns,
-        "header_row": staged.header_row,
-        "sheet": staged.sheet_name,
-        "mapping": staged.field_columns,
-        "mapping_source": staged.mapping_source,
-        "mapping_problem": staged.mapping_problem,
-        "estimate": _estimate(staged),
-        "valid_count": staged.valid_count,
-        "invalid_count": staged.invalid_count,
-        "duplicate_count": staged.duplicate_count,
-        "invalid_rows": [
-            {"row": number, "errors": errors, "cells": _cells(columns, cells)}
-            for number, cells, errors, *_ in rows.get("invalid", [])
-        ],
-        "duplicate_rows": [
-            {"row": number, "duplicate_of": first}
-            for number, first, *_ in rows.get("duplicates", [])
-        ],
-        "error": staged.error_message,
-        "expires_at": staged.expires_at,
-        "job_id": staged.batch_job_id,
-    }
-
-
-def _cells(columns: list[str], cells: list | dict) -> dict[str, str]:
-    if isinstance(cells, dict):  # a row stored before typed cells
-        return {str(k): "" if v is None else str(v) for k, v in cells.items()}
-    texts = [cell_text(decode_cell(c)) for c in cells]
-    return dict(zip(columns, texts, strict=False))
-
-
-def _estimate(staged: StagedUpload) -> dict | None:
-    if staged.status != StagedUpload.Status.READY or not staged.valid_count:
-        return None
-    estimate = selectors.upload_estimate(rows=staged.valid_count)
-    return {
-        "rows": estimate.rows,
-        "ahead": estimate.ahead,
-        "seconds": int(estimate.duration.total_seconds()),
-        "pace_seconds": round(estimate.pace.total_seconds(), 1),
-        "measured": estimate.measured,
-        "finish_at": estimate.finish_at,
-    }
-
-
-def _row(row: BatchQuote, columns: list[str]) -> dict:
-    quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
-    return {
-        "row_number": row.row_number,
-        "street_address": row.street_address,
-        "city": row.city,
-        "state": row.state,
-        "zip_code": row.zip_code,
-        "status": row.status,
-        "mrc": quote.mrc if quote else None,
-        "nrc": quote.nrc if quote else None,
-        "carrier": quote.carrier if quote else "",
-        "error": row.error_message,
-        "cells": _cells(columns, row.source_data or {}),
-    }
-
-
-def _page(paginator: Paginator, *, page: int, shape) -> dict:
-    # A page past the last is empty (not the last page, as the web pages show).
-    items = paginator.page(page).object_list if page <= paginator.num_pages else []
-    return {
-        "count": paginator.count,
-        "page": page,
-        "pages": paginator.num_pages,
-        "page_size": paginator.per_page,
-        "items": [shape(item) for item in items],
-    }
 
 
 def _my_job(request: HttpRequest, job_id: int) -> BatchJob:
@@ -317,7 +164,7 @@ def create_upload(
         mapping=_column_map(mapping, no_header),
         reuse_days=reuse_days,
     )
-    return Status(201, _upload(staged))
+    return Status(201, staged)
 
 
 def _column_map(mapping: str, no_header: bool) -> ColumnMap | None:
@@ -364,7 +211,7 @@ def set_columns(request: HttpRequest, upload_id: UUID, body: Columns):
     mapping.sheet = body.sheet
     if body.sheet in (None, staged.sheet_name):
         mapping.header_row = staged.header_row
-    return _upload(uploads.remap_upload(staged=staged, user=request.auth, mapping=mapping))
+    return uploads.remap_upload(staged=staged, user=request.auth, mapping=mapping)
 
 
 @api.get(
@@ -375,7 +222,7 @@ def set_columns(request: HttpRequest, upload_id: UUID, body: Columns):
     tags=["uploads"],
 )
 def get_upload(request: HttpRequest, upload_id: UUID):
-    return _upload(_my_upload(request, upload_id, with_rows=True))
+    return _my_upload(request, upload_id, with_rows=True)
 
 
 @api.post(
@@ -396,7 +243,7 @@ def submit_upload(request: HttpRequest, upload_id: UUID):
     staged = _my_upload(request, upload_id)
     existed = staged.batch_job_id is not None
     job = uploads.submit_staged_upload(staged=staged, user=request.auth)
-    return Status(200 if existed else 201, _job(job))
+    return Status(200 if existed else 201, job)
 
 
 # --- Jobs ---------------------------------------------------------------------------------
@@ -419,7 +266,7 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilter]):
     mine = selectors.jobs_for_user(user=request.auth)
     if filters.status:
         mine = mine.filter(status=filters.status)
-    return _page(Paginator(mine, filters.page_size), page=filters.page, shape=_job)
+    return list_page(Paginator(mine, filters.page_size), page=filters.page)
 
 
 @api.get(
@@ -430,7 +277,8 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilter]):
     tags=["jobs"],
 )
 def get_job(request: HttpRequest, job_id: int):
-    return _job_detail(_my_job(request, job_id))
+    job = _my_job(request, job_id)
+    return schemas.JobWithProgress(job, selectors.job_progress(job=job))
 
 
 JOB_ACTIONS = {
@@ -440,9 +288,9 @@ JOB_ACTIONS = {
 }
 
 
-def _act(request: HttpRequest, job_id: int, action: str) -> dict:
+def _act(request: HttpRequest, job_id: int, action: str) -> BatchJob:
     job = _my_job(request, job_id)
-    return _job(JOB_ACTIONS[action](job=job, by=request.auth))
+    return JOB_ACTIONS[action](job=job, by=request.auth)
 
 
 @api.post(
@@ -515,7 +363,7 @@ def job_results(request: HttpRequest, job_id: int, filters: Query[RowFilter]):
     rows = selectors.job_rows(job=job, status=filters.status)
     count = counts[filters.status] if filters.status else job.total_count
     paginator = selectors.RowsPaginator(rows, filters.page_size, count=count)
-    return _page(paginator, page=filters.page, shape=lambda row: _row(row, job.source_columns))
+    return list_page(paginator, page=filters.page)
 
 
 class ExportFilter(Schema):
