@@ -61,6 +61,12 @@ def answers(*exceptions: type[Exception]) -> dict[int, type[Error]]:
     return {ANSWERS[exception].status: Error for exception in exceptions}
 
 
+# What every endpoint may answer for a job or upload id: 400 for a malformed one (a job id
+# that is not a number), 401 without credentials, 404 for one that is not the caller's.
+READ = {**BAD_INPUT, **SIGNED_OUT, **answers(Http404)}
+WRITE = {**BAD_INPUT, **SIGNED_OUT, **NO_CSRF, **answers(Http404)}
+
+
 def install(api: NinjaAPI) -> None:
     """Make `api` answer the table's exceptions, and the framework's own errors, alike."""
     for exception in ANSWERS:

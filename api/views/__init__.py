@@ -1,0 +1,50 @@
+"""The JSON API for programs: the same powers as the job pages, under /api/v1/.
+
+Built with django-ninja: typed function views (the house style of the web views), request
+and response schemas validated by pydantic, and the OpenAPI schema generated from them.
+Writes go through the same services as the web pages; reads through the same selectors.
+One module per resource: `uploads` (upload, choose the columns, submit) and `jobs` (a
+job, its actions and its results). What each error answers is `api.errors`'s table.
+"""
+
+from ninja import NinjaAPI
+from ninja.operation import Operation
+
+from api import errors
+from api.auth import API_AUTH
+from api.views import jobs, uploads
+
+DESCRIPTION = """
+Bulk quotes for programs. Sign in with `Authorization: Bearer <token>` (make the token on
+your profile page), or from the portal's own pages with the session cookie and the
+`X-CSRFToken` header.
+
+To quote a spreadsheet: `POST /uploads` with the file (the answer is the validation:
+counts, and every invalid row with its reasons), then `POST /uploads/{id}/submit` to start
+the job (calling it again returns the same job). A large workbook is read in the
+background: its upload is `parsing` until `GET /uploads/{id}` says `ready`.
+
+Errors answer `{"detail": "...", "code": "..."}`: 400 for bad input (including a file
+that is not an xlsx or csv spreadsheet), 401 without valid credentials (on every method),
+403 for a session POST without its CSRF token, 404 for anything that is not yours, 409
+when the job or upload is not in a state that allows the action, 410 for an expired
+upload. Each endpoint lists the ones it gives.
+"""
+
+
+class BulkQuotesAPI(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        # The ids of the views' one module, which programs' generated clients are named by.
+        return f"api_views_{operation.view_func.__name__}"
+
+
+api = BulkQuotesAPI(
+    title="Bulk Quotes API",
+    version="1",
+    description=DESCRIPTION,
+    auth=API_AUTH,
+    urls_namespace="api",
+)
+errors.install(api)
+api.add_router("", uploads.router)
+api.add_router("", jobs.router)
