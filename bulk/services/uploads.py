@@ -158,7 +158,7 @@ def submit_staged_upload(*, staged: StagedUpload, user: User) -> BatchJob:
         return _submit(staged_id=staged.pk, user=user)
     except IntegrityError:
         # Another request attached its job first (the one-to-one refused ours).
-        job = BatchJob.objects.filter(staged_upload__pk=staged.pk, user=user).first()
+        job = selectors.jobs_for_user(user=user).filter(staged_upload__pk=staged.pk).first()
         if job is None:
             raise
         return job
@@ -169,8 +169,7 @@ def _submit(*, staged_id, user: User) -> BatchJob:
     # The row lock (and on SQLite the IMMEDIATE transaction) makes a second, concurrent
     # submit wait here and then find the job the first one attached.
     staged = (
-        selectors.staged_uploads_for_user(user=user)
-        .defer(None)
+        selectors.staged_uploads_for_user(user=user, with_rows=True)
         .select_for_update()
         .filter(pk=staged_id)
         .first()
