@@ -18,7 +18,7 @@ from pydantic import Field
 
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, StagedUpload
-from bulk.parsing import cell_text, decode_cell
+from bulk.spreadsheets.cells import cell_text, decode_cell
 from quotes.models import Quote
 
 JobStatus = Literal["pending", "processing", "complete", "cancelled", "failed"]

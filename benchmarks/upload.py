@@ -94,7 +94,7 @@ def write_file(path: Path, fmt: str, rows: list[list[object]]) -> None:
 def measure(path: Path) -> dict:
     """Run in the child: parse and validate the file, then report time and peak RSS."""
     sys.path.insert(0, str(ROOT))
-    from bulk.parsing import parse_upload
+    from bulk.spreadsheets.upload import parse_upload
 
     data = path.read_bytes()
     started = time.perf_counter()

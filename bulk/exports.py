@@ -30,7 +30,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote, JobSource
-from bulk.parsing import cell_text, column_letter, decode_cell
+from bulk.spreadsheets.cells import cell_text, column_letter, decode_cell
 from quotes.forms import speed_label
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

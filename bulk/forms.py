@@ -3,7 +3,8 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, BatchJob, BatchQuote
-from bulk.parsing import FIELD_LABELS, FIELDS, ColumnMap, column_letter
+from bulk.spreadsheets.cells import column_letter
+from bulk.spreadsheets.mapping import FIELD_LABELS, FIELDS, ColumnMap
 from quotes.forms import SPEED_CHOICES, TERM_CHOICES
 
 # The longest reuse window a job may ask for.

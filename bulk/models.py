@@ -198,8 +198,8 @@ class BatchQuote(models.Model):
     # The address in USPS form ("300 STATE ST||BOSTON|MA|02109"): one address however it
     # was spelled (quotes.addresses.NormalisedAddress.key), for duplicates and reuse.
     address_key = models.CharField(max_length=400, blank=True, db_index=True)
-    # The row's cells as uploaded, typed (bulk.parsing.encode_cell), for exports. Jobs made
-    # before typed cells hold a dict of column name to text.
+    # The row's cells as uploaded, typed (bulk.spreadsheets.cells.encode_cell), for exports.
+    # Jobs made before typed cells hold a dict of column name to text.
     source_data = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     error_message = models.TextField(blank=True)
@@ -284,7 +284,8 @@ class StagedUpload(models.Model):
     header_cells = models.JSONField(null=True, blank=True)
     # Address field name to the user's column that feeds it.
     field_columns = models.JSONField(default=dict, blank=True)
-    # bulk.parsing.ColumnMap.as_json(), where it came from, and why it is not complete.
+    # ColumnMap.as_json() (bulk.spreadsheets.mapping), where it came from, and why it is
+    # not complete.
     mapping = models.JSONField(default=dict, blank=True)
     mapping_source = models.CharField(max_length=12, blank=True)
     mapping_problem = models.TextField(blank=True)
@@ -329,8 +330,8 @@ class StagedUpload(models.Model):
 class ColumnMapping(models.Model):
     """A user's choice of columns for one layout of file, applied to their next such file.
 
-    The signature is the header's names (bulk.parsing.header_signature) or, for a file
-    with no header, its width and which columns hold numbers.
+    The signature is the header's names (bulk.spreadsheets.mapping.header_signature) or,
+    for a file with no header, its width and which columns hold numbers.
     """
 
     user = models.ForeignKey(

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
-from bulk.parsing import ColumnMap
+from bulk.spreadsheets.mapping import ColumnMap
 from quotes import selectors as quote_selectors
 from quotes.models import Quote
 from quotes.selectors import upstream_latency

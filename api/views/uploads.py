@@ -22,7 +22,7 @@ from bulk.models import (
     TERMS_MONTHS,
     StagedUpload,
 )
-from bulk.parsing import ColumnMap
+from bulk.spreadsheets.mapping import ColumnMap
 from bulk.services import uploads
 
 router = Router()

@@ -21,16 +21,11 @@ from django.utils import timezone
 
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
-from bulk.parsing import (
-    ColumnMap,
-    ParsedUpload,
-    UploadRejected,
-    cell_text,
-    decode_cell,
-    encode_cell,
-    parse_upload,
-)
 from bulk.services.rows import create_row_quotes
+from bulk.spreadsheets.cells import cell_text, decode_cell, encode_cell
+from bulk.spreadsheets.mapping import ColumnMap
+from bulk.spreadsheets.reading import UploadRejected
+from bulk.spreadsheets.upload import ParsedUpload, parse_upload
 from config.celery import wake_engine
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 
 from django import template
 
-from bulk.parsing import column_letter
+from bulk.spreadsheets.cells import column_letter
 from config.time_tags import age, clock, duration
 
 register = template.Library()

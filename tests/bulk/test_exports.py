@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from bulk import exports
 from bulk.models import BatchQuote
-from bulk.parsing import parse_upload
+from bulk.spreadsheets.upload import parse_upload
 from tests.bulk.conftest import BatchJobFactory
 from tests.bulk.outcomes import fail_row, price_row
 from tests.harness import create_job

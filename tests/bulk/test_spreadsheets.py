@@ -17,9 +17,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from bulk import exports, parsing
+from bulk import exports
 from bulk.models import BatchJob, StagedUpload
-from bulk.parsing import ColumnMap, UploadRejected, parse_upload
+from bulk.spreadsheets import reading, upload
+from bulk.spreadsheets.mapping import ColumnMap
+from bulk.spreadsheets.reading import UploadRejected
+from bulk.spreadsheets.upload import parse_upload
 from tests.bulk.outcomes import fail_row, price_row
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,12 +234,12 @@ def test_remembered_mapping_applies_to_a_file_of_the_same_layout():
 
 
 def test_a_sheet_whose_xml_is_mostly_blank_rows_is_refused_before_it_is_unpacked(monkeypatch):
-    monkeypatch.setattr(parsing, "MAX_SHEET_XML_BYTES", 1024 * 1024)
+    monkeypatch.setattr(reading, "MAX_SHEET_XML_BYTES", 1024 * 1024)
 
     def fail_if_read(*args, **kwargs):
         raise AssertionError("the sheet must not be unpacked")
 
-    monkeypatch.setattr(parsing.python_calamine, "load_workbook", fail_if_read)
+    monkeypatch.setattr(reading.python_calamine, "load_workbook", fail_if_read)
     with pytest.raises(UploadRejected, match="formatting on empty rows"):
         parse_upload(blank_rows_workbook(30_000))
 
@@ -248,10 +251,10 @@ def test_a_cell_far_below_the_list_is_refused_not_read_into_memory():
 
 
 def test_a_long_run_of_blank_rows_ends_the_sheet():
-    data = blank_rows_workbook(3, far_cell=f"A{parsing.BLANK_RUN_LIMIT + 10}")
+    data = blank_rows_workbook(3, far_cell=f"A{upload.BLANK_RUN_LIMIT + 10}")
     parsed = parse_upload(data)
     assert parsed.valid_count == 1
-    assert parsed.stopped_at_row == parsing.BLANK_RUN_LIMIT + 2
+    assert parsed.stopped_at_row == upload.BLANK_RUN_LIMIT + 2
 
 
 def test_a_workbook_of_mostly_blank_rows_reads_in_under_2_s_and_100_mb(tmp_path):
@@ -261,7 +264,7 @@ def test_a_workbook_of_mostly_blank_rows_reads_in_under_2_s_and_100_mb(tmp_path)
     script = (
         "import json, resource, sys, time\n"
         "import django; django.setup()\n"
-        "from bulk.parsing import parse_upload\n"
+        "from bulk.spreadsheets.upload import parse_upload\n"
         "import quotes.addresses as a; a.check_zip_state('02134', 'MA')\n"
         "data = open(sys.argv[1], 'rb').read()\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"

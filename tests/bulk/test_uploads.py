@@ -8,7 +8,6 @@ from django.db import connection
 from django.utils import timezone
 
 from bulk.models import BatchJob, BatchQuote, StagedUpload
-from bulk.parsing import parse_upload
 from bulk.services import uploads
 from bulk.services.uploads import (
     NothingToSubmit,
@@ -19,6 +18,7 @@ from bulk.services.uploads import (
     stage_upload,
     submit_staged_upload,
 )
+from bulk.spreadsheets.upload import parse_upload
 from tests.bulk.conftest import (
     GOOD_ROW,
     HEADER,

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bulk.models import BatchJob, BatchQuote, StagedUpload
-from bulk.parsing import parse_upload
+from bulk.spreadsheets.upload import parse_upload
 from tests.bulk.conftest import (
     GOOD_ROW,
     HEADER,

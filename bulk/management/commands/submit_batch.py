@@ -25,8 +25,9 @@ from bulk.models import (
     TERMS_MONTHS,
     BatchJob,
 )
-from bulk.parsing import FIELDS, ColumnMap, ParsedUpload
 from bulk.services import uploads
+from bulk.spreadsheets.mapping import FIELDS, ColumnMap
+from bulk.spreadsheets.upload import ParsedUpload
 from bulk.templatetags.bulk_tags import duration
 
 SHOWN_INVALID_ROWS = 50

@@ -6,8 +6,10 @@ import zipfile
 import openpyxl
 import pytest
 
-from bulk import parsing
-from bulk.parsing import UploadRejected, parse_upload
+from bulk.spreadsheets import cells, mapping, reading
+from bulk.spreadsheets.reading import UploadRejected
+from bulk.spreadsheets.upload import parse_upload
+from quotes.addresses import normalize_state
 from tests.bulk.conftest import GOOD_ROW, HEADER, csv_bytes, ods_bytes, xlsx_bytes
 
 
@@ -51,7 +53,7 @@ def test_cells_keep_every_original_column_with_its_type():
     header = ["Site", *HEADER, "Seats", "Since"]
     since = dt.date(2024, 5, 1)
     row = only_valid(parse_upload(xlsx_bytes([header, ["HQ", *GOOD_ROW, 12, since]])))
-    assert [parsing.typed_cell(c) for c in row.cells] == [
+    assert [cells.typed_cell(c) for c in row.cells] == [
         "HQ",
         "12 Main St",
         "Boston",
@@ -132,10 +134,10 @@ def test_xlsx_with_wrong_stored_dimensions_is_read_to_the_end(monkeypatch):
 
 
 def test_dates_and_booleans_become_text():
-    assert parsing.cell_text(dt.datetime(2026, 1, 2, tzinfo=dt.UTC)) == "2026-01-02"
-    assert parsing.cell_text(True) == "TRUE"
-    assert parsing.cell_text(12.5) == "12.5"
-    assert parsing.cell_text(None) == ""
+    assert cells.cell_text(dt.datetime(2026, 1, 2, tzinfo=dt.UTC)) == "2026-01-02"
+    assert cells.cell_text(True) == "TRUE"
+    assert cells.cell_text(12.5) == "12.5"
+    assert cells.cell_text(None) == ""
 
 
 # --- Encodings and delimiters -------------------------------------------------------------
@@ -211,7 +213,7 @@ def test_quoted_cell_with_a_line_break_is_one_row():
     ],
 )
 def test_header_aliases_ignore_case_spaces_and_punctuation(header, field):
-    assert parsing.header_field(header) == field
+    assert mapping.header_field(header) == field
 
 
 def test_odd_headers_are_mapped():
@@ -295,7 +297,7 @@ def test_bad_zip_codes_make_the_row_invalid(zip_cell):
     ],
 )
 def test_states_become_two_letter_usps_codes(state_cell, expected):
-    assert parsing.normalize_state(state_cell) == expected
+    assert normalize_state(state_cell) == expected
 
 
 @pytest.mark.parametrize("state_cell", ["Massachusets", "XX", "Ontario", "M"])
@@ -456,20 +458,20 @@ def test_xlsx_that_expands_past_the_limit_is_rejected_before_it_is_read(monkeypa
     def fail_if_read(*args, **kwargs):
         raise AssertionError("calamine must not open a zip bomb")
 
-    monkeypatch.setattr(parsing.python_calamine, "load_workbook", fail_if_read)
+    monkeypatch.setattr(reading.python_calamine, "load_workbook", fail_if_read)
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", b"<Types/>")
         with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
             chunk = b"\x00" * (1024 * 1024)
-            for _ in range(parsing.MAX_UNCOMPRESSED_BYTES // len(chunk) + 1):
+            for _ in range(reading.MAX_UNCOMPRESSED_BYTES // len(chunk) + 1):
                 sheet.write(chunk)
     assert len(bomb.getvalue()) < 1024 * 1024  # small on disk, huge unpacked
     assert "unpacks to more than" in rejected_message(bomb.getvalue())
 
 
 def test_xlsx_with_too_many_parts_is_rejected(monkeypatch):
-    monkeypatch.setattr(parsing, "MAX_ZIP_ENTRIES", 5)
+    monkeypatch.setattr(reading, "MAX_ZIP_ENTRIES", 5)
     assert "too many parts" in rejected_message(xlsx_bytes([HEADER, GOOD_ROW]))
 
 

@@ -1,0 +1,245 @@
+"""Reading an uploaded file into its sheets' rows of typed cells, within bounds.
+
+xlsx, xls and ods are read by python-calamine (openpyxl only writes); csv is decoded
+(UTF-8 with or without a BOM, UTF-16, Windows-1252) and its delimiter sniffed. The format
+comes from the content, never the file name. The work a file can cause is bounded before
+the reader sees it: the archive's declared sizes, and the grid from A1 to the farthest
+cell with a value. Whole-file problems raise `UploadRejected`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Callable
+
+import python_calamine
+
+from bulk.spreadsheets.cells import Cell, column_letter
+
+# A legitimate 20,000-row sheet unpacks to a few tens of MB; a zip bomb to gigabytes.
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+MAX_ZIP_ENTRIES = 1_000
+# The reader holds a sheet as one grid from A1 to its last cell (32 bytes a cell), so a
+# tiny file with one cell at XFD1048576 would ask for 550 GB: refuse grids above this.
+MAX_SHEET_CELLS = 4_000_000
+# A sheet's XML past this is not an address list (20,000 rows of 50 columns is ~40 MB):
+# it is refused before it is unpacked.
+MAX_SHEET_XML_BYTES = 64 * 1024 * 1024
+# No address cell is this long; a longer one is junk or an attack on memory.
+MAX_CELL_CHARS = 1_000
+
+_XLSX_TYPES = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
+)
+_ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Cells with a value (an empty styled cell, `<c r="A9" s="1"/>`, takes no place).
+_CELL_REF_RE = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,4})([0-9]{1,8})"[^>]*(?<!/)>')
+_FAR_ROW_RE = re.compile(rb'r="[A-Z]{1,4}([0-9]{6,8})"[^>]*(?<!/)>')
+_WIDE_COL_RE = re.compile(rb'r="([A-Z]{2,4})[0-9]{1,8}"[^>]*(?<!/)>')
+
+# A sheet's rows: (row number in the sheet, typed cells).
+Rows = list[tuple[int, list[Cell]]]
+
+
+class UploadRejected(ValueError):
+    """The file as a whole cannot be used; the message says why, for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def read_sheets(data: bytes) -> tuple[str, list[tuple[str, Rows]]]:
+    """The file's format and its sheets' rows (a csv is one sheet named "")."""
+    file_format = detect_format(data)
+    if file_format == "csv":
+        return file_format, [("", _csv_rows(data))]
+    return file_format, _workbook_sheets(data)
+
+
+def detect_format(data: bytes) -> str:
+    """`xlsx`, `ods`, `xls` or `csv`, from the content (never the file name alone)."""
+    if not data.strip():
+        raise UploadRejected("The file is empty.")
+    if data.startswith(b"PK\x03\x04"):
+        return _check_archive(data)
+    if data.startswith(_OLE2_MAGIC):
+        return "xls"
+    head = data[:8192]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "csv"  # UTF-16 text, as Excel's "Unicode text" export writes it
+    if b"\x00" in head or head.startswith(b"%PDF"):
+        raise UploadRejected("This isn't a spreadsheet. Upload an .xlsx, .xls, .ods or .csv file.")
+    return "csv"
+
+
+def _check_archive(data: bytes) -> str:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UploadRejected("This file is damaged or isn't an .xlsx workbook.") from exc
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ZIP_ENTRIES:
+            raise UploadRejected("This workbook has too many parts to be a spreadsheet.")
+        # Declared sizes bound what zipfile will ever inflate, so checking them is enough.
+        if sum(entry.file_size for entry in entries) > MAX_UNCOMPRESSED_BYTES:
+            raise UploadRejected(
+                "This workbook unpacks to more than "
+                f"{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB, far more than an address "
+                "list needs. Save just the addresses as .xlsx or .csv and upload that."
+            )
+        names = {entry.filename for entry in entries}
+        if "mimetype" in names and archive.read("mimetype")[:100].startswith(_ODS_MIME):
+            return "ods"
+        if "[Content_Types].xml" not in names:
+            raise UploadRejected("This is a zip file, not an .xlsx workbook.")
+        content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")
+        if "macroEnabled" in content_types or "xl/vbaProject.bin" in names:
+            raise UploadRejected(
+                "Macro-enabled workbooks (.xlsm) aren't accepted. Save it as .xlsx and upload "
+                "again."
+            )
+        if not any(kind in content_types for kind in _XLSX_TYPES):
+            raise UploadRejected(
+                "This file isn't an Excel workbook (it may be a Word or PowerPoint file). "
+                "Upload an .xlsx or .csv file."
+            )
+        for entry in entries:
+            if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
+                _check_sheet_grid(entry.file_size, lambda e=entry: archive.read(e))
+    return "xlsx"
+
+
+def _check_sheet_grid(xml_size: int, read: Callable[[], bytes]) -> None:
+    """Refuse a sheet whose cells span a grid the reader could not hold in memory."""
+    if xml_size > MAX_SHEET_XML_BYTES:
+        raise UploadRejected(
+            f"This sheet holds {xml_size // (1024 * 1024)} MB of spreadsheet data, far more "
+            "than an address list needs: it is usually formatting on empty rows below the "
+            "addresses. Delete those rows (or copy the addresses to a new sheet) and upload "
+            "again."
+        )
+    xml = read()
+    cells = xml.count(b"<c ") + xml.count(b"<c>")
+    if not cells:
+        return
+    # Cheap bounds first: rows past 99,999 and columns past Z are rare, so find only them.
+    far_rows = [int(r) for r in _FAR_ROW_RE.findall(xml)]
+    wide = _WIDE_COL_RE.findall(xml)
+    max_row = max(far_rows, default=99_999)
+    max_col = max((_letters_index(c) for c in wide), default=26)
+    unreferenced = cells - xml.count(b' r="') + xml.count(b"<row ")
+    if unreferenced > 0:
+        # Cells without a reference take the next place in their row.
+        max_col = max(max_col, unreferenced)
+        max_row = max(max_row, xml.count(b"<row"))
+    if max_row * max_col > MAX_SHEET_CELLS:
+        # The bounds may be loose: measure exactly before refusing.
+        max_row = max_col = 0
+        for letters, row in _CELL_REF_RE.findall(xml):
+            max_col = max(max_col, _letters_index(letters))
+            max_row = max(max_row, int(row))
+        if unreferenced > 0:
+            max_col = max(max_col, unreferenced)
+            max_row = max(max_row, xml.count(b"<row"))
+    if max_row * max_col > MAX_SHEET_CELLS:
+        raise UploadRejected(
+            f"This sheet has cells as far as row {max_row:,}, column {column_letter(max_col - 1)}"
+            ": far more than an address list needs. Delete what lies below and to the right "
+            "of the addresses, or copy them to a new sheet, and upload that."
+        )
+
+
+def _letters_index(letters: bytes) -> int:
+    col = 0
+    for char in letters:
+        col = col * 26 + char - 64
+    return col
+
+
+def _workbook_sheets(data: bytes) -> list[tuple[str, Rows]]:
+    try:
+        workbook = python_calamine.load_workbook(io.BytesIO(data))
+    except python_calamine.PasswordError as exc:
+        raise UploadRejected(
+            "This workbook is password-protected. Save a copy without a password and upload that."
+        ) from exc
+    except Exception as exc:  # calamine raises several kinds of error on broken files
+        raise UploadRejected(
+            "This workbook is damaged or password-protected and can't be read."
+        ) from exc
+    sheets = []
+    try:
+        for name in workbook.sheet_names:
+            try:
+                grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            except Exception as exc:
+                raise UploadRejected("This workbook is damaged and can't be read.") from exc
+            sheets.append((name, list(enumerate(grid, start=1))))
+    finally:
+        workbook.close()
+    return sheets
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UploadRejected("This text file's encoding can't be read.") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise UploadRejected(
+            "This file isn't readable text. Upload an .xlsx file or a UTF-8 .csv file."
+        ) from exc
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter among comma, semicolon, tab and pipe that the sample uses."""
+    sample = sample[: sample.rfind("\n") + 1] or sample
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        pass
+    # Title rows defeat the sniffer: take the delimiter the most lines agree on.
+    lines = [line for line in sample.splitlines()[:50] if line.strip()]
+    counts = {d: sum(1 for line in lines if d in line) for d in ",;\t|"}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_rows(data: bytes) -> Rows:
+    text = decode_text(data)
+    if "\x00" in text:
+        raise UploadRejected("This isn't a spreadsheet. Upload an .xlsx or .csv file.")
+    delimiter = sniff_delimiter(text[:65536])
+    # Record numbers, not line numbers: a quoted cell with a line break is still one row
+    # in the spreadsheet the user opens.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: Rows = []
+    number = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise UploadRejected(
+                    f"Row {number + 1} has a cell longer than {MAX_CELL_CHARS:,} characters."
+                ) from exc
+            raise UploadRejected(f"Row {number + 1} can't be read as CSV ({exc}).") from exc
+        number += 1
+        rows.append((number, record))
