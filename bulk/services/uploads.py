@@ -315,15 +315,6 @@ def _neutralise(text: str) -> str:
 
 def _parsed_fields(parsed: ParsedUpload) -> dict:
     """The StagedUpload fields for a parse result: mapping, counts, rows and preview."""
-
-    def encoded(cells: list) -> list:
-        return [encode_cell(c) for c in cells]
-
-    def shown(cells: list) -> str:
-        # What the row holds in the mapped columns, for the preview of a problem row.
-        indexes = sorted(set(parsed.mapping.columns.values()))
-        return ", ".join(t for i in indexes if i < len(cells) and (t := cell_text(cells[i])))
-
     status = StagedUpload.Status.MAPPING if parsed.mapping_problem else StagedUpload.Status.READY
     return {
         "status": status,
@@ -332,7 +323,7 @@ def _parsed_fields(parsed: ParsedUpload) -> dict:
         "sheet_names": [name[:100] for name in parsed.sheet_names[:50]],
         "header_row": parsed.header_row_number,
         "columns": parsed.columns,
-        "header_cells": encoded(parsed.header_cells) if parsed.header_cells is not None else None,
+        "header_cells": _encoded(parsed.header_cells) if parsed.header_cells is not None else None,
         "field_columns": parsed.field_columns,
         "mapping": parsed.mapping.as_json(),
         "mapping_source": parsed.mapping_source,
@@ -342,44 +333,69 @@ def _parsed_fields(parsed: ParsedUpload) -> dict:
         "valid_count": parsed.valid_count,
         "invalid_count": parsed.invalid_count,
         "duplicate_count": parsed.duplicate_count,
-        "rows": {
-            "valid": [
-                [
-                    r.row_number,
-                    r.street_address,
-                    r.city,
-                    r.state,
-                    r.zip_code,
-                    r.address_key,
-                    encoded(r.cells),
-                ]
-                for r in parsed.valid_rows
-            ],
-            "invalid": [
-                [r.row_number, encoded(r.cells), r.errors, r.reasons] for r in parsed.invalid_rows
-            ],
-            "duplicates": [
-                [r.row_number, r.duplicate_of, encoded(r.cells)] for r in parsed.duplicate_rows
-            ],
-        },
-        "preview": {
-            "valid": [
-                {
-                    "row": r.row_number,
-                    "street_address": r.street_address,
-                    "city": r.city,
-                    "state": r.state,
-                    "zip_code": r.zip_code,
-                }
-                for r in parsed.valid_rows[:PREVIEW_VALID_ROWS]
-            ],
-            "invalid": [
-                {"row": r.row_number, "errors": r.errors, "address": shown(r.cells)}
-                for r in parsed.invalid_rows[:PREVIEW_PROBLEM_ROWS]
-            ],
-            "duplicates": [
-                {"row": r.row_number, "duplicate_of": r.duplicate_of, "address": shown(r.cells)}
-                for r in parsed.duplicate_rows[:PREVIEW_PROBLEM_ROWS]
-            ],
-        },
+        "rows": _stored_rows(parsed),
+        "preview": _preview(parsed),
     }
+
+
+def _stored_rows(parsed: ParsedUpload) -> dict:
+    """Every row, kept until the upload is submitted: valid rows as they will be quoted,
+    invalid and duplicate rows for the results; each with its cells as uploaded."""
+    return {
+        "valid": [
+            [
+                r.row_number,
+                r.street_address,
+                r.city,
+                r.state,
+                r.zip_code,
+                r.address_key,
+                _encoded(r.cells),
+            ]
+            for r in parsed.valid_rows
+        ],
+        "invalid": [
+            [r.row_number, _encoded(r.cells), r.errors, r.reasons] for r in parsed.invalid_rows
+        ],
+        "duplicates": [
+            [r.row_number, r.duplicate_of, _encoded(r.cells)] for r in parsed.duplicate_rows
+        ],
+    }
+
+
+def _preview(parsed: ParsedUpload) -> dict:
+    """The first valid and problem rows, as the preview page shows them."""
+    mapped = sorted(set(parsed.mapping.columns.values()))
+    return {
+        "valid": [
+            {
+                "row": r.row_number,
+                "street_address": r.street_address,
+                "city": r.city,
+                "state": r.state,
+                "zip_code": r.zip_code,
+            }
+            for r in parsed.valid_rows[:PREVIEW_VALID_ROWS]
+        ],
+        "invalid": [
+            {"row": r.row_number, "errors": r.errors, "address": _shown(r.cells, mapped)}
+            for r in parsed.invalid_rows[:PREVIEW_PROBLEM_ROWS]
+        ],
+        "duplicates": [
+            {
+                "row": r.row_number,
+                "duplicate_of": r.duplicate_of,
+                "address": _shown(r.cells, mapped),
+            }
+            for r in parsed.duplicate_rows[:PREVIEW_PROBLEM_ROWS]
+        ],
+    }
+
+
+def _encoded(cells: list) -> list:
+    return [encode_cell(c) for c in cells]
+
+
+def _shown(cells: list, mapped: list[int]) -> str:
+    """What a problem row holds in the mapped columns, for the preview."""
+    return ", ".join(t for i in mapped if i < len(cells) and (t := cell_text(cells[i])))
