@@ -5,7 +5,7 @@ stay numbers, dates stay dates), then the result columns (DESIGN.md, invariant 1
 that were not quoted say why; a duplicate carries its first row's price.
 
 A text cell a spreadsheet might run as a formula (one starting with `=`, `+`, `-`, `@`, or
-the tab or carriage return that can hide one) is neutralised:
+the tab or carriage return that can hide one: bulk.spreadsheets.downloads) is neutralised:
 
 - in CSV, where a cell has no type, it gets a leading apostrophe (the OWASP advice);
 - in XLSX, where every cell has a type, it is written as a text cell with Excel's
@@ -31,9 +31,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote, JobSource
 from bulk.spreadsheets.cells import cell_text, column_letter, decode_cell
+from bulk.spreadsheets.downloads import is_formula_like, neutralise
 from quotes.forms import speed_label
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 RESULT_COLUMNS = [
     "Status",
     "Monthly price",
@@ -52,17 +52,6 @@ _OUR_COLUMNS = {c.casefold() for c in [*RESULT_COLUMNS, ERROR_COLUMN, "status", 
 CHUNK = 2000
 MONEY_FORMAT = "#,##0.00"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
-
-
-def neutralise(value: object) -> object:
-    """Make a text cell inert in a CSV opened by a spreadsheet; numbers pass through."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def is_formula_like(value: object) -> bool:
-    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
 
 
 class _Sheet:
@@ -226,7 +215,8 @@ def _csv_cell(value: object) -> object:
         return value.isoformat(sep=" ", timespec="minutes" if not value.second else "seconds")
     if isinstance(value, Decimal | int | float):
         return value
-    return cell_text(value)
+    # Text of a date, a duration or a truth value: a negative duration starts with "-".
+    return neutralise(cell_text(value))
 
 
 def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:

@@ -23,6 +23,7 @@ from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.services.rows import create_row_quotes
 from bulk.spreadsheets.cells import cell_text, decode_cell, encode_cell
+from bulk.spreadsheets.downloads import neutralise
 from bulk.spreadsheets.mapping import ColumnMap
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import ParsedUpload, parse_upload
@@ -38,8 +39,6 @@ __all__ = ["UploadRejected"]
 STAGED_UPLOAD_TTL = timedelta(hours=24)
 PREVIEW_VALID_ROWS = 20
 PREVIEW_PROBLEM_ROWS = 100
-# Cells that a spreadsheet program would run as a formula when the CSV is opened.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class SubmitRefused(Exception):
@@ -271,12 +270,12 @@ def invalid_rows_csv(*, staged: StagedUpload) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     if staged.header_row is not None:
-        writer.writerow([_neutralise(staged.columns[i]) for i in keep] + ["Error"])
+        writer.writerow([neutralise(staged.columns[i]) for i in keep] + ["Error"])
     for _row_number, cells, errors, *_reasons in staged.rows.get("invalid", []):
         texts = [cell_text(decode_cell(c)) for c in cells]
         writer.writerow(
-            [_neutralise(texts[i]) if i < len(texts) else "" for i in keep]
-            + [_neutralise("; ".join(errors))]
+            [neutralise(texts[i]) if i < len(texts) else "" for i in keep]
+            + [neutralise("; ".join(errors))]
         )
     return out.getvalue()
 
@@ -307,10 +306,6 @@ def _read_within_limit(uploaded_file: IO[bytes]) -> bytes:
 def _clean_file_name(file_name: str) -> str:
     name = re.split(r"[\\/]", file_name or "")[-1].strip()
     return (name or "upload")[:255]
-
-
-def _neutralise(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 def _parsed_fields(parsed: ParsedUpload) -> dict:

@@ -2,7 +2,6 @@
 
 import csv
 import io
-from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -188,12 +187,6 @@ def test_xlsx_cells_that_could_run_as_formulas_are_text_not_formulas(signed_in_c
         # Shown as uploaded, with no apostrophe in it (XML reads a carriage return as \n).
         assert found.value == cell.replace("\r", "\n")
         assert found.quotePrefix  # and Excel keeps it text when the cell is edited
-
-
-def test_numbers_and_plain_text_are_left_alone(user):
-    assert exports.neutralise("12 Main St") == "12 Main St"
-    assert exports.neutralise(Decimal("-5.00")) == Decimal("-5.00")
-    assert exports.neutralise(None) is None
 
 
 # --- Ownership ----------------------------------------------------------------------------
