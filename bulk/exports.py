@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -31,7 +30,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote, JobSource
 from bulk.spreadsheets.cells import cell_text, column_letter, decode_cell
-from bulk.spreadsheets.downloads import is_formula_like, neutralise
+from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
 from quotes.forms import speed_label
 
 RESULT_COLUMNS = [
@@ -258,9 +257,8 @@ def _xlsx_cell(sheet, value: object) -> object:
 
 def export_file_name(*, job: BatchJob, fmt: str, failed_only: bool = False) -> str:
     """`<upload>-results.xlsx`, safe for a Content-Disposition header."""
-    stem = re.sub(r"\.(xlsx|xls|ods|csv|txt)$", "", job.file_name, flags=re.IGNORECASE)
-    stem = re.sub(r"[^\w.-]+", "-", stem).strip("-.") or f"job-{job.pk}"
-    return f"{stem[:100]}-{'failed-rows' if failed_only else 'results'}.{fmt}"
+    suffix = f"{'failed-rows' if failed_only else 'results'}.{fmt}"
+    return download_file_name(job.file_name, suffix, fallback=f"job-{job.pk}")
 
 
 def download_response(*, job: BatchJob, fmt: str, failed_only: bool = False) -> HttpResponse:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from collections import Counter
 from datetime import timedelta
 from typing import IO, TYPE_CHECKING
@@ -23,7 +22,7 @@ from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.services.rows import create_row_quotes
 from bulk.spreadsheets.cells import cell_text, decode_cell, encode_cell
-from bulk.spreadsheets.downloads import neutralise
+from bulk.spreadsheets.downloads import download_file_name, neutralise, upload_file_name
 from bulk.spreadsheets.mapping import ColumnMap
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import ParsedUpload, parse_upload
@@ -107,7 +106,7 @@ def stage_upload(
         remember_mapping(user=user, parsed=parsed)
     return StagedUpload.objects.create(
         user=user,
-        file_name=_clean_file_name(file_name),
+        file_name=upload_file_name(file_name),
         speed_mbps=speed_mbps,
         term_months=term_months,
         notify_email=notify_email,
@@ -282,9 +281,7 @@ def invalid_rows_csv(*, staged: StagedUpload) -> str:
 
 def invalid_rows_file_name(*, staged: StagedUpload) -> str:
     """`<upload name>-invalid-rows.csv`, safe for a Content-Disposition header."""
-    stem = re.sub(r"\.(xlsx|csv|txt)$", "", staged.file_name, flags=re.IGNORECASE)
-    stem = re.sub(r"[^\w.-]+", "-", stem).strip("-.") or "upload"
-    return f"{stem[:100]}-invalid-rows.csv"
+    return download_file_name(staged.file_name, "invalid-rows.csv")
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -301,11 +298,6 @@ def _read_within_limit(uploaded_file: IO[bytes]) -> bytes:
             "smaller files and upload them one at a time."
         )
     return data
-
-
-def _clean_file_name(file_name: str) -> str:
-    name = re.split(r"[\\/]", file_name or "")[-1].strip()
-    return (name or "upload")[:255]
 
 
 def _parsed_fields(parsed: ParsedUpload) -> dict:
