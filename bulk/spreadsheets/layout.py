@@ -29,6 +29,8 @@ HEADER_SEARCH_ROWS = 30
 
 @dataclass
 class Layout:
+    """Where a file's addresses are: the sheet, the columns, the first row of data."""
+
     sheet_name: str
     rows: Rows
     mapping: ColumnMap
