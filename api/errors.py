@@ -14,9 +14,9 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from api.schemas import Error
-from bulk.spreadsheets.reading import UploadRejected
 from bulk.services.jobs import JobActionRefused, NothingToDo, RetryLimitReached
 from bulk.services.uploads import NothingToSubmit, SubmitRefused, UploadExpired, UploadNotReady
+from bulk.spreadsheets.reading import UploadRejected
 
 
 class BadMapping(ValueError):

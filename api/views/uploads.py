@@ -22,8 +22,8 @@ from bulk.models import (
     TERMS_MONTHS,
     StagedUpload,
 )
-from bulk.spreadsheets.mapping import ColumnMap
 from bulk.services import uploads
+from bulk.spreadsheets.mapping import ColumnMap
 
 router = Router()
 
