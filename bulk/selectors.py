@@ -12,18 +12,15 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, IntegerField, QuerySet, Sum, Value
-from django.db.models.functions import Least
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import User
+from bulk.line import expected_finish, load_line
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.spreadsheets.mapping import ColumnMap
 from quotes import selectors as quote_selectors
-from quotes.models import Quote
-from quotes.selectors import upstream_latency
 
 RECENT_JOBS = 10
 ROWS_PER_PAGE = 50
@@ -193,14 +190,6 @@ class JobProgress:
         return self.counts[BatchQuote.Status.PENDING] + self.counts[BatchQuote.Status.PROCESSING]
 
 
-def expected_pace() -> tuple[timedelta, bool]:
-    """Time a quote takes: measured (True) or, before any finished, the configured one."""
-    measured = upstream_latency()
-    if measured is not None:
-        return measured, True
-    return timedelta(seconds=settings.MOMENTUM_TYPICAL_LATENCY), False
-
-
 @dataclass
 class Estimate:
     """How long a new job of `rows` addresses would take, said before it is submitted."""
@@ -214,56 +203,33 @@ class Estimate:
 
 
 def upload_estimate(*, rows: int, now: datetime | None = None) -> Estimate:
-    """Rows to quote, the quotes ahead of them, and when the last is expected priced."""
-    now = now or timezone.now()
-    pace, measured = expected_pace()
-    ahead = rows_ahead(job=None, remaining=rows)
-    duration = pace * rows
-    return Estimate(rows, ahead, pace, measured, duration, now + pace * (ahead + rows))
-
-
-def rows_ahead(*, job: BatchJob | None, remaining: int) -> int:
-    """Quotes Momentum prices before this job's last row, as the engine orders them.
-
-    Single quotes go first; bulk rows go round-robin across jobs, one row of each active
-    job per turn, so every other job puts min(its rows left, this job's rows left) ahead.
-    """
-    if remaining <= 0:
-        return 0
-    left = F("total_count") - F("processed_count") - F("cancelled_count")
-    others = (
-        BatchJob.objects.filter(status__in=ACTIVE_JOB_STATUSES, finished_at__isnull=True)
-        .exclude(pk=job.pk if job else None)
-        .aggregate(ahead=Sum(Least(left, Value(remaining), output_field=IntegerField())))
+    """Rows to quote, the quotes ahead of them, and when the last is expected priced: the
+    line's expected finish of `rows` more addresses put in line now."""
+    line = load_line(now=now)
+    eta = expected_finish(line, rows=rows)
+    pace = line.pace
+    return Estimate(
+        rows, eta.ahead, pace.per_quote, pace.measured, pace.per_quote * rows, eta.finish_at
     )
-    singles = Quote.objects.filter(
-        source=Quote.Source.SINGLE,
-        status__in=(Quote.Status.PENDING, *Quote.SLOT_STATUSES),
-    ).count()
-    return (others["ahead"] or 0) + singles
 
 
 def job_progress(*, job: BatchJob, now: datetime | None = None) -> JobProgress:
-    """The job's counts, its row in flight, elapsed time and (while it runs) its ETA."""
-    now = now or timezone.now()
+    """The job's counts, its row in flight, elapsed time and (while it runs) its place in
+    the line and expected finish (bulk.line)."""
     in_flight = rows_in_flight(job=job)
     progress = JobProgress(counts=row_counts(job=job, processing=len(in_flight)))
     progress.in_flight = in_flight
+    line = load_line(now=now) if job_is_live(job=job) and progress.remaining else None
+    now = line.now if line else now or timezone.now()
     if job.started_at:
         progress.elapsed = (job.finished_at or now) - job.started_at
-    if not job_is_live(job=job) or not progress.remaining:
+    if line is None:
         return progress
-    progress.latency = upstream_latency()
-    progress.rows_ahead = rows_ahead(job=job, remaining=progress.remaining)
-    if progress.latency is None:
-        return progress
-    eta = progress.latency * (progress.rows_ahead + progress.remaining)
-    started = [r.quote.claimed_at for r in in_flight if r.quote and r.quote.claimed_at]
-    if started:
-        # The row in flight is part way through already.
-        eta -= min(now - min(started), progress.latency)
-    progress.eta = max(eta, timedelta())
-    progress.eta_at = now + progress.eta
+    progress.latency = line.pace.per_quote if line.pace.measured else None
+    eta = line.eta_for(job)
+    if eta is not None:
+        progress.rows_ahead = eta.ahead
+        progress.eta, progress.eta_at = eta.time_left, eta.finish_at
     return progress
 
 

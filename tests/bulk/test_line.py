@@ -1,0 +1,207 @@
+"""The line model: the order the engine serves work in, and one expected finish per job."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from bulk.line import Pace, expected_finish, expected_pace, held_back, load_line
+from bulk.models import BatchQuote
+from bulk.selectors import upload_estimate
+from quotes.models import Quote
+from tests.bulk.outcomes import price_row, start_row
+from tests.harness import create_job
+from tests.quotes.factories import QuoteFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def measured_pace(*seconds: float) -> None:
+    """Finished single quotes that held the slot these many seconds (claim to end)."""
+    done = timezone.now()
+    for held in seconds:
+        QuoteFactory(
+            status=Quote.Status.COMPLETE,
+            claimed_at=done - timedelta(seconds=held),
+            submitted_at=done - timedelta(seconds=held),
+            completed_at=done,
+        )
+
+
+def holding_single(*, held: float) -> Quote:
+    """A single quote holding slot 0 for `held` seconds so far."""
+    return QuoteFactory(
+        status=Quote.Status.IN_FLIGHT,
+        momentum_slot=0,
+        claimed_at=timezone.now() - timedelta(seconds=held),
+    )
+
+
+def seconds(eta) -> float:
+    return eta.time_left.total_seconds()
+
+
+def entry(line, job):
+    (found,) = [e for e in line.jobs if e.job.pk == job.pk]
+    return found
+
+
+# --- The pace -----------------------------------------------------------------------------
+
+
+def test_the_pace_is_the_median_time_the_latest_quotes_held_the_slot():
+    measured_pace(10, 20, 90)
+    assert expected_pace() == Pace(per_quote=timedelta(seconds=20), measured=True)
+
+
+def test_before_any_quote_finished_the_pace_is_the_typical_latency(settings):
+    settings.MOMENTUM_TYPICAL_LATENCY = 150
+    assert expected_pace() == Pace(per_quote=timedelta(seconds=150), measured=False)
+
+
+# --- The order ----------------------------------------------------------------------------
+
+
+def test_quotes_holding_or_waiting_for_the_slot_go_before_every_row(user):
+    measured_pace(100)
+    job = create_job(user=user, rows=3)
+    QuoteFactory()  # a single quote waits
+    holder = holding_single(held=15)
+    line = load_line()
+    assert [(w.quote_id == holder.pk, w.holding, w.single) for w in line.slot_work] == [
+        (True, True, True),
+        (False, False, True),
+    ]
+    eta = entry(line, job).eta
+    assert eta.ahead == 2
+    assert seconds(eta) == pytest.approx(85 + 100 + 3 * 100, abs=1)
+
+
+def test_waiting_single_quotes_are_served_before_bulk_quotes_sent_back_in_line(user):
+    job = create_job(user=user, rows=2)
+    sent_back = job.rows.get(row_number=2).quote
+    Quote.objects.filter(pk=sent_back.pk).update(status=Quote.Status.PENDING)
+    single = QuoteFactory()
+    assert [w.quote_id for w in load_line().slot_work] == [single.pk, sent_back.pk]
+
+
+def test_round_robin_puts_min_of_each_other_jobs_rows_ahead(user):
+    measured_pace(10)
+    a, b, c = (create_job(user=user, rows=rows) for rows in (5, 2, 10))
+    line = load_line()
+    assert [e.job for e in line.jobs] == [a, b, c]
+    assert {e.job.pk: e.eta.ahead for e in line.jobs} == {
+        a.pk: 2 + 5,
+        b.pk: 2 + 2,
+        c.pk: 5 + 2,
+    }
+    assert seconds(entry(line, c).eta) == 10 * (7 + 10)
+
+
+def test_a_job_at_the_front_goes_first_and_one_at_the_back_last(user):
+    measured_pace(10)
+    normal = create_job(user=user, rows=3)
+    front = create_job(user=user, rows=4, priority=1)
+    back = create_job(user=user, rows=6, priority=-1)
+    line = load_line()
+    assert [e.job for e in line.jobs] == [front, normal, back]
+    assert [e.eta.ahead for e in line.jobs] == [0, 4, 4 + 3]
+    assert [seconds(e.eta) for e in line.jobs] == [40, 70, 130]
+
+
+def test_paused_jobs_are_held_back(user):
+    measured_pace(10)
+    paused = create_job(user=user, rows=10, paused_at=timezone.now())
+    running = create_job(user=user, rows=3)
+    line = load_line()
+    assert [e.job for e in line.jobs] == [running]
+    assert entry(line, running).eta.ahead == 0
+    assert line.eta_for(paused) is None
+    assert [(e.job, e.rows_left, e.eta) for e in held_back()] == [(paused, 10, None)]
+
+
+# --- A job's expected finish ----------------------------------------------------------------
+
+
+def test_the_row_in_flight_counts_only_the_time_it_has_left(user):
+    measured_pace(100)
+    job = create_job(user=user, rows=3)
+    start_row(job, 2, seconds=30)
+    line = load_line()
+    eta = entry(line, job).eta
+    assert entry(line, job).rows_left == 2
+    assert eta.ahead == 0
+    assert seconds(eta) == pytest.approx(70 + 2 * 100, abs=1)
+    assert eta.finish_at == line.now + eta.time_left
+
+
+def test_a_row_in_flight_past_the_pace_needs_no_more_time(user):
+    measured_pace(100)
+    job = create_job(user=user, rows=2)
+    start_row(job, 2, seconds=500)
+    (work,) = load_line().slot_work
+    assert work.needs == timedelta()
+    assert seconds(load_line().eta_for(job)) == 100
+
+
+def test_a_job_with_no_row_to_open_is_done_when_its_row_in_flight_is(user):
+    measured_pace(100)
+    job = create_job(user=user, rows=2)
+    price_row(job, 2, seconds=100)
+    start_row(job, 3, seconds=30)
+    QuoteFactory()  # a single quote waits: it goes after the row in flight
+    line = load_line()
+    assert line.jobs == []
+    eta = line.eta_for(job)
+    assert (eta.ahead, seconds(eta)) == (0, pytest.approx(70, abs=1))
+
+
+def test_rows_waiting_on_another_jobs_quote_are_done_with_it(user, other_user):
+    measured_pace(100)
+    first = create_job(user=user, rows=1, street_for=lambda n: "1 Shared St")
+    second = create_job(user=other_user, rows=1, street_for=lambda n: "1 Shared St")
+    start_row(first, 2, seconds=40)
+    live = first.rows.get().quote
+    Quote.objects.filter(pk=live.pk).update(has_takers=True)
+    taker = second.rows.get()
+    Quote.objects.filter(pk=taker.quote_id).update(taken_from=live)
+    BatchQuote.objects.filter(pk=taker.pk).update(status=BatchQuote.Status.PROCESSING)
+    QuoteFactory()  # a single quote waits after the live one
+    eta = load_line().eta_for(second)
+    assert (eta.ahead, seconds(eta)) == (0, pytest.approx(60, abs=1))
+
+
+def test_before_the_pace_is_measured_a_job_has_its_place_but_no_time(user, settings):
+    settings.MOMENTUM_TYPICAL_LATENCY = 150
+    create_job(user=user, rows=2)
+    job = create_job(user=user, rows=3)
+    eta = load_line().eta_for(job)
+    assert (eta.ahead, eta.time_left, eta.finish_at) == (2, None, None)
+
+
+# --- The preview: rows not yet submitted ----------------------------------------------------
+
+
+def test_the_preview_puts_new_rows_in_line_as_a_new_job(user):
+    measured_pace(10)
+    create_job(user=user, rows=3, priority=1)
+    create_job(user=user, rows=10)
+    create_job(user=user, rows=5, priority=-1)
+    create_job(user=user, rows=7, paused_at=timezone.now())
+    QuoteFactory()
+    line = load_line()
+    eta = expected_finish(line, rows=4)
+    assert eta.ahead == 1 + 3 + 4
+    assert eta.time_left == timedelta(seconds=10 * (8 + 4))
+    estimate = upload_estimate(rows=4, now=line.now)
+    assert (estimate.ahead, estimate.finish_at) == (eta.ahead, eta.finish_at)
+    assert (estimate.pace, estimate.measured) == (timedelta(seconds=10), True)
+    assert estimate.duration == timedelta(seconds=40)
+
+
+def test_the_preview_guesses_with_the_typical_pace_before_one_is_measured(user, settings):
+    settings.MOMENTUM_TYPICAL_LATENCY = 150
+    create_job(user=user, rows=2)
+    estimate = upload_estimate(rows=3)
+    assert (estimate.ahead, estimate.measured) == (2, False)
+    assert estimate.duration == timedelta(seconds=450)
