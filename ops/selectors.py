@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+from django.db.models import Min, Q, QuerySet
 
+from bulk.line import JobInLine, Pace, held_back, load_line
 from bulk.models import BatchJob, BatchQuote
-from quotes.models import Quote
+from ops.models import Incident
+from quotes.models import MomentumHealth, Quote
 from quotes.selectors import momentum_health
 
 
@@ -72,13 +73,6 @@ def slot_busy_seconds(start: datetime, end: datetime) -> float:
 
 
 @dataclass
-class JobInLine:
-    job: BatchJob
-    rows_left: int
-    eta: timedelta | None = None
-
-
-@dataclass
 class Throughput:
     label: str
     quotes: int
@@ -88,25 +82,18 @@ class Throughput:
 @dataclass
 class LineView:
     holders: list[Quote]
-    health: object
+    health: MomentumHealth
     singles_waiting: int
     oldest_single: Quote | None
+    # Waiting jobs in service order, each with its expected finish (bulk.line), and the
+    # jobs staff hold back.
     jobs: list[JobInLine]
     paused: list[JobInLine]
+    # The pace every estimate of the line is made at.
+    pace: Pace
     throughput: list[Throughput]
-    seconds_per_quote: float | None
-    incidents: list = field(default_factory=list)
-    recent_incidents: list = field(default_factory=list)
-
-
-def _jobs_with_rows_left(jobs) -> list[JobInLine]:
-    pending = BatchQuote.objects.filter(batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING)
-    annotated = jobs.select_related("user", "paused_by").annotate(
-        rows_left=Subquery(
-            pending.order_by().values("batch_job").annotate(n=Count("pk")).values("n")[:1]
-        )
-    )
-    return [JobInLine(job=job, rows_left=job.rows_left or 0) for job in annotated]
+    incidents: list[Incident] = field(default_factory=list)
+    recent_incidents: list[Incident] = field(default_factory=list)
 
 
 def _pricing_times(since: datetime) -> list[float]:
@@ -116,63 +103,33 @@ def _pricing_times(since: datetime) -> list[float]:
     return [(completed - submitted).total_seconds() for submitted, completed in done]
 
 
-def seconds_per_quote(now: datetime) -> float | None:
-    """How long the slot spends on one quote, from the last day's quotes (claim to end)."""
-    spans = [
-        (completed - claimed).total_seconds()
-        for claimed, completed in Quote.objects.filter(
-            completed_at__gte=now - timedelta(days=1), claimed_at__isnull=False
-        ).values_list("claimed_at", "completed_at")
-    ]
-    return statistics.fmean(spans) if spans else None
-
-
-def _with_etas(line: list[JobInLine], *, ahead: int, per_quote: float | None) -> None:
-    """Round-robin within one priority, priorities in order: by the time a job's last row
-    is served, each job of its priority has had as many rows served (or all of its own),
-    and every job of a higher priority has finished."""
-    if per_quote is None:
-        return
-    for priority in sorted({entry.job.priority for entry in line}, reverse=True):
-        group = [entry for entry in line if entry.job.priority == priority]
-        for entry in group:
-            rows = ahead + sum(min(other.rows_left, entry.rows_left) for other in group)
-            entry.eta = timedelta(seconds=rows * per_quote)
-        ahead += sum(entry.rows_left for entry in group)
+def _throughput(now: datetime) -> list[Throughput]:
+    figures = []
+    for label, span in (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1))):
+        times = _pricing_times(now - span)
+        median = timedelta(seconds=statistics.median(times)) if times else None
+        figures.append(Throughput(label=label, quotes=len(times), median_pricing=median))
+    return figures
 
 
 def line_view(*, now: datetime | None = None) -> LineView:
-    """Everything the staff queue page shows."""
-    from ops.models import Incident
-
-    now = now or timezone.now()
+    """Everything the staff queue page shows; the line and its estimates from bulk.line."""
+    line = load_line(now=now)
     holders = list(
         Quote.objects.holding_slot()
         .select_related("lead", "batch_row", "batch_row__batch_job")
         .order_by("claimed_at")
     )
     singles = Quote.objects.waiting().filter(source=Quote.Source.SINGLE)
-    line = [e for e in _jobs_with_rows_left(BatchJob.objects.in_service_order()) if e.rows_left]
-    paused = _jobs_with_rows_left(
-        BatchJob.objects.open().filter(paused_at__isnull=False).order_by("paused_at")
-    )
-    per_quote = seconds_per_quote(now)
-    singles_waiting = singles.count()
-    _with_etas(line, ahead=singles_waiting + len(holders), per_quote=per_quote)
-    throughput = []
-    for label, span in (("last hour", timedelta(hours=1)), ("last day", timedelta(days=1))):
-        times = _pricing_times(now - span)
-        median = timedelta(seconds=statistics.median(times)) if times else None
-        throughput.append(Throughput(label=label, quotes=len(times), median_pricing=median))
     return LineView(
         holders=holders,
         health=momentum_health(),
-        singles_waiting=singles_waiting,
+        singles_waiting=sum(1 for item in line.slot_work if item.single and not item.holding),
         oldest_single=singles.order_by("created_at").first(),
-        jobs=line,
-        paused=paused,
-        throughput=throughput,
-        seconds_per_quote=per_quote,
+        jobs=line.jobs,
+        paused=held_back(),
+        pace=line.pace,
+        throughput=_throughput(line.now),
         incidents=list(Incident.objects.filter(closed_at__isnull=True).order_by("opened_at")),
         recent_incidents=list(Incident.objects.filter(closed_at__isnull=False)[:5]),
     )

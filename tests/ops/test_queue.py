@@ -1,5 +1,7 @@
 """The staff queue page and its actions."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -7,6 +9,7 @@ from bulk.models import BatchJob, BatchQuote
 from bulk.services import staff
 from bulk.services.jobs import JobActionRefused
 from ops.models import Incident
+from quotes.models import Quote
 from tests.bulk.conftest import BatchJobFactory
 from tests.quotes.factories import QuoteFactory
 
@@ -62,6 +65,33 @@ def test_the_queue_page_shows_the_line_in_service_order(client, staff_user):
     assert "Paused by staff" in page
     assert f"Job {paused.pk}" in page
     assert "Nobody: the slot is free." in page
+
+
+def test_the_queue_page_says_when_each_job_is_expected_done(client, staff_user):
+    done = timezone.now()
+    QuoteFactory(
+        status=Quote.Status.COMPLETE, claimed_at=done - timedelta(seconds=20), completed_at=done
+    )
+    first, second = job_with_rows(3), job_with_rows(1)
+    client.force_login(staff_user)
+    response = client.get("/ops/queue/")
+    # Round-robin: one row of the other job goes before each one's last.
+    assert {e.job.pk: e.eta.time_left for e in response.context["line"].jobs} == {
+        first.pk: timedelta(seconds=20 * (1 + 3)),
+        second.pk: timedelta(seconds=20 * (1 + 1)),
+    }
+    page = response.content.decode()
+    assert "About 1 min" in page
+    assert "About 40 s" in page
+    assert "about 20 s a quote" in page
+
+
+def test_the_queue_page_gives_no_time_before_the_pace_is_measured(client, staff_user):
+    job_with_rows(3)
+    client.force_login(staff_user)
+    page = client.get("/ops/queue/").content.decode()
+    assert "unknown yet" in page
+    assert "none has finished yet" in page
 
 
 def test_the_queue_fragment_refreshes_with_htmx(client, staff_user):
