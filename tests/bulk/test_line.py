@@ -1,10 +1,15 @@
 """The line model: the order the engine serves work in, and one expected finish per job."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.services import regenerate_api_token
+from bulk import line as line_model
 from bulk.line import Pace, expected_finish, expected_pace, held_back, load_line
 from bulk.models import BatchQuote
 from bulk.selectors import upload_estimate
@@ -205,3 +210,49 @@ def test_the_preview_guesses_with_the_typical_pace_before_one_is_measured(user, 
     estimate = upload_estimate(rows=3)
     assert (estimate.ahead, estimate.measured) == (2, False)
     assert estimate.duration == timedelta(seconds=450)
+
+
+# --- Every page says the same ---------------------------------------------------------------
+
+ETA_TEXT = re.compile(r'data-testid="eta">(About [^<]+<span class="muted">\(around [^)]+\)</span>)')
+
+
+def test_the_job_page_the_queue_page_and_the_api_give_one_eta(
+    user, other_user, staff_user, monkeypatch
+):
+    """Issue 17: a 3,000-row job said 5 h 4 min left on its page and 6 h 2 min on the
+    queue page. Same moment, same job: the three must say the same."""
+    big = create_job(user=user, rows=3000, file_name="big.xlsx")
+    # Spread so that the mean (11.2 s) is not the median (6 s).
+    for number, held in enumerate([4, 5, 5, 6, 6, 6, 7, 8, 25, 40], start=2):
+        price_row(big, number, seconds=held)
+    create_job(user=other_user, rows=400)  # round-robin: 400 of its rows go first
+    create_job(user=other_user, rows=90, priority=1)  # at the front: all of them first
+    create_job(user=other_user, rows=250, priority=-1)  # at the back: after
+    create_job(user=other_user, rows=600, paused_at=timezone.now())  # paused: held back
+    QuoteFactory()  # a single quote waits
+    start_row(big, 12, seconds=2)
+    now = timezone.now()
+    monkeypatch.setattr(line_model, "read_clock", lambda: now)
+
+    owner, staff = Client(), Client()
+    owner.force_login(user)
+    staff.force_login(staff_user)
+    token = regenerate_api_token(user=user)
+    page = owner.get(reverse("bulk:job", args=[big.pk]))
+    queue = staff.get("/ops/queue/")
+    api = Client(headers={"Authorization": f"Bearer {token}"}).get(f"/api/v1/jobs/{big.pk}")
+
+    progress = page.context["progress"]
+    (in_queue,) = [e for e in queue.context["line"].jobs if e.job.pk == big.pk]
+    # The row in flight has 4 s left; then the single quote, the 90 front rows, 400
+    # rows of the other normal job and this job's 2,989 rows, 6 s each.
+    assert progress.eta.total_seconds() == pytest.approx(4 + 6 * (1 + 90 + 400 + 2989), abs=1)
+    assert in_queue.eta.time_left == progress.eta
+    assert in_queue.eta.finish_at == progress.eta_at
+    assert api.json()["eta_seconds"] == int(progress.eta.total_seconds())
+    assert api.json()["rows_ahead"] == progress.rows_ahead == in_queue.eta.ahead == 491
+    shown = ETA_TEXT.findall(page.content.decode())
+    row = queue.content.decode().split(f'<tr data-job="{big.pk}">')[1].split("</tr>")[0]
+    assert shown == ETA_TEXT.findall(row)
+    assert shown[0].startswith("About 5 h 48 min ")
