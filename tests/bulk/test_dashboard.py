@@ -93,6 +93,15 @@ def test_eta_takes_off_the_time_the_row_in_flight_has_run(user):
     assert progress.eta.total_seconds() == pytest.approx(120 * 2 - 30, abs=2)
 
 
+def test_a_paused_jobs_page_says_so_instead_of_a_time(signed_in_client, user):
+    job = create_job(user=user, rows=3, paused_at=timezone.now())
+    price_row(job, 2, seconds=60)
+    response = signed_in_client.get(job_url(job))
+    assert response.context["progress"].eta is None
+    page = response.content.decode()
+    assert "Paused by staff: estimated again when the job is back in line." in page
+
+
 def test_a_finished_job_has_no_eta(user):
     job = create_job(user=user, rows=2)
     price_row(job, 2)

@@ -1,13 +1,17 @@
 import json
 import re
+from datetime import datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from bulk.management.commands import submit_batch
 from bulk.models import BatchJob, BatchQuote, StagedUpload
 from tests.bulk.conftest import GOOD_ROW, HEADER, csv_bytes, xlsx_bytes
+from tests.harness import create_job
+from tests.quotes.factories import QuoteFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +55,19 @@ def test_dry_run_json_has_the_counts(sheet, user):
     assert (result["valid"], result["invalid"], result["duplicates"]) == (2, 1, 1)
     assert result["invalid_rows"] == [{"row": 5, "errors": ["Street address is missing"]}]
     assert "job_id" not in result
+
+
+def test_dry_run_estimates_the_rows_at_the_back_of_the_line(sheet, user, settings):
+    settings.MOMENTUM_TYPICAL_LATENCY = 60
+    create_job(user=user, rows=5)  # round-robin: 2 of its rows go before our last
+    create_job(user=user, rows=4, paused_at=timezone.now())  # held back by staff
+    QuoteFactory()  # a single quote goes first
+    before = timezone.now()
+    estimate = run_json(sheet, "--user", user.email, "--dry-run")["estimate"]
+    assert (estimate["rows"], estimate["ahead"], estimate["seconds"]) == (2, 1 + 2, 120)
+    expected = before + timedelta(seconds=60 * (3 + 2))
+    finish = datetime.fromisoformat(estimate["finish_at"])
+    assert abs((finish - expected).total_seconds()) <= 2
 
 
 def test_submit_creates_the_job_like_the_web_upload(sheet, user, dispatched):
