@@ -111,7 +111,7 @@ class Upload(Schema):
     def resolve_estimate(staged: StagedUpload) -> selectors.Estimate | None:
         if staged.status != StagedUpload.Status.READY or not staged.valid_count:
             return None
-        return selectors.upload_estimate(rows=staged.valid_count)
+        return selectors.preview_estimate(staged=staged)
 
     @staticmethod
     def resolve_invalid_rows(staged: StagedUpload) -> list[InvalidRow]:
@@ -249,7 +249,7 @@ class JobDetail(Job):
     eta_seconds: int | None = Field(
         description="Estimated seconds until the last row is priced: measured upstream "
         "latency times the rows left here and ahead of them in other work. Null when "
-        "finished or before any quote has been priced."
+        "finished, while staff have paused the job, or before any quote has been priced."
     )
     rows_ahead: int | None = Field(description="Quotes from other work before the last row.")
     upstream_latency_seconds: float | None

@@ -29,8 +29,6 @@ JOBS_PER_PAGE = 25
 CHART_CARRIERS = 8
 CENT = Decimal("0.01")
 
-ACTIVE_JOB_STATUSES = (BatchJob.Status.PENDING, BatchJob.Status.PROCESSING)
-
 
 class RowsPaginator(Paginator):
     """Pages of a job's rows, counted from the job's counters instead of COUNT(*).
@@ -200,6 +198,14 @@ class Estimate:
     measured: bool
     duration: timedelta
     finish_at: datetime
+
+
+def preview_estimate(*, staged: StagedUpload, reusable: int | None = None) -> Estimate:
+    """How long quoting a staged upload takes: its valid rows less those a recent quote
+    answers at once (`reusable`, counted here unless the caller has it)."""
+    if reusable is None:
+        reusable = reusable_rows(staged=staged)
+    return upload_estimate(rows=staged.valid_count - reusable)
 
 
 def upload_estimate(*, rows: int, now: datetime | None = None) -> Estimate:

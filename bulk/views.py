@@ -73,8 +73,8 @@ def _preview_context(staged: StagedUpload, *, form: MappingForm | None = None) -
     if staged.status == StagedUpload.Status.READY and staged.valid_count:
         # Rows a recent quote answers at once take no time at Momentum.
         context["reusable"] = selectors.reusable_rows(staged=staged)
-        context["estimate"] = selectors.upload_estimate(
-            rows=staged.valid_count - context["reusable"]
+        context["estimate"] = selectors.preview_estimate(
+            staged=staged, reusable=context["reusable"]
         )
     return context
 
