@@ -204,9 +204,17 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Email ------------------------------------------------------------------------------
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
-# A stalled mail server must not hold a worker until its hard time limit: a send gives
-# up after this many seconds and is retried (BULK_EMAIL_RESEND_AFTER must be longer).
+# SMTP goes through config.mail, which bounds the whole send (below), not only each read.
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821 - from EMAIL_URL
+    EMAIL_BACKEND = "config.mail.DeadlineEmailBackend"
+# A stalled mail server must not hold a worker until its hard time limit: no one socket
+# operation (connect, or one read or write) waits longer than this many seconds.
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
+# ...and the whole send (connect, greeting, EHLO, MAIL, RCPT, DATA and its reply) is
+# abandoned after this many seconds, so a server that drips its replies or acks DATA
+# slowly cannot stretch one send past BULK_EMAIL_RESEND_AFTER (which must be longer) and
+# get the email sent twice. The abandoned send is retried.
+EMAIL_SEND_DEADLINE = env.float("EMAIL_SEND_DEADLINE", default=EMAIL_TIMEOUT)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bulk Quotes <quotes@localhost>")
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default="[Bulk Quotes] ")
@@ -308,8 +316,12 @@ MOMENTUM_TYPICAL_LATENCY = env.float("MOMENTUM_TYPICAL_LATENCY", default=150.0)
 
 # --- Quotes -----------------------------------------------------------------------------
 
-# Visitors who are not signed in may ask for this many single quotes an hour per IP.
+# Visitors who are not signed in may ask for this many single quotes an hour per IP (a
+# sliding hour, config.rate_limit).
 QUOTE_ANON_RATE_PER_HOUR = env.int("QUOTE_ANON_RATE_PER_HOUR", default=5)
+# Signed-in users (staff excepted) may ask for this many an hour each: single quotes go
+# before every bulk job in the line, so unlimited ones would starve bulk work.
+QUOTE_USER_RATE_PER_HOUR = env.int("QUOTE_USER_RATE_PER_HOUR", default=20)
 QUOTE_REQUIRE_LOGIN = env.bool("QUOTE_REQUIRE_LOGIN", default=False)
 
 # --- Bulk uploads -----------------------------------------------------------------------
@@ -320,13 +332,14 @@ BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=20_000)
 # Momentum quote per row and an email.
 BULK_MAX_RETRIES_PER_HOUR = env.int("BULK_MAX_RETRIES_PER_HOUR", default=3)
 # A job email taken by a sender but not marked sent after this many seconds is handed to
-# another sender by the sweeper (the sender died or stalled). Longer than EMAIL_TIMEOUT,
-# so a live sender has given up by then.
+# another sender by the sweeper (the sender died or stalled). Longer than
+# EMAIL_SEND_DEADLINE, so a live sender has given up by then.
 BULK_EMAIL_RESEND_AFTER = env.float("BULK_EMAIL_RESEND_AFTER", default=120.0)
-if BULK_EMAIL_RESEND_AFTER <= EMAIL_TIMEOUT:
+if BULK_EMAIL_RESEND_AFTER <= EMAIL_SEND_DEADLINE:
     raise ImproperlyConfigured(
         f"BULK_EMAIL_RESEND_AFTER ({BULK_EMAIL_RESEND_AFTER:g}) must be longer than "
-        f"EMAIL_TIMEOUT ({EMAIL_TIMEOUT:g}), or an email still being sent is sent twice."
+        f"EMAIL_SEND_DEADLINE ({EMAIL_SEND_DEADLINE:g}), or an email still being sent "
+        "is sent twice."
     )
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

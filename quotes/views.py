@@ -24,8 +24,7 @@ def new_quote(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            if not request.user.is_authenticated:
-                throttling.check_quote_rate(client_ip=client_ip(request))
+            throttling.check_quote_rate(user=request.user, client_ip=client_ip(request))
             quote = intake.request_quote(user=request.user, **form.cleaned_data)
         except throttling.QuoteRateLimited as error:
             form.add_error(None, str(error))

@@ -131,9 +131,26 @@ def test_a_lease_shorter_than_one_http_call_is_refused(tmp_path):
 
 
 def test_an_email_resend_delay_within_the_send_timeout_is_refused(tmp_path):
+    # The whole-send deadline defaults to EMAIL_TIMEOUT.
     done = run_settings(tmp_path, **DEMO, EMAIL_TIMEOUT="30", BULK_EMAIL_RESEND_AFTER="20")
     assert done.returncode != 0
-    assert "BULK_EMAIL_RESEND_AFTER (20) must be longer than EMAIL_TIMEOUT" in done.stderr
+    assert "BULK_EMAIL_RESEND_AFTER (20) must be longer than EMAIL_SEND_DEADLINE (30)" in (
+        done.stderr
+    )
+
+
+def test_an_email_resend_delay_within_the_send_deadline_is_refused(tmp_path):
+    done = run_settings(
+        tmp_path, **DEMO, EMAIL_SEND_DEADLINE="90", BULK_EMAIL_RESEND_AFTER="60"
+    )
+    assert done.returncode != 0
+    assert "BULK_EMAIL_RESEND_AFTER (60) must be longer than EMAIL_SEND_DEADLINE" in done.stderr
+
+
+def test_smtp_sends_go_through_the_deadline_backend(tmp_path):
+    done = run_settings(tmp_path, **DEMO, EMAIL_URL="smtp://127.0.0.1:2525")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["email"] == "config.mail.DeadlineEmailBackend"
 
 
 def test_debug_is_off_when_unset(tmp_path):
