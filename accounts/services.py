@@ -2,10 +2,12 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
+from config import rate_limit
 
 API_TOKEN_PREFIX = "bq_"  # noqa: S105 - a marker, not a secret
 # Recording every use would write on every API call; once a minute says enough.
@@ -62,3 +64,21 @@ def lockout_username(request, credentials: dict | None) -> str | None:
     sign-in compares it (so "Ada@x" and "ada@x" share one count)."""
     name = (credentials or {}).get("username") or request.POST.get("username")
     return name.strip().lower() if name else None
+
+
+def take_password_reset(*, email: str, client_ip: str) -> bool:
+    """Count a password-reset request; False (send nothing) when its client or its address
+    asked more than PASSWORD_RESET_CLIENT_RATE_PER_HOUR or PASSWORD_RESET_EMAIL_RATE_PER_HOUR
+    times in the last hour. Counted whether or not the address has an account, so the
+    answer says nothing about accounts."""
+    if not rate_limit.take(
+        scope="reset-client",
+        subject=client_ip,
+        limit=settings.PASSWORD_RESET_CLIENT_RATE_PER_HOUR,
+    ):
+        return False
+    return rate_limit.take(
+        scope="reset-email",
+        subject=email.strip().lower(),
+        limit=settings.PASSWORD_RESET_EMAIL_RATE_PER_HOUR,
+    )

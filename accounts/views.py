@@ -1,8 +1,10 @@
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.cache import never_cache
@@ -11,6 +13,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services
 from accounts.forms import ProfileForm, SignInForm
 from accounts.models import ApiToken
+from config.client_ip import client_ip
+
+logger = logging.getLogger(__name__)
 
 
 class SignInView(auth_views.LoginView):
@@ -38,6 +43,16 @@ class PasswordResetView(auth_views.PasswordResetView):
     def extra_email_context(self) -> dict:
         # Links in the email use the configured address, never the request's Host header.
         return {"portal_url": settings.PORTAL_URL}
+
+    def form_valid(self, form) -> HttpResponse:
+        # Past the limits nothing is sent, and the answer is the one every request gets:
+        # it must not tell whether the address has an account, nor that it is throttled.
+        if not services.take_password_reset(
+            email=form.cleaned_data["email"], client_ip=client_ip(self.request)
+        ):
+            logger.warning("password reset not sent: too many requests (throttled)")
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

@@ -10,6 +10,7 @@ and the send raises EmailDeadlineExceeded: the caller gives the send back and re
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import threading
@@ -53,10 +54,8 @@ class SendDeadline:
             sock = connection.sock
             if sock is None:
                 continue
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
 
 
 def deadline_connection_class(base: type[smtplib.SMTP], deadline: SendDeadline) -> type:

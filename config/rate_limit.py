@@ -8,6 +8,7 @@ hour, not per clock hour: ten quotes cannot fit in the two minutes around a cloc
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 from django.core.cache import cache
@@ -49,8 +50,6 @@ def take(*, scope: str, subject: str, limit: int, window: float = 3600.0) -> boo
         cache.set(key, 1, timeout=keep)
     if recent_count(scope=scope, subject=subject, window=window) <= limit:
         return True
-    try:
+    with contextlib.suppress(ValueError):
         cache.decr(key)
-    except ValueError:
-        pass
     return False

@@ -166,6 +166,13 @@ AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 # Emails are case-insensitive at sign-in, so they are in the lockout count too.
 AXES_USERNAME_CALLABLE = "accounts.services.lockout_username"
 
+# Password-reset emails: at most this many in any hour (a sliding hour) to one address,
+# and this many requests from one client address (see TRUSTED_PROXY_COUNT), so the form
+# cannot be used to flood an inbox. Past either, nothing is sent and the page answers as
+# always (it never says whether an address has an account).
+PASSWORD_RESET_EMAIL_RATE_PER_HOUR = env.int("PASSWORD_RESET_EMAIL_RATE_PER_HOUR", default=3)
+PASSWORD_RESET_CLIENT_RATE_PER_HOUR = env.int("PASSWORD_RESET_CLIENT_RATE_PER_HOUR", default=10)
+
 # --- Client address ---------------------------------------------------------------------
 # How many reverse proxies stand between the internet and Django (a TLS proxy in front of
 # gunicorn: 1). Each appends the address it saw to X-Forwarded-For, so the client is the

@@ -140,9 +140,7 @@ def test_an_email_resend_delay_within_the_send_timeout_is_refused(tmp_path):
 
 
 def test_an_email_resend_delay_within_the_send_deadline_is_refused(tmp_path):
-    done = run_settings(
-        tmp_path, **DEMO, EMAIL_SEND_DEADLINE="90", BULK_EMAIL_RESEND_AFTER="60"
-    )
+    done = run_settings(tmp_path, **DEMO, EMAIL_SEND_DEADLINE="90", BULK_EMAIL_RESEND_AFTER="60")
     assert done.returncode != 0
     assert "BULK_EMAIL_RESEND_AFTER (60) must be longer than EMAIL_SEND_DEADLINE" in done.stderr
 
