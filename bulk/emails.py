@@ -72,8 +72,9 @@ def build_job_email(*, job: BatchJob) -> EmailMultiAlternatives:
 def send_job_finished_email(*, job: BatchJob) -> bool:
     """Send a claimed email at least once and almost never twice; True if this call sent it.
 
-    Take the send (a guarded update of `notification_started_at`), send (EMAIL_TIMEOUT
-    bounds a stalled server), then mark it sent. A sender that dies or stalls leaves
+    Take the send (a guarded update of `notification_started_at`), send (config.mail
+    abandons a send that outlives EMAIL_SEND_DEADLINE, shorter than the resend delay, however
+    the server drips its replies), then mark it sent. A sender that dies or stalls leaves
     the send taken but unmarked; after BULK_EMAIL_RESEND_AFTER the sweeper gives it to
     another. The one window for a second copy is a death between the server accepting
     the message and the mark: that copy has the same Message-ID.

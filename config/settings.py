@@ -413,7 +413,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # Three queues, each with its own worker line in the Procfile (docs/operations.md):
 # - momentum: the quote chains; one process (-c 1) per host, busy for minutes per quote;
 # - control: dispatch and the sweepers, short tasks that must never wait behind long work;
-# - default: everything else (emails, bounded by EMAIL_TIMEOUT).
+# - default: everything else (emails, bounded by EMAIL_SEND_DEADLINE).
 # Uploads are read in the web request (docs/benchmarks.md, "Upload"): no queue.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 MOMENTUM_QUEUE = "momentum"
