@@ -41,7 +41,9 @@ def take(*, scope: str, subject: str, limit: int, window: float = 3600.0) -> boo
     width = window / WINDOW_SLICES
     now = timezone.now().timestamp()
     key = _key(scope, subject, int(now // width))
-    # Counted first, then checked, so two processes at once cannot both take the last one.
+    # Counted first, then checked, so two processes at once cannot both take the last one
+    # (Redis increments atomically; the database cache's get-and-set can lose a count
+    # between two requests in the same instant, a race the limit tolerates).
     keep = window + 2 * width
     cache.add(key, 0, timeout=keep)
     try:
