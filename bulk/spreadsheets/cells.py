@@ -2,7 +2,8 @@
 
 Every data row keeps its original cells (numbers, dates, text), so that the results can
 give back the whole file (DESIGN.md, invariant 10): `encode_cell` stores one in JSON,
-`decode_cell` gives it its type back.
+`decode_cell` gives it its type back. Text read from any file passes `clean_text` first;
+`is_formula_like` says which text a spreadsheet would run as a formula.
 """
 
 from __future__ import annotations
@@ -11,6 +12,31 @@ import datetime as dt
 from typing import Any
 
 Cell = str | int | float | bool | dt.date | dt.datetime | dt.time | dt.timedelta | None
+
+# Cells that a spreadsheet program would run as a formula when the file is opened.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+# The C0 control characters but tab, line feed and carriage return (white space in a cell,
+# which the address fields fold into one space), and DEL.
+_CONTROL_CHARS = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def clean_text(text: str) -> str:
+    """Text from a file without its control characters (tab and line breaks stay).
+
+    Removed rather than refused: they are invisible in the spreadsheet, so a user told
+    about one could not find it, and they are no part of an address (they come from
+    exports of other systems). Left in, a NUL is refused by PostgreSQL in the stored rows
+    (jsonb has no `\\u0000`) and the others would be sent to Momentum as the address.
+    """
+    if text.isprintable():
+        return text
+    return text.translate(_CONTROL_CHARS)
+
+
+def is_formula_like(value: object) -> bool:
+    """Whether a spreadsheet would run this cell as a formula (only text can be one)."""
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
 
 
 def typed_cell(value: Any) -> Cell:

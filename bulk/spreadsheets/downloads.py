@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Cells that a spreadsheet program would run as a formula when the file is opened.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# `is_formula_like` lives in `cells`: reading refuses such an address too (`validation`).
+from bulk.spreadsheets.cells import is_formula_like
+
 MAX_UPLOAD_NAME_CHARS = 255
 MAX_DOWNLOAD_STEM_CHARS = 100
 _PATH_SEPARATOR_RE = re.compile(r"[\\/]")
@@ -24,11 +25,6 @@ _PATH_SEPARATOR_RE = re.compile(r"[\\/]")
 _SPREADSHEET_EXTENSION_RE = re.compile(r"\.(xlsx|xls|ods|csv|tsv|txt)$", re.IGNORECASE)
 # Letters and digits of any script, `_`, `.` and `-` stay; any other run becomes one `-`.
 _UNSAFE_RUN_RE = re.compile(r"[^\w.-]+")
-
-
-def is_formula_like(value: object) -> bool:
-    """Whether a spreadsheet would run this cell as a formula (only text can be one)."""
-    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
 
 
 def neutralise(value: object) -> object:

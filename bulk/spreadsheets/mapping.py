@@ -184,7 +184,7 @@ def header_signature(cells: Iterable[str]) -> str:
     names = [normalize_header(c) for c in cells]
     while names and not names[-1]:
         names.pop()
-    return "h:" + hashlib.sha1("|".join(names).encode(), usedforsecurity=False).hexdigest()[:20]
+    return _signature("h", "|".join(names))
 
 
 def headerless_signature(rows: list[list[str]]) -> str:
@@ -195,7 +195,16 @@ def headerless_signature(rows: list[list[str]]) -> str:
         values = [r[index] for r in rows if index < len(r) and r[index]]
         digits = sum(1 for v in values if v.replace("-", "").isdigit())
         kinds.append("n" if values and digits * 2 > len(values) else "t")
-    return f"n:{width}:{''.join(kinds)}"
+    return _signature("n", f"{width}:{''.join(kinds)}")
+
+
+def _signature(kind: str, layout: str) -> str:
+    """`<kind>:` and a digest of the layout: 22 characters whatever the file, so that it
+    fits the signature columns (64) of StagedUpload and ColumnMapping."""
+    # Not a secret: a digest only to make any layout short. (Headerless signatures were
+    # the layout itself until a file of 60 columns overflowed the column: those stored
+    # before no longer match, and the user chooses that file's columns once more.)
+    return f"{kind}:" + hashlib.sha1(layout.encode(), usedforsecurity=False).hexdigest()[:20]
 
 
 def guess_columns(rows: list[list[str]]) -> dict[str, int]:

@@ -13,11 +13,12 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 
 import python_calamine
 
-from bulk.spreadsheets.cells import Cell, column_letter
+from bulk.spreadsheets.cells import Cell, clean_text, column_letter
 
 # A legitimate 20,000-row sheet unpacks to a few tens of MB; a zip bomb to gigabytes.
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
@@ -41,6 +42,10 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CELL_REF_RE = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,4})([0-9]{1,8})"[^>]*(?<!/)>')
 _FAR_ROW_RE = re.compile(rb'r="[A-Z]{1,4}([0-9]{6,8})"[^>]*(?<!/)>')
 _WIDE_COL_RE = re.compile(rb'r="([A-Z]{2,4})[0-9]{1,8}"[^>]*(?<!/)>')
+
+# What zipfile raises on a damaged member: a bad CRC, corrupt deflate data, a truncated or
+# unsupported entry.
+_DAMAGED_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
 
 # A sheet's rows: (row number in the sheet, typed cells).
 Rows = list[tuple[int, list[Cell]]]
@@ -83,36 +88,46 @@ def _check_archive(data: bytes) -> str:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError) as exc:
         raise UploadRejected("This file is damaged or isn't an .xlsx workbook.") from exc
-    with archive:
-        entries = archive.infolist()
-        if len(entries) > MAX_ZIP_ENTRIES:
-            raise UploadRejected("This workbook has too many parts to be a spreadsheet.")
-        # Declared sizes bound what zipfile will ever inflate, so checking them is enough.
-        if sum(entry.file_size for entry in entries) > MAX_UNCOMPRESSED_BYTES:
-            raise UploadRejected(
-                "This workbook unpacks to more than "
-                f"{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB, far more than an address "
-                "list needs. Save just the addresses as .xlsx or .csv and upload that."
-            )
-        names = {entry.filename for entry in entries}
-        if "mimetype" in names and archive.read("mimetype")[:100].startswith(_ODS_MIME):
-            return "ods"
-        if "[Content_Types].xml" not in names:
-            raise UploadRejected("This is a zip file, not an .xlsx workbook.")
-        content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")
-        if "macroEnabled" in content_types or "xl/vbaProject.bin" in names:
-            raise UploadRejected(
-                "Macro-enabled workbooks (.xlsm) aren't accepted. Save it as .xlsx and upload "
-                "again."
-            )
-        if not any(kind in content_types for kind in _XLSX_TYPES):
-            raise UploadRejected(
-                "This file isn't an Excel workbook (it may be a Word or PowerPoint file). "
-                "Upload an .xlsx or .csv file."
-            )
-        for entry in entries:
-            if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
-                _check_sheet_grid(entry.file_size, lambda e=entry: archive.read(e))
+    try:
+        with archive:
+            return _check_archive_parts(archive)
+    except _DAMAGED_ZIP_ERRORS as exc:
+        raise UploadRejected(
+            "This workbook is damaged (a part of it can't be unpacked) and can't be read. "
+            "Open it in your spreadsheet program, save it again and upload that."
+        ) from exc
+
+
+def _check_archive_parts(archive: zipfile.ZipFile) -> str:
+    """The format of a readable archive; raise UploadRejected for one we won't read."""
+    entries = archive.infolist()
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise UploadRejected("This workbook has too many parts to be a spreadsheet.")
+    # Declared sizes bound what zipfile will ever inflate, so checking them is enough.
+    if sum(entry.file_size for entry in entries) > MAX_UNCOMPRESSED_BYTES:
+        raise UploadRejected(
+            "This workbook unpacks to more than "
+            f"{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB, far more than an address "
+            "list needs. Save just the addresses as .xlsx or .csv and upload that."
+        )
+    names = {entry.filename for entry in entries}
+    if "mimetype" in names and archive.read("mimetype")[:100].startswith(_ODS_MIME):
+        return "ods"
+    if "[Content_Types].xml" not in names:
+        raise UploadRejected("This is a zip file, not an .xlsx workbook.")
+    content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")
+    if "macroEnabled" in content_types or "xl/vbaProject.bin" in names:
+        raise UploadRejected(
+            "Macro-enabled workbooks (.xlsm) aren't accepted. Save it as .xlsx and upload again."
+        )
+    if not any(kind in content_types for kind in _XLSX_TYPES):
+        raise UploadRejected(
+            "This file isn't an Excel workbook (it may be a Word or PowerPoint file). "
+            "Upload an .xlsx or .csv file."
+        )
+    for entry in entries:
+        if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
+            _check_sheet_grid(entry.file_size, lambda e=entry: archive.read(e))
     return "xlsx"
 
 
@@ -181,10 +196,19 @@ def _workbook_sheets(data: bytes) -> list[tuple[str, Rows]]:
                 grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
             except Exception as exc:
                 raise UploadRejected("This workbook is damaged and can't be read.") from exc
-            sheets.append((name, list(enumerate(grid, start=1))))
+            sheets.append((clean_text(name), _cleaned_rows(grid)))
     finally:
         workbook.close()
     return sheets
+
+
+def _cleaned_rows(grid: Iterable[list[Cell]]) -> Rows:
+    """The rows numbered from 1, their text without control characters (`clean_text`):
+    every format's cells pass here."""
+    return [
+        (number, [clean_text(c) if c.__class__ is str else c for c in cells])
+        for number, cells in enumerate(grid, start=1)
+    ]
 
 
 def decode_text(data: bytes) -> str:
@@ -222,24 +246,24 @@ def sniff_delimiter(sample: str) -> str:
 
 def _csv_rows(data: bytes) -> Rows:
     text = decode_text(data)
+    # A NUL in text is a binary file (or UTF-16 without its BOM), not a cell to clean.
     if "\x00" in text:
         raise UploadRejected("This isn't a spreadsheet. Upload an .xlsx or .csv file.")
     delimiter = sniff_delimiter(text[:65536])
     # Record numbers, not line numbers: a quoted cell with a line break is still one row
     # in the spreadsheet the user opens.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: Rows = []
-    number = 0
+    records: list[list[Cell]] = []
     while True:
         try:
             record = next(reader)
         except StopIteration:
-            return rows
+            return _cleaned_rows(records)
         except csv.Error as exc:
+            number = len(records) + 1
             if "field larger than field limit" in str(exc):
                 raise UploadRejected(
-                    f"Row {number + 1} has a cell longer than {MAX_CELL_CHARS:,} characters."
+                    f"Row {number} has a cell longer than {MAX_CELL_CHARS:,} characters."
                 ) from exc
-            raise UploadRejected(f"Row {number + 1} can't be read as CSV ({exc}).") from exc
-        number += 1
-        rows.append((number, record))
+            raise UploadRejected(f"Row {number} can't be read as CSV ({exc}).") from exc
+        records.append(record)

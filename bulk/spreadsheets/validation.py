@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bulk.spreadsheets.cells import Cell, cell_text
+from bulk.spreadsheets.cells import Cell, cell_text, is_formula_like
 from bulk.spreadsheets.mapping import FIELD_LABELS
 from quotes.addresses import (
     AddressError,
@@ -63,6 +63,7 @@ def validate_row(cells: list[Cell], columns: dict[str, int]) -> tuple[ValidRow |
         return None, check
     street, city, state_text, zip_text = written
     _check_lengths(street, city, check)
+    _check_formulas({"street": street, "city": city}, check)
     state = _state(state_text, check)
     zip_code = _zip_code(zip_text, check)
     if check.errors or state is None:
@@ -129,6 +130,17 @@ def _check_lengths(street: str, city: str, check: RowCheck) -> None:
         check.fail("Too long", f"Street address is longer than {MAX_STREET_CHARS} characters")
     if len(city) > MAX_CITY_CHARS:
         check.fail("Too long", f"City is longer than {MAX_CITY_CHARS} characters")
+
+
+def _check_formulas(texts: dict[str, str], check: RowCheck) -> None:
+    """Text a spreadsheet would run as a formula (`=HYPERLINK(...)`) is not an address:
+    it is not sent to Momentum. (Not the unit: "-" there is a common "no unit".)"""
+    for name, text in texts.items():
+        if is_formula_like(text):
+            check.fail(
+                "Formula, not an address",
+                f'{FIELD_LABELS[name]} "{text[:40]}" is a spreadsheet formula, not an address',
+            )
 
 
 def _state(text: str, check: RowCheck) -> str | None:

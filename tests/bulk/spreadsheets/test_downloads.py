@@ -13,14 +13,8 @@ from django.urls import reverse
 from bulk import exports
 from bulk.models import BatchQuote
 from bulk.services import uploads
-from bulk.spreadsheets.cells import encode_cell
-from bulk.spreadsheets.downloads import (
-    FORMULA_PREFIXES,
-    download_file_name,
-    is_formula_like,
-    neutralise,
-    upload_file_name,
-)
+from bulk.spreadsheets.cells import FORMULA_PREFIXES, encode_cell, is_formula_like
+from bulk.spreadsheets.downloads import download_file_name, neutralise, upload_file_name
 from tests.bulk.conftest import BatchJobFactory, StagedUploadFactory
 from tests.harness import create_job
 
