@@ -12,7 +12,14 @@ from tests.bulk.bad_files import (
     wide_headerless_csv,
     xls_bytes,
 )
-from tests.bulk.conftest import HEADER, StagedUploadFactory, csv_bytes, ods_bytes, xlsx_bytes
+from tests.bulk.conftest import (
+    GOOD_ROW,
+    HEADER,
+    StagedUploadFactory,
+    csv_bytes,
+    ods_bytes,
+    xlsx_bytes,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +108,12 @@ def test_a_headerless_file_of_64_columns_is_read_and_its_columns_remembered(api_
     assert ColumnMapping.objects.filter(user=user).count() == 1
     again = post_upload(api_client, wide_headerless_csv(64), "again.csv").json()
     assert again["mapping_source"] == "remembered"
+
+
+def test_a_formula_for_a_street_is_an_invalid_row_not_an_address(api_client):
+    rows = [HEADER, ['=HYPERLINK("http://x","y")', "Boston", "MA", "02134"], GOOD_ROW]
+    body = post_upload(api_client, csv_bytes(rows), "sites.csv").json()
+    assert (body["valid_count"], body["invalid_count"]) == (1, 1)
+    assert body["invalid_rows"][0]["errors"] == [
+        'Street address "=HYPERLINK("http://x","y")" is a spreadsheet formula, not an address'
+    ]
