@@ -2,8 +2,10 @@
 
 Each module imports only those above it:
 
-- `cells`: typed cells (numbers, dates, text), to JSON and back, as text; column letters.
-- `reading`: a file's format and its sheets' rows, within the size and grid bounds.
+- `cells`: typed cells (numbers, dates, text), to JSON and back, as text; column letters;
+  text without control characters; which text a spreadsheet runs as a formula.
+- `reading`: a file's format and its sheets' rows, within the size and grid bounds, every
+  text cell and sheet name cleaned of control characters.
 - `mapping`: `ColumnMap`, header aliases, layout signatures, guessing columns from cells.
 - `layout`: which sheet, which header row and which columns a file's addresses are in.
 - `validation`: one row's address checked and put in USPS form.

@@ -4,7 +4,8 @@ xlsx, xls and ods are read by python-calamine (openpyxl only writes); csv is dec
 (UTF-8 with or without a BOM, UTF-16, Windows-1252) and its delimiter sniffed. The format
 comes from the content, never the file name. The work a file can cause is bounded before
 the reader sees it: the archive's declared sizes, and the grid from A1 to the farthest
-cell with a value. Whole-file problems raise `UploadRejected`.
+cell with a value. Whole-file problems (a damaged part of the archive too) raise
+`UploadRejected`. Every text cell and sheet name, whatever the format, passes `clean_text`.
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ def detect_format(data: bytes) -> str:
     if not data.strip():
         raise UploadRejected("The file is empty.")
     if data.startswith(b"PK\x03\x04"):
-        return _check_archive(data)
+        try:
+            return _check_archive(data)
+        except _DAMAGED_ZIP_ERRORS as exc:
+            raise UploadRejected(
+                "This workbook is damaged (a part of it can't be unpacked) and can't be read. "
+                "Open it in your spreadsheet program, save it again and upload that."
+            ) from exc
     if data.startswith(_OLE2_MAGIC):
         return "xls"
     head = data[:8192]
@@ -88,46 +95,36 @@ def _check_archive(data: bytes) -> str:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError) as exc:
         raise UploadRejected("This file is damaged or isn't an .xlsx workbook.") from exc
-    try:
-        with archive:
-            return _check_archive_parts(archive)
-    except _DAMAGED_ZIP_ERRORS as exc:
-        raise UploadRejected(
-            "This workbook is damaged (a part of it can't be unpacked) and can't be read. "
-            "Open it in your spreadsheet program, save it again and upload that."
-        ) from exc
-
-
-def _check_archive_parts(archive: zipfile.ZipFile) -> str:
-    """The format of a readable archive; raise UploadRejected for one we won't read."""
-    entries = archive.infolist()
-    if len(entries) > MAX_ZIP_ENTRIES:
-        raise UploadRejected("This workbook has too many parts to be a spreadsheet.")
-    # Declared sizes bound what zipfile will ever inflate, so checking them is enough.
-    if sum(entry.file_size for entry in entries) > MAX_UNCOMPRESSED_BYTES:
-        raise UploadRejected(
-            "This workbook unpacks to more than "
-            f"{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB, far more than an address "
-            "list needs. Save just the addresses as .xlsx or .csv and upload that."
-        )
-    names = {entry.filename for entry in entries}
-    if "mimetype" in names and archive.read("mimetype")[:100].startswith(_ODS_MIME):
-        return "ods"
-    if "[Content_Types].xml" not in names:
-        raise UploadRejected("This is a zip file, not an .xlsx workbook.")
-    content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")
-    if "macroEnabled" in content_types or "xl/vbaProject.bin" in names:
-        raise UploadRejected(
-            "Macro-enabled workbooks (.xlsm) aren't accepted. Save it as .xlsx and upload again."
-        )
-    if not any(kind in content_types for kind in _XLSX_TYPES):
-        raise UploadRejected(
-            "This file isn't an Excel workbook (it may be a Word or PowerPoint file). "
-            "Upload an .xlsx or .csv file."
-        )
-    for entry in entries:
-        if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
-            _check_sheet_grid(entry.file_size, lambda e=entry: archive.read(e))
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ZIP_ENTRIES:
+            raise UploadRejected("This workbook has too many parts to be a spreadsheet.")
+        # Declared sizes bound what zipfile will ever inflate, so checking them is enough.
+        if sum(entry.file_size for entry in entries) > MAX_UNCOMPRESSED_BYTES:
+            raise UploadRejected(
+                "This workbook unpacks to more than "
+                f"{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)} MB, far more than an address "
+                "list needs. Save just the addresses as .xlsx or .csv and upload that."
+            )
+        names = {entry.filename for entry in entries}
+        if "mimetype" in names and archive.read("mimetype")[:100].startswith(_ODS_MIME):
+            return "ods"
+        if "[Content_Types].xml" not in names:
+            raise UploadRejected("This is a zip file, not an .xlsx workbook.")
+        content_types = archive.read("[Content_Types].xml")[:200_000].decode("utf-8", "replace")
+        if "macroEnabled" in content_types or "xl/vbaProject.bin" in names:
+            raise UploadRejected(
+                "Macro-enabled workbooks (.xlsm) aren't accepted. Save it as .xlsx and upload "
+                "again."
+            )
+        if not any(kind in content_types for kind in _XLSX_TYPES):
+            raise UploadRejected(
+                "This file isn't an Excel workbook (it may be a Word or PowerPoint file). "
+                "Upload an .xlsx or .csv file."
+            )
+        for entry in entries:
+            if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
+                _check_sheet_grid(entry.file_size, lambda e=entry: archive.read(e))
     return "xlsx"
 
 
