@@ -79,7 +79,7 @@ def finish_done_jobs() -> int:
 def emails_to_resend() -> QuerySet[BatchJob]:
     """Claimed emails no sender marked sent: never taken, or taken longer ago than
     BULK_EMAIL_RESEND_AFTER (its sender died or stalled; settings keep that above
-    EMAIL_TIMEOUT, so a live sender has given up by then)."""
+    EMAIL_SEND_DEADLINE, so a live sender has given up by then)."""
     stale = timezone.now() - timedelta(seconds=settings.BULK_EMAIL_RESEND_AFTER)
     return BatchJob.objects.filter(notified_at__lt=stale, notification_sent_at__isnull=True).filter(
         Q(notification_started_at__isnull=True) | Q(notification_started_at__lt=stale)
