@@ -21,14 +21,16 @@ your profile page), or from the portal's own pages with the session cookie and t
 
 To quote a spreadsheet: `POST /uploads` with the file (the answer is the validation:
 counts, and every invalid row with its reasons), then `POST /uploads/{id}/submit` to start
-the job (calling it again returns the same job). A large workbook is read in the
-background: its upload is `parsing` until `GET /uploads/{id}` says `ready`.
+the job (calling it again returns the same job). The file is read while you wait; when
+its address columns can't all be found its status is `mapping`: choose them with
+`POST /uploads/{id}/columns`.
 
 Errors answer `{"detail": "...", "code": "..."}`: 400 for bad input (including a file
-that is not an xlsx or csv spreadsheet), 401 without valid credentials (on every method),
-403 for a session POST without its CSRF token, 404 for anything that is not yours, 409
-when the job or upload is not in a state that allows the action, 410 for an expired
-upload. Each endpoint lists the ones it gives.
+that is not an xlsx, xls, ods or csv spreadsheet, or a bad mapping), 401 without valid
+credentials (on every method), 403 for a session POST without its CSRF token, 404 for
+anything that is not yours, 409 when the job or upload is not in a state that allows the
+action (including an upload with nothing to quote), 410 for an expired upload, 429 when
+a job was retried too often this hour. Each endpoint lists the ones it gives.
 """
 
 
