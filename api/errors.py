@@ -23,6 +23,15 @@ class BadMapping(ValueError):
     """The `mapping` sent is not a choice of columns; the message says why."""
 
 
+class URLTooLong(ValueError):
+    """The request's URL (path and query) is longer than `MAX_URL_CHARS`."""
+
+
+# Well under what the servers in front read (gunicorn's request line: 4,094 bytes), so an
+# over-long URL that reaches the API answers its 414 in the API's own shape.
+MAX_URL_CHARS = 2_048
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -36,6 +45,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     # Bad input.
     UploadRejected: Answer(400, "upload_rejected"),
     BadMapping: Answer(400, "bad_mapping"),
+    URLTooLong: Answer(414, "url_too_long"),
     # Another user's job or upload too: whether it exists is not theirs to know.
     Http404: Answer(404, "not_found", "Not found."),
     # The job or upload is not in a state that allows the action, or nothing would change.
@@ -54,6 +64,8 @@ BAD_INPUT = {400: Error}
 SIGNED_OUT = {401: Error}
 # A POST from a signed-in browser session without its X-CSRFToken header.
 NO_CSRF = {403: Error}
+# Any endpoint, for a URL past MAX_URL_CHARS.
+LONG_URL = {414: Error}
 
 
 def answers(*exceptions: type[Exception]) -> dict[int, type[Error]]:
@@ -63,8 +75,8 @@ def answers(*exceptions: type[Exception]) -> dict[int, type[Error]]:
 
 # What every endpoint may answer for a job or upload id: 400 for a malformed one (a job id
 # that is not a number), 401 without credentials, 404 for one that is not the caller's.
-READ = {**BAD_INPUT, **SIGNED_OUT, **answers(Http404)}
-WRITE = {**BAD_INPUT, **SIGNED_OUT, **NO_CSRF, **answers(Http404)}
+READ = {**BAD_INPUT, **SIGNED_OUT, **answers(Http404), **LONG_URL}
+WRITE = {**BAD_INPUT, **SIGNED_OUT, **NO_CSRF, **answers(Http404), **LONG_URL}
 
 
 def install(api: NinjaAPI) -> None:
@@ -73,6 +85,12 @@ def install(api: NinjaAPI) -> None:
         api.add_exception_handler(exception, partial(_from_table, api))
     api.add_exception_handler(HttpError, partial(_http_error, api))
     api.add_exception_handler(ValidationError, partial(_invalid, api))
+
+
+def check_url_length(request: HttpRequest) -> None:
+    """Refuse a URL past MAX_URL_CHARS (the 414 every endpoint lists)."""
+    if len(request.get_full_path()) > MAX_URL_CHARS:
+        raise URLTooLong(f"The URL is longer than {MAX_URL_CHARS:,} characters.")
 
 
 def _answer_for(exc: Exception) -> Answer:

@@ -7,11 +7,13 @@ One module per resource: `uploads` (upload, choose the columns, submit) and `job
 job, its actions and its results). What each error answers is `api.errors`'s table.
 """
 
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.operation import Operation
 
 from api import errors
 from api.auth import API_AUTH
+from api.parsing import OnceEachParser
 from api.views import jobs, uploads
 
 DESCRIPTION = """
@@ -29,8 +31,10 @@ Errors answer `{"detail": "...", "code": "..."}`: 400 for bad input (including a
 that is not an xlsx, xls, ods or csv spreadsheet, or a bad mapping), 401 without valid
 credentials (on every method), 403 for a session POST without its CSRF token, 404 for
 anything that is not yours, 409 when the job or upload is not in a state that allows the
-action (including an upload with nothing to quote), 410 for an expired upload, 429 when
-a job was retried too often this hour. Each endpoint lists the ones it gives.
+action (including an upload with nothing to quote), 410 for an expired upload, 414 for a
+URL longer than 2,048 characters, 429 when a job was retried too often this hour. Each
+endpoint lists the ones it gives. A query or form parameter given more than once answers
+400.
 """
 
 
@@ -39,6 +43,12 @@ class BulkQuotesAPI(NinjaAPI):
         # The ids of the views' one module, which programs' generated clients are named by.
         return f"api_views_{operation.view_func.__name__}"
 
+    def create_temporal_response(self, request: HttpRequest) -> HttpResponse:
+        # Every operation calls this before it reads its parameters; what it raises is
+        # answered by the errors table.
+        errors.check_url_length(request)
+        return super().create_temporal_response(request)
+
 
 api = BulkQuotesAPI(
     title="Bulk Quotes API",
@@ -46,6 +56,7 @@ api = BulkQuotesAPI(
     description=DESCRIPTION,
     auth=API_AUTH,
     urls_namespace="api",
+    parser=OnceEachParser(),
 )
 errors.install(api)
 api.add_router("", uploads.router)

@@ -36,7 +36,7 @@ class JobFilter(Schema):
 
 @router.get(
     "/jobs",
-    response={200: schemas.JobPage, **errors.BAD_INPUT, **errors.SIGNED_OUT},
+    response={200: schemas.JobPage, **errors.BAD_INPUT, **errors.SIGNED_OUT, **errors.LONG_URL},
     url_name="job_list",
     summary="My jobs, newest first",
     tags=["jobs"],

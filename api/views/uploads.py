@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from api import errors, schemas
 from bulk import selectors
@@ -23,7 +23,7 @@ from bulk.models import (
     StagedUpload,
 )
 from bulk.services import uploads
-from bulk.spreadsheets.mapping import ColumnMap
+from bulk.spreadsheets.mapping import FIELDS, ColumnMap
 
 router = Router()
 
@@ -41,6 +41,24 @@ def _one_of(choices: tuple[int, ...]):
 
 SpeedMbps = _one_of(SPEEDS_MBPS)
 TermMonths = _one_of(TERMS_MONTHS)
+# A form can't send null: a number of days, or left out (an empty field counts as left out).
+ReuseDays = Annotated[
+    int | None,
+    BeforeValidator(lambda value: None if value == "" else value),
+    WithJsonSchema({"type": "integer", "minimum": 0, "maximum": MAX_REUSE_DAYS}),
+]
+# Field to column; any other key is refused (400 `bad_mapping`, naming it).
+_COLUMN = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+MappingObject = Annotated[
+    dict[str, str | int],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": dict.fromkeys(FIELDS, _COLUMN),
+            "additionalProperties": False,
+        }
+    ),
+]
 # Form fields with their defaults (`Form[...] = default` loses the default of an Annotated).
 SPEED_FIELD = Form(DEFAULT_SPEED_MBPS)
 TERM_FIELD = Form(DEFAULT_TERM_MONTHS)
@@ -49,7 +67,8 @@ MAPPING_FIELD = Form(
     "",
     description='Optional JSON: which column feeds each field, e.g. {"street": "B", "city": 3, '
     '"state": "State", "zip": "E"} or {"address": "B"}. A column is a header name, a letter or '
-    "a 1-based number. Fields: street, unit, city, state, zip, address.",
+    "a 1-based number. Fields: street, unit, city, state, zip, address; any other key "
+    "answers 400 `bad_mapping`.",
 )
 NO_HEADER_FIELD = Form(False, description="The first row is data, not headers.")
 UPLOAD_FILE = File(
@@ -95,6 +114,7 @@ def _column_map(spec: object, *, no_header: bool) -> ColumnMap:
         **errors.answers(uploads.UploadRejected, errors.BadMapping),
         **errors.SIGNED_OUT,
         **errors.NO_CSRF,
+        **errors.LONG_URL,
     },
     url_name="upload_create",
     summary="Upload a spreadsheet and validate it",
@@ -108,7 +128,7 @@ def create_upload(
     notify_email: bool = NOTIFY_FIELD,
     mapping: str = MAPPING_FIELD,
     no_header: bool = NO_HEADER_FIELD,
-    reuse_days: int | None = REUSE_FIELD,
+    reuse_days: ReuseDays = REUSE_FIELD,
 ) -> Status:
     """Read and validate an xlsx, xls, ods or csv file of addresses; nothing is quoted yet. A
     file that is not such a spreadsheet is refused with 400 and the reason.
@@ -135,9 +155,10 @@ def create_upload(
 
 
 class Columns(Schema):
-    mapping: dict[str, str | int] = Field(
+    mapping: MappingObject = Field(
         description='Field to column: {"street": "B", "city": 3, "state": "State"}; a column '
-        "is a header name, a letter or a 1-based number."
+        "is a header name, a letter or a 1-based number. Fields: street, unit, city, state, "
+        "zip, address; any other key answers 400 `bad_mapping`."
     )
     no_header: bool = Field(False, description="The first row is data, not headers.")
     sheet: str | None = Field(None, description="The sheet to read (default: as found).")

@@ -60,7 +60,7 @@ def test_the_schema_lists_the_errors_each_endpoint_gives(client):
     paths = client.get(f"{API}/openapi.json").json()["paths"]
     cancel = paths["/api/v1/jobs/{job_id}/cancel"]["post"]["responses"]
     assert {"401", "403", "404", "409"} <= set(cancel)
-    assert set(paths["/api/v1/jobs"]["get"]["responses"]) == {"200", "400", "401"}
+    assert set(paths["/api/v1/jobs"]["get"]["responses"]) == {"200", "400", "401", "414"}
     upload = paths["/api/v1/uploads"]["post"]
     assert {"400", "401", "403"} <= set(upload["responses"])
     file_field = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
