@@ -209,7 +209,9 @@ def _cleaned_rows(grid: Iterable[list[Cell]]) -> Rows:
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252."""
+    """UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252 when no line is
+    UTF-8 text: a file that mixes the two is refused, naming a line of each, rather than
+    read with some of its letters garbled."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
@@ -219,12 +221,37 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    utf8, not_utf8 = _first_lines_by_encoding(data)
+    if utf8 is not None:
+        raise UploadRejected(
+            f"This file mixes two text encodings: line {not_utf8} isn't UTF-8 but line "
+            f"{utf8} is, so some of its letters would be garbled. Save it again as "
+            '"CSV UTF-8" and upload it again.'
+        )
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as exc:
         raise UploadRejected(
             "This file isn't readable text. Upload an .xlsx file or a UTF-8 .csv file."
         ) from exc
+
+
+def _first_lines_by_encoding(data: bytes) -> tuple[int | None, int | None]:
+    """The first line with non-ASCII text (a BOM too) that is UTF-8, and the first that
+    isn't. No UTF-8 character holds a newline byte, so a line is read whole or not at all."""
+    utf8 = not_utf8 = None
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            not_utf8 = not_utf8 or number
+        else:
+            utf8 = utf8 or number
+        if utf8 and not_utf8:
+            break
+    return utf8, not_utf8
 
 
 def sniff_delimiter(sample: str) -> str:

@@ -85,6 +85,16 @@ def test_a_nul_in_a_csv_answers_400(api_client):
     assert "This isn't a spreadsheet." in response.json()["detail"]
 
 
+def test_a_csv_mixing_utf8_and_windows_1252_answers_400_naming_the_lines(api_client):
+    data = csv_bytes([HEADER, ["1 Rue Café", "Boston", "MA", "02134"]])
+    data += "5 Chemin Montréal,Boston,MA,02134\r\n".encode("cp1252")
+    response = post_upload(api_client, data, "sites.csv")
+    assert response.status_code == 400
+    assert response.json()["code"] == "upload_rejected"
+    assert "line 3 isn't UTF-8 but line 2 is" in response.json()["detail"]
+    assert not StagedUpload.objects.exists()
+
+
 def test_choosing_the_columns_of_a_file_with_a_nul_stores_it_without(api_client):
     rows = [
         ["Name", "Where", "Town", "Zone"],
