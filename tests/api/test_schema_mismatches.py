@@ -121,3 +121,9 @@ def test_every_endpoint_lists_414():
     for path, methods in schema.raw_schema["paths"].items():
         for method, operation in methods.items():
             assert "414" in operation["responses"], f"{method} {path}"
+
+
+def test_a_repeated_form_field_answers_400_naming_it(program_headers):
+    response = upload(program_headers, speed_mbps=[500, 1000])
+    assert response.status_code == 400
+    assert response.json()["detail"] == "speed_mbps: given more than once; give it once"
