@@ -4,6 +4,8 @@ Each module imports only those above it:
 
 - `cells`: typed cells (numbers, dates, text), to JSON and back, as text; column letters;
   text without control characters; which text a spreadsheet runs as a formula.
+- `bounds`: the grid each format's sheet would take, measured before it is built;
+  `UploadRejected`.
 - `reading`: a file's format and its sheets' rows, within the size and grid bounds, every
   text cell and sheet name cleaned of control characters.
 - `mapping`: `ColumnMap`, header aliases, layout signatures, guessing columns from cells.

@@ -12,24 +12,18 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import python_calamine
 
-from bulk.spreadsheets.cells import Cell, clean_text, column_letter
+from bulk.spreadsheets.bounds import UploadRejected, check_ods_content, check_xlsx_sheet
+from bulk.spreadsheets.cells import Cell, clean_text
 
 # A legitimate 20,000-row sheet unpacks to a few tens of MB; a zip bomb to gigabytes.
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1_000
-# The reader holds a sheet as one grid from A1 to its last cell (32 bytes a cell), so a
-# tiny file with one cell at XFD1048576 would ask for 550 GB: refuse grids above this.
-MAX_SHEET_CELLS = 4_000_000
-# A sheet's XML past this is not an address list (20,000 rows of 50 columns is ~40 MB):
-# it is refused before it is unpacked.
-MAX_SHEET_XML_BYTES = 64 * 1024 * 1024
 # No address cell is this long; a longer one is junk or an attack on memory.
 MAX_CELL_CHARS = 1_000
 
@@ -39,25 +33,12 @@ _XLSX_TYPES = (
 )
 _ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# Cells with a value (an empty styled cell, `<c r="A9" s="1"/>`, takes no place).
-_CELL_REF_RE = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,4})([0-9]{1,8})"[^>]*(?<!/)>')
-_FAR_ROW_RE = re.compile(rb'r="[A-Z]{1,4}([0-9]{6,8})"[^>]*(?<!/)>')
-_WIDE_COL_RE = re.compile(rb'r="([A-Z]{2,4})[0-9]{1,8}"[^>]*(?<!/)>')
-
 # What zipfile raises on a damaged member: a bad CRC, corrupt deflate data, a truncated or
 # unsupported entry.
 _DAMAGED_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError)
 
 # A sheet's rows: (row number in the sheet, typed cells).
 Rows = list[tuple[int, list[Cell]]]
-
-
-class UploadRejected(ValueError):
-    """The file as a whole cannot be used; the message says why, for the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def read_sheets(data: bytes) -> tuple[str, list[tuple[str, Rows]]]:
@@ -108,6 +89,9 @@ def _check_archive(data: bytes) -> str:
             )
         names = {entry.filename for entry in entries}
         if "mimetype" in names and archive.read("mimetype")[:100].startswith(_ODS_MIME):
+            if "content.xml" in names:
+                with archive.open("content.xml") as content:
+                    check_ods_content(content)
             return "ods"
         if "[Content_Types].xml" not in names:
             raise UploadRejected("This is a zip file, not an .xlsx workbook.")
@@ -124,55 +108,8 @@ def _check_archive(data: bytes) -> str:
             )
         for entry in entries:
             if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
-                _check_sheet_grid(entry.file_size, lambda e=entry: archive.read(e))
+                check_xlsx_sheet(entry.file_size, lambda e=entry: archive.read(e))
     return "xlsx"
-
-
-def _check_sheet_grid(xml_size: int, read: Callable[[], bytes]) -> None:
-    """Refuse a sheet whose cells span a grid the reader could not hold in memory."""
-    if xml_size > MAX_SHEET_XML_BYTES:
-        raise UploadRejected(
-            f"This sheet holds {xml_size // (1024 * 1024)} MB of spreadsheet data, far more "
-            "than an address list needs: it is usually formatting on empty rows below the "
-            "addresses. Delete those rows (or copy the addresses to a new sheet) and upload "
-            "again."
-        )
-    xml = read()
-    cells = xml.count(b"<c ") + xml.count(b"<c>")
-    if not cells:
-        return
-    # Cheap bounds first: rows past 99,999 and columns past Z are rare, so find only them.
-    far_rows = [int(r) for r in _FAR_ROW_RE.findall(xml)]
-    wide = _WIDE_COL_RE.findall(xml)
-    max_row = max(far_rows, default=99_999)
-    max_col = max((_letters_index(c) for c in wide), default=26)
-    unreferenced = cells - xml.count(b' r="') + xml.count(b"<row ")
-    if unreferenced > 0:
-        # Cells without a reference take the next place in their row.
-        max_col = max(max_col, unreferenced)
-        max_row = max(max_row, xml.count(b"<row"))
-    if max_row * max_col > MAX_SHEET_CELLS:
-        # The bounds may be loose: measure exactly before refusing.
-        max_row = max_col = 0
-        for letters, row in _CELL_REF_RE.findall(xml):
-            max_col = max(max_col, _letters_index(letters))
-            max_row = max(max_row, int(row))
-        if unreferenced > 0:
-            max_col = max(max_col, unreferenced)
-            max_row = max(max_row, xml.count(b"<row"))
-    if max_row * max_col > MAX_SHEET_CELLS:
-        raise UploadRejected(
-            f"This sheet has cells as far as row {max_row:,}, column {column_letter(max_col - 1)}"
-            ": far more than an address list needs. Delete what lies below and to the right "
-            "of the addresses, or copy them to a new sheet, and upload that."
-        )
-
-
-def _letters_index(letters: bytes) -> int:
-    col = 0
-    for char in letters:
-        col = col * 26 + char - 64
-    return col
 
 
 def _workbook_sheets(data: bytes) -> list[tuple[str, Rows]]:

@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from bulk import exports
 from bulk.models import BatchJob, StagedUpload
-from bulk.spreadsheets import reading, upload
+from bulk.spreadsheets import bounds, reading, upload
 from bulk.spreadsheets.mapping import ColumnMap
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import parse_upload
@@ -234,7 +234,7 @@ def test_remembered_mapping_applies_to_a_file_of_the_same_layout():
 
 
 def test_a_sheet_whose_xml_is_mostly_blank_rows_is_refused_before_it_is_unpacked(monkeypatch):
-    monkeypatch.setattr(reading, "MAX_SHEET_XML_BYTES", 1024 * 1024)
+    monkeypatch.setattr(bounds, "MAX_SHEET_XML_BYTES", 1024 * 1024)
 
     def fail_if_read(*args, **kwargs):
         raise AssertionError("the sheet must not be unpacked")

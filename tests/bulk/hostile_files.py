@@ -1,0 +1,47 @@
+"""Hostile files built in code: each is small, and each once cost a web worker gigabytes or
+seconds (issue 18). Every one must be answered with a clear refusal, at once."""
+
+import io
+import zipfile
+
+from tests.bulk.conftest import GOOD_ROW, HEADER, csv_bytes, ods_bytes, xlsx_bytes
+
+
+def _replaced(data: bytes, member: str, old: bytes, new: bytes) -> bytes:
+    """The archive `data` with `old` replaced by `new` in its `member`."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for name in source.namelist():
+            content = source.read(name)
+            if name == member:
+                content = content.replace(old, new)
+            target.writestr(name, content)
+    return out.getvalue()
+
+
+def unclosed_tag_xlsx() -> bytes:
+    """A sheet whose XML ends in a cell tag of 730 references and no `>` (8.8 KB): patterns
+    that scan to the next `>` from each reference take quadratic time on it."""
+    tag = b'<row r="3"><c ' + b'r="A100000" ' * 730
+    data = xlsx_bytes([HEADER, GOOD_ROW])
+    return _replaced(data, "xl/worksheets/sheet1.xml", b"</sheetData>", tag + b"</sheetData>")
+
+
+def repeated_rows_ods(columns: int = 64) -> bytes:
+    """An ods under 1 KB whose last row, `columns` cells with a value, is repeated 1,048,570
+    times: the reader would build a grid of 67 million cells."""
+    row = (
+        b'<table:table-row table:number-rows-repeated="1048570">'
+        + f'<table:table-cell table:number-columns-repeated="{columns}" '.encode()
+        + b'office:value-type="string"><text:p>x</text:p></table:table-cell></table:table-row>'
+    )
+    data = ods_bytes([HEADER, GOOD_ROW])
+    return _replaced(data, "content.xml", b"</table:table>", row + b"</table:table>")
+
+
+def semicolon_quote_csv() -> bytes:
+    """65 KB of `;"x`: csv.Sniffer's quote patterns take seconds on a sample this size."""
+    return csv_bytes([HEADER, GOOD_ROW]) + b';"x' * 21_700
