@@ -24,6 +24,12 @@ from bulk.spreadsheets.cells import Cell, clean_text
 # A legitimate 20,000-row sheet unpacks to a few tens of MB; a zip bomb to gigabytes.
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1_000
+# csv.Sniffer's time grows faster than the square of its sample (65 KB of `;"x` took 13 s):
+# a few lines of a real file are enough to find the delimiter.
+SNIFF_SAMPLE_CHARS = 4096
+# A workbook part other than a sheet (the shared strings above all) past this is not an
+# address list's: the reader decodes it whole, at four times its size, when it opens the file.
+MAX_PART_BYTES = 32 * 1024 * 1024
 # No address cell is this long; a longer one is junk or an attack on memory.
 MAX_CELL_CHARS = 1_000
 
@@ -109,6 +115,12 @@ def _check_archive(data: bytes) -> str:
         for entry in entries:
             if entry.filename.startswith("xl/worksheets/") and entry.filename.endswith(".xml"):
                 check_xlsx_sheet(entry.file_size, lambda e=entry: archive.read(e))
+            elif entry.file_size > MAX_PART_BYTES:
+                raise UploadRejected(
+                    f"This workbook's {entry.filename.rpartition('/')[2]} unpacks to "
+                    f"{entry.file_size // (1024 * 1024)} MB, far more than an address list "
+                    "needs. Save just the addresses as .xlsx or .csv and upload that."
+                )
     return "xlsx"
 
 
@@ -191,8 +203,10 @@ def _first_lines_by_encoding(data: bytes) -> tuple[int | None, int | None]:
     return utf8, not_utf8
 
 
-def sniff_delimiter(sample: str) -> str:
-    """The delimiter among comma, semicolon, tab and pipe that the sample uses."""
+def sniff_delimiter(text: str) -> str:
+    """The delimiter among comma, semicolon, tab and pipe that the text's first
+    SNIFF_SAMPLE_CHARS (its whole lines, if it has any there) use."""
+    sample = text[:SNIFF_SAMPLE_CHARS]
     sample = sample[: sample.rfind("\n") + 1] or sample
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
@@ -210,7 +224,7 @@ def _csv_rows(data: bytes) -> Rows:
     # A NUL in text is a binary file (or UTF-16 without its BOM), not a cell to clean.
     if "\x00" in text:
         raise UploadRejected("This isn't a spreadsheet. Upload an .xlsx or .csv file.")
-    delimiter = sniff_delimiter(text[:65536])
+    delimiter = sniff_delimiter(text)
     # Record numbers, not line numbers: a quoted cell with a line break is still one row
     # in the spreadsheet the user opens.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

@@ -45,3 +45,35 @@ def repeated_rows_ods(columns: int = 64) -> bytes:
 def semicolon_quote_csv() -> bytes:
     """65 KB of `;"x`: csv.Sniffer's quote patterns take seconds on a sample this size."""
     return csv_bytes([HEADER, GOOD_ROW]) + b';"x' * 21_700
+
+
+def huge_shared_strings_xlsx(megabytes: int) -> bytes:
+    """A workbook whose sharedStrings.xml unpacks to `megabytes` MB of one string repeated
+    (a few hundred KB packed): the reader decodes the whole table when it opens the file."""
+    data = xlsx_bytes([HEADER, GOOD_ROW])
+    one = b"<si><t>" + b"x" * 1000 + b"</t></si>"
+    table = (
+        b'<?xml version="1.0" encoding="UTF-8"?>'
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        + one * (megabytes * 1024 * 1024 // len(one) + 1)
+        + b"</sst>"
+    )
+    kind = b"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+    data = _replaced(
+        data,
+        "[Content_Types].xml",
+        b"</Types>",
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="' + kind + b'"/></Types>',
+    )
+    relation = b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+    data = _replaced(
+        data,
+        "xl/_rels/workbook.xml.rels",
+        b"</Relationships>",
+        b'<Relationship Id="rIdS" Type="' + relation + b'" Target="sharedStrings.xml"/>'
+        b"</Relationships>",
+    )
+    buffer = io.BytesIO(data)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", table)
+    return buffer.getvalue()

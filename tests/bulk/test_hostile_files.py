@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from bulk.spreadsheets import reading
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import parse_upload
 from tests.bulk import hostile_files
@@ -29,3 +30,27 @@ def test_an_ods_row_repeated_a_million_times_is_refused_before_it_is_read(column
     message, seconds = refusal_and_seconds(hostile_files.repeated_rows_ods(columns))
     assert "as far as row 1,048,572" in message
     assert seconds < 2
+
+
+def test_a_shared_strings_table_past_the_part_cap_is_refused_before_it_is_decoded(monkeypatch):
+    data = hostile_files.huge_shared_strings_xlsx(reading.MAX_PART_BYTES // (1024 * 1024) + 1)
+
+    def fail_if_read(*args, **kwargs):
+        raise AssertionError("the workbook must not be opened")
+
+    monkeypatch.setattr(reading.python_calamine, "load_workbook", fail_if_read)
+    message, seconds = refusal_and_seconds(data)
+    assert "sharedStrings.xml unpacks to 33 MB" in message
+    assert seconds < 2
+
+
+def test_shared_strings_under_the_cap_are_read():
+    data = hostile_files.huge_shared_strings_xlsx(1)
+    assert parse_upload(data).valid_count == 1
+
+
+def test_a_csv_that_defeats_the_sniffer_is_read_in_under_2_s():
+    start = time.perf_counter()
+    with pytest.raises(UploadRejected, match="holds 65,100 characters"):
+        parse_upload(hostile_files.semicolon_quote_csv())
+    assert time.perf_counter() - start < 2
