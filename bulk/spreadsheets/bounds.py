@@ -11,6 +11,7 @@ MAX_SHEET_CELLS raises `UploadRejected` before anything is built.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from typing import IO
 from xml.parsers import expat
@@ -23,6 +24,10 @@ MAX_SHEET_CELLS = 4_000_000
 # A sheet's XML past this is not an address list (20,000 rows of 50 columns is ~40 MB):
 # it is refused before it is unpacked.
 MAX_SHEET_XML_BYTES = 64 * 1024 * 1024
+
+# What the user is told of a workbook the reader (or a measure here) cannot follow.
+DAMAGED = "This workbook is damaged and can't be read."
+DAMAGED_OR_LOCKED = "This workbook is damaged or password-protected and can't be read."
 
 # An attribute list, token by token: text outside quotes, or a quoted value (which may hold
 # `>` or `/>`). Possessive, so a tag is scanned once whatever it holds.
@@ -161,7 +166,7 @@ def _count(value: str | None) -> int:
 
 
 def _no_doctype(*args: object) -> None:
-    raise UploadRejected("This workbook is damaged and can't be read.")
+    raise UploadRejected(DAMAGED)
 
 
 def check_ods_content(stream: IO[bytes]) -> None:
@@ -177,4 +182,108 @@ def check_ods_content(stream: IO[bytes]) -> None:
             parser.Parse(chunk.translate(_CONTROLS_TO_SPACES), False)
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
-        raise UploadRejected("This workbook is damaged and can't be read.") from exc
+        raise UploadRejected(DAMAGED) from exc
+
+
+# --- xls: the cell records of each sheet, read out of the OLE2 compound file -------------
+
+_END_OF_CHAIN = 0xFFFFFFFE
+# BIFF records that place a value in a cell (number, label, shared-string label, RK, formula,
+# boolean or error, rich string), and those that place several (MULRK).
+_CELL_RECORDS = {0x0203, 0x0204, 0x00FD, 0x027E, 0x0006, 0x0205, 0x00D6}
+_MULRK, _BOF, _EOF, _FILEPASS = 0x00BD, 0x0809, 0x000A, 0x002F
+
+
+def check_xls(data: bytes) -> None:
+    """Refuse an xls with a sheet whose cells with a value span a grid past
+    MAX_SHEET_CELLS, from its cell records (a DIMENSIONS record may say less than they do)."""
+    try:
+        stream = _workbook_stream(data)
+    except (struct.error, IndexError, ValueError) as exc:
+        raise UploadRejected(DAMAGED_OR_LOCKED) from exc
+    if stream is None:
+        return  # no Workbook stream: the reader says what is wrong
+    max_row = max_col = pos = 0
+    while pos + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, pos)
+        body = pos + 4
+        pos = body + length
+        if kind in _CELL_RECORDS and length >= 4:
+            row, col = struct.unpack_from("<HH", stream, body)
+            max_row, max_col = max(max_row, row + 1), max(max_col, col + 1)
+        elif kind == _MULRK and length >= 6:
+            (row,) = struct.unpack_from("<H", stream, body)
+            (last,) = struct.unpack_from("<H", stream, pos - 2)
+            max_row, max_col = max(max_row, row + 1), max(max_col, last + 1)
+        elif kind == _FILEPASS:
+            return  # encrypted from here on: the reader refuses it as password-protected
+        elif kind == _BOF:
+            max_row = max_col = 0
+        elif kind == _EOF:
+            check_grid(max_row, max_col)
+    check_grid(max_row, max_col)
+
+
+def _workbook_stream(data: bytes) -> bytes | None:
+    """The `Workbook` (or BIFF5 `Book`) stream of an OLE2 compound file."""
+    compound = _Compound(data)
+    directory = compound.chain(compound.directory_start, compound.fat, compound.sector_at)
+    entries = [directory[i : i + 128] for i in range(0, len(directory) - 127, 128)]
+    for entry in entries:
+        name_length, kind = struct.unpack_from("<HB", entry, 64)
+        name = entry[: max(0, name_length - 2)].decode("utf-16-le", "replace")
+        if kind == 2 and name in ("Workbook", "Book"):
+            start, size = struct.unpack_from("<II", entry, 116)
+            if size >= compound.mini_cutoff:
+                return compound.chain(start, compound.fat, compound.sector_at)[:size]
+            root_start = struct.unpack_from("<I", entries[0], 116)[0]
+            return compound.mini_chain(start, root_start)[:size]
+    return None
+
+
+class _Compound:
+    """An OLE2 compound file's sectors and allocation tables, walked without trusting them:
+    every chain ends at the table's end or after as many links as the table has."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.sector = 1 << struct.unpack_from("<H", data, 0x1E)[0]
+        self.mini_sector = 1 << struct.unpack_from("<H", data, 0x20)[0]
+        fat_count, self.directory_start = struct.unpack_from("<II", data, 0x2C)
+        self.mini_cutoff, self.mini_fat_start, _, difat_start, difat_count = struct.unpack_from(
+            "<IIIII", data, 0x38
+        )
+        total = self.total = len(data) // self.sector
+        if not 512 <= self.sector <= 4096 or fat_count > total:
+            raise ValueError("not a compound file")
+        fat_sectors = list(struct.unpack_from("<109I", data, 0x4C))
+        at = difat_start
+        for _ in range(min(difat_count, total)):
+            entries = struct.unpack(f"<{self.sector // 4}I", self.sector_at(at))
+            fat_sectors += entries[:-1]
+            at = entries[-1]
+        fat_bytes = b"".join(self.sector_at(at) for at in fat_sectors[:fat_count])
+        self.fat = struct.unpack(f"<{len(fat_bytes) // 4}I", fat_bytes)
+
+    def sector_at(self, at: int) -> bytes:
+        return self.data[(at + 1) * self.sector : (at + 2) * self.sector]
+
+    def chain(
+        self, at: int, table: tuple[int, ...], part: Callable[[int], bytes], limit: int = 0
+    ) -> bytes:
+        """The sectors from `at` on, at most `limit` (the file's count): a loop is damage."""
+        parts: list[bytes] = []
+        while at < len(table) and len(parts) <= (limit or self.total):
+            parts.append(part(at))
+            at = table[at]
+        return b"".join(parts)
+
+    def mini_chain(self, at: int, root_start: int) -> bytes:
+        """A stream kept in the mini stream (the root entry's), in mini sectors."""
+        mini_stream = self.chain(root_start, self.fat, self.sector_at)
+        mini_fat_bytes = self.chain(self.mini_fat_start, self.fat, self.sector_at)
+        mini_fat = struct.unpack(f"<{len(mini_fat_bytes) // 4}I", mini_fat_bytes)
+        size = self.mini_sector
+        return self.chain(
+            at, mini_fat, lambda n: mini_stream[n * size : (n + 1) * size], len(mini_stream) // size
+        )

@@ -18,7 +18,14 @@ from collections.abc import Iterable
 
 import python_calamine
 
-from bulk.spreadsheets.bounds import UploadRejected, check_ods_content, check_xlsx_sheet
+from bulk.spreadsheets.bounds import (
+    DAMAGED,
+    DAMAGED_OR_LOCKED,
+    UploadRejected,
+    check_ods_content,
+    check_xls,
+    check_xlsx_sheet,
+)
 from bulk.spreadsheets.cells import Cell, clean_text
 
 # A legitimate 20,000-row sheet unpacks to a few tens of MB; a zip bomb to gigabytes.
@@ -68,6 +75,7 @@ def detect_format(data: bytes) -> str:
                 "Open it in your spreadsheet program, save it again and upload that."
             ) from exc
     if data.startswith(_OLE2_MAGIC):
+        check_xls(data)
         return "xls"
     head = data[:8192]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -132,16 +140,14 @@ def _workbook_sheets(data: bytes) -> list[tuple[str, Rows]]:
             "This workbook is password-protected. Save a copy without a password and upload that."
         ) from exc
     except Exception as exc:  # calamine raises several kinds of error on broken files
-        raise UploadRejected(
-            "This workbook is damaged or password-protected and can't be read."
-        ) from exc
+        raise UploadRejected(DAMAGED_OR_LOCKED) from exc
     sheets = []
     try:
         for name in workbook.sheet_names:
             try:
                 grid = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
             except Exception as exc:
-                raise UploadRejected("This workbook is damaged and can't be read.") from exc
+                raise UploadRejected(DAMAGED) from exc
             sheets.append((clean_text(name), _cleaned_rows(grid)))
     finally:
         workbook.close()

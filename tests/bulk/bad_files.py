@@ -59,21 +59,25 @@ def _bof(sheet_kind: int) -> bytes:
     return _record(0x0809, struct.pack("<HHHHII", 0x0600, sheet_kind, 0x0DBB, 0x07CC, 0, 6))
 
 
-def _workbook_stream(rows: Sequence[Sequence[str]], title: str) -> bytes:
-    """Globals (a shared string table, one sheet) then the sheet's LABELSST cells."""
+def _workbook_stream(
+    rows: Sequence[Sequence[str]], title: str, far_cell: tuple[int, int] | None
+) -> bytes:
+    """Globals (a shared string table, one sheet) then the sheet's LABELSST cells, and one
+    more at `far_cell` (row, column from 0) if given."""
     strings = list(dict.fromkeys(text for row in rows for text in row))
     sst = struct.pack("<II", len(strings), len(strings)) + b"".join(
         struct.pack("<HB", len(text), 1) + text.encode("utf-16-le") for text in strings
     )
-    width = max(len(row) for row in rows)
-    cells = b"".join(
-        _record(0x00FD, struct.pack("<HHHI", r, c, 0, strings.index(text)))
-        for r, row in enumerate(rows)
-        for c, text in enumerate(row)
-    )
+    places = [
+        (r, c, strings.index(text)) for r, row in enumerate(rows) for c, text in enumerate(row)
+    ]
+    if far_cell:
+        places.append((*far_cell, 0))
+    cells = b"".join(_record(0x00FD, struct.pack("<HHHI", r, c, 0, s)) for r, c, s in places)
+    height, width = (max(place[i] for place in places) + 1 for i in (0, 1))
     sheet = (
         _bof(0x0010)
-        + _record(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, width, 0))
+        + _record(0x0200, struct.pack("<IIHHH", 0, height, 0, width, 0))
         + cells
         + _record(0x000A)
     )
@@ -99,10 +103,13 @@ def _directory_entry(name: str, kind: int, child: int, start: int, size: int) ->
     )
 
 
-def xls_bytes(rows: Sequence[Sequence[str]], *, title: str = "Sites") -> bytes:
-    """An Excel 97-2003 workbook (.xls) of one sheet whose cells are the texts in `rows`:
-    sector 0 the FAT, sector 1 the directory, then the workbook stream."""
-    stream = _workbook_stream(rows, title)
+def xls_bytes(
+    rows: Sequence[Sequence[str]], *, title: str = "Sites", far_cell: tuple[int, int] | None = None
+) -> bytes:
+    """An Excel 97-2003 workbook (.xls) of one sheet whose cells are the texts in `rows` (and
+    the first at `far_cell`): sector 0 the FAT, sector 1 the directory, then the workbook
+    stream."""
+    stream = _workbook_stream(rows, title, far_cell)
     stream_sectors = len(stream) // _SECTOR
     fat = [_FAT_SECTOR, _END_OF_CHAIN, *range(3, 2 + stream_sectors), _END_OF_CHAIN]
     fat_sector = struct.pack(f"<{_SECTOR // 4}I", *fat, *[_FREE] * (_SECTOR // 4 - len(fat)))

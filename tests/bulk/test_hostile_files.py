@@ -10,6 +10,8 @@ from bulk.spreadsheets import reading
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import parse_upload
 from tests.bulk import hostile_files
+from tests.bulk.bad_files import xls_bytes
+from tests.bulk.conftest import GOOD_ROW, HEADER
 
 
 def refusal_and_seconds(data: bytes) -> tuple[str, float]:
@@ -54,3 +56,15 @@ def test_a_csv_that_defeats_the_sniffer_is_read_in_under_2_s():
     with pytest.raises(UploadRejected, match="holds 65,100 characters"):
         parse_upload(hostile_files.semicolon_quote_csv())
     assert time.perf_counter() - start < 2
+
+
+def test_an_xls_with_a_cell_at_its_last_row_and_column_is_refused_before_it_is_read():
+    data = xls_bytes([HEADER, GOOD_ROW], far_cell=(65535, 255))
+    message, seconds = refusal_and_seconds(data)
+    assert "as far as row 65,536, column IV" in message
+    assert seconds < 2
+
+
+def test_an_xls_with_a_cell_far_below_within_the_limit_is_read():
+    data = xls_bytes([HEADER, GOOD_ROW], far_cell=(20_000, 3))
+    assert parse_upload(data).valid_count == 1
