@@ -15,7 +15,13 @@ from ninja.errors import HttpError, ValidationError
 
 from api.schemas import Error
 from bulk.services.jobs import JobActionRefused, NothingToDo, RetryLimitReached
-from bulk.services.uploads import NothingToSubmit, SubmitRefused, UploadExpired, UploadNotReady
+from bulk.services.uploads import (
+    NothingToSubmit,
+    SubmitRefused,
+    UploadExpired,
+    UploadNotReady,
+    UploadRateLimited,
+)
 from bulk.spreadsheets.reading import UploadRejected
 
 
@@ -57,6 +63,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     NothingToSubmit: Answer(409, "nothing_to_submit"),
     UploadExpired: Answer(410, "upload_expired"),
     RetryLimitReached: Answer(429, "retry_limit"),
+    UploadRateLimited: Answer(429, "upload_rate_limited"),
 }
 
 # The answers that come from the framework rather than the table.

@@ -20,6 +20,7 @@ from quotes.selectors import momentum_health, momentum_is_down
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -34,10 +35,13 @@ def index(request: HttpRequest) -> HttpResponse:
             )
         except uploads.UploadRejected as rejected:
             form.add_error("file", rejected.message)
+        except uploads.UploadRateLimited as limited:
+            form.add_error("file", limited.message)
+            status = 429
         else:
             return redirect("bulk:preview", upload_id=staged.pk)
     recent = selectors.recent_jobs_for_user(user=request.user)
-    return render(request, "bulk/index.html", {"form": form, "jobs": recent})
+    return render(request, "bulk/index.html", {"form": form, "jobs": recent}, status=status)
 
 
 @require_GET

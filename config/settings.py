@@ -339,6 +339,9 @@ QUOTE_REQUIRE_LOGIN = env.bool("QUOTE_REQUIRE_LOGIN", default=False)
 
 BULK_MAX_UPLOAD_BYTES = env.int("BULK_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=20_000)
+# A user (staff excepted) may upload this many files in any hour (a sliding hour,
+# config.rate_limit), then 429: each file is read in the web request, at a web worker's cost.
+BULK_UPLOADS_PER_HOUR = env.int("BULK_UPLOADS_PER_HOUR", default=30)
 # An owner may retry (or resume) one job this many times an hour: each round can cost a
 # Momentum quote per row and an email.
 BULK_MAX_RETRIES_PER_HOUR = env.int("BULK_MAX_RETRIES_PER_HOUR", default=3)

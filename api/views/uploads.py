@@ -111,7 +111,7 @@ def _column_map(spec: object, *, no_header: bool) -> ColumnMap:
     "/uploads",
     response={
         201: schemas.Upload,
-        **errors.answers(uploads.UploadRejected, errors.BadMapping),
+        **errors.answers(uploads.UploadRejected, errors.BadMapping, uploads.UploadRateLimited),
         **errors.SIGNED_OUT,
         **errors.NO_CSRF,
         **errors.LONG_URL,

@@ -21,6 +21,7 @@ from django.utils import timezone
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.services.rows import create_row_quotes
+from bulk.services.throttling import UploadRateLimited, check_upload_rate
 from bulk.spreadsheets.cells import cell_text, decode_cell, encode_cell
 from bulk.spreadsheets.downloads import download_file_name, neutralise, upload_file_name
 from bulk.spreadsheets.mapping import ColumnMap
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["UploadRejected"]
+__all__ = ["UploadRateLimited", "UploadRejected"]
 
 STAGED_UPLOAD_TTL = timedelta(hours=24)
 PREVIEW_VALID_ROWS = 20
@@ -90,11 +91,13 @@ def stage_upload(
 ) -> StagedUpload:
     """Read and validate an upload and hold the result for its preview.
 
+    Past the user's hourly uploads it raises UploadRateLimited before reading anything.
     Whole-file problems raise UploadRejected and save nothing. A file whose columns can't
     all be found is held as `mapping`, for the user to choose them. The read happens here,
     in the request: every file the limits allow is read in well under a second or two
     (docs/benchmarks.md, "Upload").
     """
+    check_upload_rate(user=user)
     data = _read_within_limit(uploaded_file)
     parsed = parse_upload(
         data,

@@ -170,3 +170,14 @@ def test_an_upload_with_no_valid_row_answers_409_on_submit(api_client, user):
     response = api_client.post(f"{API}/uploads/{staged.pk}/submit")
     assert response.status_code == 409
     assert response.json()["code"] == "nothing_to_submit"
+
+
+def test_uploads_past_the_hourly_limit_answer_429_and_read_nothing(api_client, settings):
+    settings.BULK_UPLOADS_PER_HOUR = 2
+    for _ in range(2):
+        assert post_upload(api_client, xlsx_bytes(ROWS)).status_code == 201
+    response = post_upload(api_client, xlsx_bytes(ROWS))
+    assert response.status_code == 429
+    assert response.json()["code"] == "upload_rate_limited"
+    assert "made 2 uploads in the last hour" in response.json()["detail"]
+    assert StagedUpload.objects.count() == 2
