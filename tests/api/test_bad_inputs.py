@@ -1,11 +1,14 @@
 """Bad inputs on `POST /uploads` and `POST /uploads/{id}/columns`: a 400 with a readable
 detail, never a 500 (run these with DATABASE_URL set to a PostgreSQL database too)."""
 
+import time
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from bulk.models import ColumnMapping, StagedUpload
 from tests.api.conftest import API
+from tests.bulk import hostile_files
 from tests.bulk.bad_files import (
     bad_crc_xlsx,
     corrupt_deflate_xlsx,
@@ -127,3 +130,32 @@ def test_a_formula_for_a_street_is_an_invalid_row_not_an_address(api_client):
     assert body["invalid_rows"][0]["errors"] == [
         'Street address "=HYPERLINK("http://x","y")" is a spreadsheet formula, not an address'
     ]
+
+
+HOSTILE_FILES = {
+    "xlsx-unclosed-tags": (hostile_files.unclosed_tag_xlsx, "s.xlsx"),
+    "ods-rows-repeated-16": (lambda: hostile_files.repeated_rows_ods(16), "s.ods"),
+    "ods-rows-repeated-64": (lambda: hostile_files.repeated_rows_ods(64), "s.ods"),
+    "xls-last-cell": (lambda: xls_bytes([HEADER, GOOD_ROW], far_cell=(65535, 255)), "s.xls"),
+    "xlsx-33-mb-shared-strings": (lambda: hostile_files.huge_shared_strings_xlsx(33), "s.xlsx"),
+}
+
+
+@pytest.mark.parametrize("build", HOSTILE_FILES.values(), ids=HOSTILE_FILES.keys())
+def test_a_hostile_file_answers_400_in_under_2_s(api_client, build):
+    builder, name = build
+    data = builder()
+    start = time.perf_counter()
+    response = post_upload(api_client, data, name)
+    assert time.perf_counter() - start < 2
+    assert response.status_code == 400
+    assert "far more than an address list needs" in response.json()["detail"]
+
+
+def test_a_csv_that_defeats_the_sniffer_answers_in_under_2_s(api_client):
+    data = hostile_files.semicolon_quote_csv()
+    start = time.perf_counter()
+    response = post_upload(api_client, data, "s.csv")
+    assert time.perf_counter() - start < 2
+    # No address columns to be found: the user is asked to choose them.
+    assert (response.status_code, response.json()["status"]) == (201, "mapping")

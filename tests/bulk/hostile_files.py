@@ -4,7 +4,7 @@ seconds (issue 18). Every one must be answered with a clear refusal, at once."""
 import io
 import zipfile
 
-from tests.bulk.conftest import GOOD_ROW, HEADER, csv_bytes, ods_bytes, xlsx_bytes
+from tests.bulk.conftest import GOOD_ROW, HEADER, address_rows, ods_bytes, xlsx_bytes
 
 
 def _replaced(data: bytes, member: str, old: bytes, new: bytes) -> bytes:
@@ -23,11 +23,15 @@ def _replaced(data: bytes, member: str, old: bytes, new: bytes) -> bytes:
 
 
 def unclosed_tag_xlsx() -> bytes:
-    """A sheet whose XML ends in a cell tag of 730 references and no `>` (8.8 KB): patterns
-    that scan to the next `>` from each reference take quadratic time on it."""
-    tag = b'<row r="3"><c ' + b'r="A100000" ' * 730
+    """A sheet whose XML ends, unclosed, in 2,100 bare rows (cells without a reference would
+    make them a 4.4-million-cell grid) then 580 cell tags and no `>`: a pattern that scans
+    to the next `>` from each tag, and back, takes quadratic time on these 19 KB."""
+    tail = b"<row " * 2100 + b'<c r="A100000" ' * 580
     data = xlsx_bytes([HEADER, GOOD_ROW])
-    return _replaced(data, "xl/worksheets/sheet1.xml", b"</sheetData>", tag + b"</sheetData>")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml")
+    cut = sheet[sheet.index(b"</sheetData>") :]
+    return _replaced(data, "xl/worksheets/sheet1.xml", cut, tail)
 
 
 def repeated_rows_ods(columns: int = 64) -> bytes:
@@ -43,8 +47,9 @@ def repeated_rows_ods(columns: int = 64) -> bytes:
 
 
 def semicolon_quote_csv() -> bytes:
-    """65 KB of `;"x`: csv.Sniffer's quote patterns take seconds on a sample this size."""
-    return csv_bytes([HEADER, GOOD_ROW]) + b';"x' * 21_700
+    """65 KB of `;"x` on one line: csv.Sniffer's quote patterns take seconds on a sample
+    this size."""
+    return b';"x' * 21_700
 
 
 def huge_shared_strings_xlsx(megabytes: int) -> bytes:
@@ -77,3 +82,14 @@ def huge_shared_strings_xlsx(megabytes: int) -> bytes:
     with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/sharedStrings.xml", table)
     return buffer.getvalue()
+
+
+def libreoffice_ods(rows: int) -> bytes:
+    """An honest ods of a header and `rows` address rows, ending as LibreOffice saves a
+    sheet: its empty rows to the last, repeated, of 1,024 empty cells each."""
+    tail = (
+        b'<table:table-row table:number-rows-repeated="1048000">'
+        b'<table:table-cell table:number-columns-repeated="1024"/></table:table-row>'
+    )
+    data = ods_bytes([HEADER, *address_rows(rows)])
+    return _replaced(data, "content.xml", b"</table:table>", tail + b"</table:table>")
