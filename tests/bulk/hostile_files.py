@@ -2,9 +2,15 @@
 seconds (issue 18). Every one must be answered with a clear refusal, at once."""
 
 import io
+import json
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 from tests.bulk.conftest import GOOD_ROW, HEADER, address_rows, ods_bytes, xlsx_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _replaced(data: bytes, member: str, old: bytes, new: bytes) -> bytes:
@@ -93,3 +99,18 @@ def libreoffice_ods(rows: int) -> bytes:
     )
     data = ods_bytes([HEADER, *address_rows(rows)])
     return _replaced(data, "content.xml", b"</table:table>", tail + b"</table:table>")
+
+
+def run_probe(script: str, *args: str) -> list:
+    """The JSON a Python `script` prints, run in a fresh interpreter with the test settings:
+    its time and peak memory are its own, not the test run's."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env={"DJANGO_SETTINGS_MODULE": "tests.settings", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    return json.loads(out)
