@@ -208,6 +208,8 @@ def check_xls(data: bytes) -> None:
         kind, length = struct.unpack_from("<HH", stream, pos)
         body = pos + 4
         pos = body + length
+        if pos > len(stream):
+            break  # a truncated record: the reader says what is wrong
         if kind in _CELL_RECORDS and length >= 4:
             row, col = struct.unpack_from("<HH", stream, body)
             max_row, max_col = max(max_row, row + 1), max(max_col, col + 1)

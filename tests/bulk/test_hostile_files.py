@@ -104,3 +104,11 @@ def test_the_hostile_files_together_take_under_2_s_and_50_mb():
     seconds, megabytes = hostile_files.run_probe(PROBE)
     assert seconds < 2
     assert megabytes < 50
+
+
+def test_an_xls_record_longer_than_its_stream_is_refused_as_damaged():
+    data = bytearray(xls_bytes([HEADER, GOOD_ROW]))
+    eof = data.rindex(b"\x0a\x00\x00\x00")  # the sheet's EOF record, then padding
+    data[eof + 2 : eof + 4] = b"\xff\xff"
+    message, _seconds = refusal_and_seconds(bytes(data))
+    assert message == reading.DAMAGED_OR_LOCKED
