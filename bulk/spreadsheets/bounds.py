@@ -162,7 +162,7 @@ _CONTROLS_TO_SPACES = bytes.maketrans(bytes(c for c in range(32) if c not in b"\
 
 
 def _count(value: str | None) -> int:
-    return int(value) if value and value.isdigit() and len(value) < 10 else 1
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 10 else 1
 
 
 def _no_doctype(*args: object) -> None:

@@ -52,6 +52,13 @@ def repeated_rows_ods(columns: int = 64) -> bytes:
     return _replaced(data, "content.xml", b"</table:table>", row + b"</table:table>")
 
 
+def not_a_number_repeat_ods() -> bytes:
+    """An ods whose first row is repeated "²" times: a digit to str.isdigit, not to int."""
+    data = ods_bytes([HEADER, GOOD_ROW])
+    repeated = '<table:table-row table:number-rows-repeated="\u00b2">'.encode()
+    return _replaced(data, "content.xml", b"<table:table-row>", repeated)
+
+
 def semicolon_quote_csv() -> bytes:
     """65 KB of `;"x` on one line: csv.Sniffer's quote patterns take seconds on a sample
     this size."""

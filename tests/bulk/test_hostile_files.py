@@ -112,3 +112,9 @@ def test_an_xls_record_longer_than_its_stream_is_refused_as_damaged():
     data[eof + 2 : eof + 4] = b"\xff\xff"
     message, _seconds = refusal_and_seconds(bytes(data))
     assert message == reading.DAMAGED_OR_LOCKED
+
+
+def test_an_ods_repeat_count_that_is_not_a_number_is_refused_cleanly():
+    data = hostile_files.not_a_number_repeat_ods()
+    message, _seconds = refusal_and_seconds(data)
+    assert message == reading.DAMAGED_OR_LOCKED
