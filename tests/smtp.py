@@ -8,13 +8,47 @@ import threading
 import time
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: SmtpServer
-    timeout = 120
+class SmtpHandler(socketserver.StreamRequestHandler):
+    """One SMTP conversation (EHLO, MAIL, RCPT, DATA, QUIT); a test's server changes how it
+    replies (`reply`) or takes a message (`receive_message`)."""
+
+    name = "test-smtp"
 
     def reply(self, line: str) -> None:
         self.wfile.write(line.encode() + b"\r\n")
         self.wfile.flush()
+
+    def converse(self) -> None:
+        while line := self.rfile.readline():
+            verb = line.decode(errors="replace").strip().split(" ")[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.reply(f"250 {self.name}")
+            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
+                self.reply("250 OK")
+            elif verb == "DATA":
+                self.receive_message()
+            elif verb == "QUIT":
+                self.reply("221 Bye")
+                return
+            else:
+                self.reply("502 Command not implemented")
+
+    def receive_message(self) -> None:
+        self.reply("354 End data with <CR><LF>.<CR><LF>")
+        body = []
+        while True:
+            data = self.rfile.readline()
+            if not data or data in (b".\r\n", b".\n"):
+                break
+            body.append(data)
+        with self.server.lock:
+            self.server.messages.append((time.monotonic(), b"".join(body)))
+        self.reply("250 OK queued")
+
+
+class _Handler(SmtpHandler):
+    server: SmtpServer
+    timeout = 120
 
     def handle(self) -> None:
         server = self.server
@@ -29,31 +63,7 @@ class _Handler(socketserver.StreamRequestHandler):
             # Say nothing more: the client waits on its EHLO until it gives up.
             server.stop.wait(120)
             return
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            verb = line.decode(errors="replace").strip().split(" ")[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self.reply("250 test-smtp")
-            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
-                self.reply("250 OK")
-            elif verb == "DATA":
-                self.reply("354 End data with <CR><LF>.<CR><LF>")
-                body = []
-                while True:
-                    data = self.rfile.readline()
-                    if not data or data in (b".\r\n", b".\n"):
-                        break
-                    body.append(data)
-                with server.lock:
-                    server.messages.append((time.monotonic(), b"".join(body)))
-                self.reply("250 OK queued")
-            elif verb == "QUIT":
-                self.reply("221 Bye")
-                return
-            else:
-                self.reply("502 Command not implemented")
+        self.converse()
 
 
 class SmtpServer(socketserver.ThreadingTCPServer):

@@ -28,6 +28,7 @@ from bulk.services import completion
 from config.mail import EmailDeadlineExceeded
 from tests.factories import UserFactory
 from tests.harness import create_job
+from tests.smtp import SmtpHandler
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -38,8 +39,9 @@ DRIP = 0.1  # the tarpit's seconds between the bytes of a reply
 DATA_PAUSE = 1.6  # the slow server's pause before its answers to DATA and to the message
 
 
-class _Handler(socketserver.StreamRequestHandler):
+class _Handler(SmtpHandler):
     server: HostileSmtp
+    name = "tarpit"
 
     def setup(self) -> None:
         super().setup()
@@ -84,23 +86,8 @@ class _Handler(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         with contextlib.suppress(OSError):  # the client hung up: the deadline cut it
+            self.reply("220 tarpit")
             self.converse()
-
-    def converse(self) -> None:
-        self.reply("220 tarpit")
-        while line := self.rfile.readline():
-            verb = line.decode(errors="replace").strip().split(" ")[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self.reply("250 tarpit")
-            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
-                self.reply("250 OK")
-            elif verb == "DATA":
-                self.receive_message()
-            elif verb == "QUIT":
-                self.reply("221 Bye")
-                return
-            else:
-                self.reply("502 Command not implemented")
 
 
 class HostileSmtp(socketserver.ThreadingTCPServer):
