@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.template.defaultfilters import pluralize
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -10,6 +12,14 @@ from bulk.models import BatchJob, BatchJobEvent, BatchQuote
 from bulk.services import jobs, staff
 
 INLINE_ROWS = 50
+FREE_SLOT_ACTION = "Free Momentum slot (the quote may still be pending at Momentum)"
+FREE_SLOT_WARNING = (
+    "This frees Momentum's one-in-flight slot held by the selected jobs' quotes WITHOUT "
+    "Momentum's answer: those quotes end as unavailable, with every row waiting on them "
+    "(other users' jobs too), and the next quote is submitted while Momentum may still be "
+    "pricing these, so two quotes may be in flight at Momentum. Force-finish and requeue "
+    "never do this. Recorded on each job."
+)
 
 
 class FirstRowsFormSet(BaseInlineFormSet):
@@ -94,6 +104,7 @@ class BatchJobAdmin(admin.ModelAdmin):
         "retry_all_failed_rows",
         "requeue_stuck_rows",
         "force_finish_jobs",
+        "free_momentum_slot",
         "resend_email",
     ]
 
@@ -231,6 +242,29 @@ class BatchJobAdmin(admin.ModelAdmin):
             rows="open rows cancelled",
             changed=lambda before, after, _: after.cancelled_count - before.cancelled_count,
         )
+
+    @admin.action(description=FREE_SLOT_ACTION)
+    def free_momentum_slot(self, request: HttpRequest, queryset: QuerySet):
+        """Only after staff confirm a page that says what it does (staff.free_momentum_slot)."""
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": FREE_SLOT_ACTION,
+                "warning": FREE_SLOT_WARNING,
+                "jobs": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/bulk/free_slot_confirmation.html", context)
+        self._act(
+            request,
+            queryset,
+            staff.free_momentum_slot,
+            verb="Freed Momentum's slot",
+            rows="quotes",
+            changed=lambda before, after, freed: freed,
+        )
+        return None
 
     @admin.action(description="Resend the completion email")
     def resend_email(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -204,7 +204,7 @@ def _take_over(*, quote: Quote, report: SweepReport) -> None:
             logger.warning("quote %s lost its worker; resuming its polling", quote.pk)
             start_chain(quote_id=quote.pk, token=token, resume=True)
             report.resumed.append(quote.pk)
-        elif timezone.now() < lifecycle.submit_give_up_at(quote):
+        elif lifecycle.keeps_submitting(quote):
             # Same idempotency key: Momentum returns the quote if the submit reached it.
             logger.warning("quote %s lost its worker while submitting; retrying", quote.pk)
             start_chain(quote_id=quote.pk, token=token)

@@ -191,6 +191,7 @@ class MomentumClient:
                 status_code=status,
                 retry_after=retry_after,
                 ambiguous=False,
+                code=code,
             )
         if status == 408:
             return MomentumTransientError(

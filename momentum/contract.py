@@ -9,6 +9,9 @@ adapting to the real API's wire format touches this file only.
          "contact": {"name", "email", "phone", "company"}}
         -> 202 {"id", "status"}
         -> 400/422 {"code", "message"}, 401/403, 429 + Retry-After, 5xx
+        A key Momentum accepted is answered with its quote again (202), even while it is
+        pending; 429 "quote_in_flight" means the key made no quote (another one is
+        pending), 429 "busy" that another request of ours is still being served.
     GET /quotes/{id}        Authorization: Bearer <key>
         -> 200 {"id", "status": pending|complete|failed, "mrc", "nrc", "carrier", "message"}
            (mrc and nrc are decimal strings such as "149.00", null until complete)

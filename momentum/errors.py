@@ -5,6 +5,8 @@ into one of them. Each carries a `message` a person can read (staff see it in ad
 see it on a failed row).
 """
 
+from momentum import contract
+
 
 class MomentumError(Exception):
     """Base class: something went wrong talking to Momentum."""
@@ -24,6 +26,10 @@ class MomentumTransientError(MomentumError):
     timed out while waiting for the answer, got a 5xx, or got an answer we could not read):
     retry it with the same idempotency key and keep the slot. It is False when the request
     certainly had no effect (429, connection refused, connect timeout, and every GET).
+
+    `code` is Momentum's error code when it sent one (for a 429: `quote_in_flight`, a
+    quote other than the one under this key is pending; `busy`, another request of ours
+    is being served, such as the submit that timed out; `rate_limited`).
     """
 
     def __init__(
@@ -33,11 +39,24 @@ class MomentumTransientError(MomentumError):
         status_code: int | None = None,
         retry_after: float | None = None,
         ambiguous: bool = False,
+        code: str = "",
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.retry_after = retry_after
         self.ambiguous = ambiguous
+        self.code = code
+
+    @property
+    def busy(self) -> bool:
+        """Momentum answered 429: it is up and asks us to come back later. Not a failure."""
+        return self.status_code == 429
+
+    @property
+    def not_accepted(self) -> bool:
+        """Momentum's answer that the submit made no quote under its key (the contract:
+        a key it accepted is answered with its quote, even while pending)."""
+        return self.status_code == 429 and self.code == contract.CODE_QUOTE_IN_FLIGHT
 
 
 class MomentumRejected(MomentumError):

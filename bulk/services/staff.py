@@ -1,5 +1,6 @@
 """Staff's hand on the line and their repairs: pause and unpause a job, move it to the
-front or the back, requeue stuck rows, force-finish a job, send its email again.
+front or the back, requeue stuck rows, force-finish a job, send its email again, and
+free Momentum's slot (the only path that frees it without Momentum's answer).
 
 The engine serves open jobs in `BatchJob.objects.in_service_order()`: unpaused jobs, the
 highest `priority` first, round-robin among jobs of one priority. Every action is
@@ -18,6 +19,7 @@ from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import OPEN_ROW_STATUSES, claim_email, finish_job_if_done
 from bulk.services.jobs import JobActionRefused, record_event
 from bulk.services.notices import tell_owner
+from bulk.services.rows import record_row_result
 from config.celery import wake_engine
 from quotes.models import Quote
 from quotes.outcomes import Kind, Outcome
@@ -26,6 +28,9 @@ from quotes.services.lifecycle import finish_quote
 
 REQUEUED_MESSAGE = "Requeued by staff."
 STOPPED_MESSAGE = "Stopped by staff."
+SLOT_FREED_MESSAGE = (
+    "Staff freed Momentum's slot before Momentum answered; this quote could not be completed."
+)
 
 
 def _open_job(job: BatchJob) -> BatchJob:
@@ -94,18 +99,12 @@ def move_job_to_back(*, job: BatchJob, by) -> BatchJob:
 # --- Repairs ------------------------------------------------------------------------------
 
 
-def _abandon(quote_id: int, message: str) -> None:
-    """Give up a quote that holds the slot: its upstream quote is abandoned, the slot freed."""
-    finish_quote(
-        quote_id=quote_id,
-        outcome=Outcome.failed(message, kind=Kind.UNAVAILABLE, abandoned=True),
-    )
-
-
 @transaction.atomic
 def requeue_stuck_rows(*, job: BatchJob, by) -> int:
     """Put rows stuck in `processing` without a live quote back in line, each to get a new
-    quote when its turn comes."""
+    quote when its turn comes. A quote holding the slot whose worker died is left to the
+    sweeper, which polls it on: it keeps its slot, and the rows of other jobs waiting on
+    it, until Momentum answers."""
     now = timezone.now()
     stuck = list(
         job.rows.filter(status=BatchQuote.Status.PROCESSING)
@@ -116,9 +115,6 @@ def requeue_stuck_rows(*, job: BatchJob, by) -> int:
         )
         .values_list("pk", "quote_id", "quote__status")
     )
-    for _, quote_id, status in stuck:
-        if status in Quote.SLOT_STATUSES:
-            _abandon(quote_id, REQUEUED_MESSAGE)
     withdraw_quotes(
         quote_ids=[quote_id for _, quote_id, status in stuck if status not in Quote.SLOT_STATUSES],
         message=REQUEUED_MESSAGE,
@@ -141,17 +137,13 @@ def requeue_stuck_rows(*, job: BatchJob, by) -> int:
 
 @transaction.atomic
 def force_finish_job(*, job: BatchJob, by) -> BatchJob:
-    """End a job now: rows not yet quoted are cancelled, a quote of its holding the slot
-    is abandoned, the job is marked finished and its owner told."""
+    """End a job now: its open rows are cancelled, the job is marked finished and its
+    owner told. A quote of its that Momentum is pricing keeps its slot and is polled on
+    until Momentum answers; the rows of other jobs waiting on it get that answer."""
     job = BatchJob.objects.select_for_update().get(pk=job.pk)
     if job.finished_at is not None:
         raise JobActionRefused("This job has already finished.")
     now = timezone.now()
-    holding = job.rows.filter(
-        status__in=OPEN_ROW_STATUSES, quote__status__in=Quote.SLOT_STATUSES
-    ).values_list("quote_id", flat=True)
-    for quote_id in list(holding):
-        _abandon(quote_id, STOPPED_MESSAGE)
     cancelled = job.rows.filter(status__in=OPEN_ROW_STATUSES).update(
         status=BatchQuote.Status.CANCELLED, error_message=STOPPED_MESSAGE, finished_at=now
     )
@@ -161,6 +153,35 @@ def force_finish_job(*, job: BatchJob, by) -> BatchJob:
     tell_owner(job=job, action="force_finish", by=by)
     job.refresh_from_db()
     return job
+
+
+@transaction.atomic
+def free_momentum_slot(*, job: BatchJob, by) -> int:
+    """The one path that frees Momentum's slot without its answer: the quotes of this
+    job's rows that hold it end as unavailable (abandoned, recorded for staff), with
+    their rows and the rows waiting on them, and the next quote may be submitted while
+    Momentum may still price these. How many quotes were freed."""
+    holding = list(
+        Quote.objects.filter(
+            pk__in=job.rows.values("quote_id"), status__in=Quote.SLOT_STATUSES
+        ).values_list("pk", flat=True)
+    )
+    outcome = Outcome.failed(SLOT_FREED_MESSAGE, kind=Kind.UNAVAILABLE, abandoned=True)
+    freed = 0
+    for quote_id in holding:
+        if finish_quote(quote_id=quote_id, outcome=outcome):
+            record_row_result(quote_id=quote_id, outcome=outcome)
+            freed += 1
+    record_event(
+        job=job,
+        action="free_slot",
+        actor=by,
+        detail=f"Momentum slot freed from {freed} quote{'s' if freed != 1 else ''} "
+        f"{holding} (the quote may still be pending at Momentum)",
+    )
+    if freed:
+        wake_engine()
+    return freed
 
 
 @transaction.atomic

@@ -47,9 +47,15 @@ def note_momentum_success() -> None:
 
 
 def note_momentum_failure(*, error: MomentumError) -> bool:
-    """Count a transient failure; past MOMENTUM_DOWN_AFTER pause the engine. True if paused."""
+    """Count a transient failure; past MOMENTUM_DOWN_AFTER pause the engine. True if paused.
+
+    A 429 is no failure: Momentum answered, asking us to come back later (often our own
+    retry of a call that timed out, refused while the first is still served). It is
+    counted for /metrics only, and the caller waits its Retry-After."""
     get_health()
     count_momentum_error(error=error)
+    if getattr(error, "busy", False):
+        return False
     with transaction.atomic():
         MomentumHealth.objects.filter(pk=1).update(
             consecutive_failures=F("consecutive_failures") + 1,

@@ -7,8 +7,10 @@ strings them together. The rules (DESIGN.md, invariants 1, 3, 5, 6, 7 and 9):
 
 - A quote holds a slot while it is `submitting`, `in_flight` or `overdue`; the database
   refuses a second holder of a slot, whatever the workers do. The slot belongs to the
-  upstream quote: it is given back when Momentum ends the quote, when Momentum certainly
-  never took it, or when MOMENTUM_ABANDON_AFTER has passed (recorded in `abandoned_at`).
+  upstream quote: it is given back only on Momentum's answer (it ended the quote, or it
+  certainly never took it), or by the one staff action that frees it regardless
+  (recorded in `abandoned_at`). A submit with no clear answer keeps it like an accepted
+  one until a replay under the same key gets Momentum's answer.
 - The worker run that owns a quote holds a lease (a token and an expiry) and renews it
   before and after every HTTP call and while it sleeps; settings refuse a lease shorter
   than one call. A lease left to expire means the holder died: the sweeper takes over,
@@ -134,17 +136,19 @@ def _back_in_line(*, quote_id: int, token: str, gave_up: bool = False) -> Result
     return Result(Step.BACK_IN_LINE if released else Step.LOST)
 
 
-def _submit_margin() -> timedelta:
-    return timedelta(seconds=min(60.0, settings.MOMENTUM_QUOTE_TIMEOUT / 5))
-
-
-def submit_give_up_at(quote: Quote) -> datetime:
-    """When submit retries stop. A submit that may have reached Momentum (ambiguous) keeps
-    the slot until a quote it made would have finished: the quote deadline and a margin."""
+def submit_give_up_at(quote: Quote) -> datetime | None:
+    """When submit retries stop; None for never. A submit that may have reached Momentum
+    (ambiguous) keeps the slot like an accepted one, retried under the same key until
+    Momentum answers: with the quote it made, a refusal, or that the key made none."""
     if quote.submit_ambiguous:
-        timeout = timedelta(seconds=settings.MOMENTUM_QUOTE_TIMEOUT)
-        return quote.claimed_at + timeout + _submit_margin()
+        return None
     return quote.deadline_at
+
+
+def keeps_submitting(quote: Quote) -> bool:
+    """Whether a submitting quote is still retried (the sweeper asks, taking one over)."""
+    give_up_at = submit_give_up_at(quote)
+    return give_up_at is None or timezone.now() < give_up_at
 
 
 def give_up_submit(*, quote_id: int, token: str) -> Result:
@@ -177,17 +181,20 @@ def _after_submit_error(
     if error.ambiguous and not quote.submit_ambiguous:
         quote.submit_ambiguous = True
         Quote.objects.filter(pk=quote.pk).update(submit_ambiguous=True)
-    if error.status_code == 429 and not quote.submit_ambiguous:
-        # Not accepted: Momentum has a quote in flight. Give the slot back, come back later.
+    if error.busy and (not quote.submit_ambiguous or error.not_accepted):
+        # Momentum's answer: this key made no quote (another is in flight). Give the
+        # slot back, come back later with the same key.
         pause_momentum(seconds=error.retry_after or settings.MOMENTUM_POLL_INTERVAL)
         return _back_in_line(quote_id=quote.pk, token=token)
+    # A 429 "busy" to our own same-key retry is no failure (health counts it so).
     paused = note_momentum_failure(error=error)
     if paused and not quote.submit_ambiguous:
         return _back_in_line(quote_id=quote.pk, token=token)
     delay = backoff_delay(
         attempt, base=settings.MOMENTUM_RETRY_BASE, cap=60.0, retry_after=error.retry_after
     )
-    if timezone.now() + timedelta(seconds=delay) >= submit_give_up_at(quote):
+    give_up_at = submit_give_up_at(quote)
+    if give_up_at is not None and timezone.now() + timedelta(seconds=delay) >= give_up_at:
         return give_up_submit(quote_id=quote.pk, token=token)
     logger.info("submit of quote %s failed (%s); retrying in %.2f s", quote.pk, error, delay)
     if not wait(quote_id=quote.pk, token=token, seconds=delay):

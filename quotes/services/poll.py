@@ -3,8 +3,7 @@
 Polls go where recent quotes were priced (`quotes.services.polling` places them). The
 run ends in one of these exits, each a `Result`:
 
-- FINISHED: Momentum ended the quote (a price or a refusal), or it was abandoned
-  MOMENTUM_ABANDON_AFTER after the submit;
+- FINISHED: Momentum ended the quote (a price or a refusal);
 - OVERDUE: our deadline passed while Momentum still prices it (the caller marks it timed
   out and polls on: the slot belongs to the upstream quote);
 - RESUBMIT: Momentum has no such quote; it is submitted again under a new key;
@@ -12,7 +11,8 @@ run ends in one of these exits, each a `Result`:
 - LOST: another run owns the quote now, or it ended.
 
 While Momentum cannot be reached the quote keeps its slot and polling backs off: only
-Momentum's answer ends it.
+Momentum's answer ends it, also past MOMENTUM_ABANDON_AFTER (staff are told) and after
+staff ended the rows waiting on it (force-finish, requeue).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from momentum.errors import (
 )
 from quotes import selectors
 from quotes.models import Quote
-from quotes.outcomes import LOST_MESSAGE, Kind, Outcome, abandoned_message, span
+from quotes.outcomes import LOST_MESSAGE, Kind, Outcome, span
 from quotes.services import polling
 from quotes.services.health import (
     note_momentum_failure,
@@ -67,6 +67,8 @@ class _Run:
     last_pending: float = 0.0
     # Transient errors in a row, for the backoff.
     failures: int = 0
+    # Staff were told the quote outlived MOMENTUM_ABANDON_AFTER.
+    told_staff: bool = False
 
     def since_submit(self) -> float:
         return (timezone.now() - self.quote.submitted_at).total_seconds()
@@ -94,8 +96,6 @@ def poll_quote(*, quote_id: int, token: str) -> Result:
         if not renew_lease(quote_id=quote_id, token=token):
             return Result(Step.LOST)
         delay = _within_limits(run=run, delay=answer)
-        if isinstance(delay, Result):
-            return delay
 
 
 def _start(*, quote: Quote, token: str) -> tuple[_Run, float]:
@@ -151,15 +151,22 @@ def _ended(*, run: _Run, answer: QuoteStatus) -> Outcome:
     return replace(outcome, pricing_low=run.last_pending, pricing_high=run.since_submit())
 
 
-def _within_limits(*, run: _Run, delay: float) -> Result | float:
-    """Abandon the quote once MOMENTUM_ABANDON_AFTER has passed; otherwise the delay to the
-    next poll, never past that limit, nor past our deadline (ask once more right at the
-    deadline, not an interval after it)."""
+def _within_limits(*, run: _Run, delay: float) -> float:
+    """The delay to the next poll, never past our deadline (ask once more right at the
+    deadline, not an interval after it). Past MOMENTUM_ABANDON_AFTER the quote's rows
+    have long ended (timed out); staff are told once, and polling goes on: the slot is
+    Momentum's until it answers (only staff's "Free Momentum slot" gives it up)."""
     now = timezone.now()
     abandon_at = run.quote.submitted_at + timedelta(seconds=settings.MOMENTUM_ABANDON_AFTER)
-    if now >= abandon_at:
-        return _abandoned(run.quote)
-    delay = min(delay, (abandon_at - now).total_seconds())
+    if now >= abandon_at and not run.told_staff:
+        run.told_staff = True
+        logger.error(
+            "quote %s (Momentum %s) still pending after %s; it keeps its slot until "
+            "Momentum answers",
+            run.quote.pk,
+            run.quote.momentum_quote_id,
+            span(settings.MOMENTUM_ABANDON_AFTER),
+        )
     if not run.overdue and run.quote.deadline_at > now:
         delay = min(delay, (run.quote.deadline_at - now).total_seconds())
     return delay
@@ -193,17 +200,6 @@ def _forgotten(*, quote: Quote, token: str) -> Result:
         lease_expires_at=lease_until(now),
     )
     return Result(Step.RESUBMIT if moved else Step.LOST)
-
-
-def _abandoned(quote: Quote) -> Result:
-    logger.error(
-        "quote %s (Momentum %s) still not ended after %s; releasing its slot",
-        quote.pk,
-        quote.momentum_quote_id,
-        span(settings.MOMENTUM_ABANDON_AFTER),
-    )
-    kind = Kind.TIMED_OUT if quote.status == Quote.Status.OVERDUE else Kind.UNAVAILABLE
-    return Result(Step.FINISHED, Outcome.failed(abandoned_message(), kind=kind, abandoned=True))
 
 
 def _poll_plan(interval: float) -> list[float]:
