@@ -71,7 +71,9 @@ def test_staff_requeue_a_row_stuck_with_a_dead_quote(admin_client_for, user):
     run_action(admin_client_for, "requeue_stuck_rows", job)
     row = job.rows.get()
     assert row.status == BatchQuote.Status.PENDING
-    assert not Quote.objects.holding_slot().exists()
+    assert row.quote is None
+    # The quote keeps its slot: the sweeper takes it over (it may be at Momentum).
+    assert list(Quote.objects.holding_slot().values_list("pk", flat=True)) == [quote.pk]
 
 
 @pytest.mark.django_db
@@ -82,7 +84,30 @@ def test_staff_force_finish_a_job(admin_client_for, user):
     job.refresh_from_db()
     assert job.finished_at is not None
     assert not job.rows.filter(status__in=["pending", "processing"]).exists()
+    # The quote being submitted keeps its slot until Momentum answers.
+    assert Quote.objects.holding_slot().count() == 1
+
+
+@pytest.mark.django_db
+def test_freeing_the_slot_says_what_it_does_and_is_recorded(admin_client_for, user):
+    job = create_job(user=user, rows=2)
+    quote = engine.dispatch_next()
+    page = run_action(admin_client_for, "free_momentum_slot", job).content.decode()
+    assert "may still be" in page
+    assert "two quotes may be in flight" in page
+    # Not confirmed yet: nothing changed.
+    assert Quote.objects.holding_slot().count() == 1
+    admin_client_for.post(
+        reverse("admin:bulk_batchjob_changelist"),
+        {"action": "free_momentum_slot", "_selected_action": [job.pk], "confirm": "yes"},
+    )
     assert not Quote.objects.holding_slot().exists()
+    quote.refresh_from_db()
+    assert quote.abandoned_at is not None
+    row = job.rows.get(quote=quote)
+    assert row.status == BatchQuote.Status.FAILED
+    assert "freed Momentum's slot" in row.error_message
+    assert job.events.filter(action="free_slot", detail__contains="may still be").exists()
 
 
 @pytest.mark.django_db

@@ -4,6 +4,8 @@ Each alert opens once (one email to ADMINS) and ends once (one more), with the o
 running in beat beside the sweepers, as in production.
 """
 
+import time
+
 import pytest
 from django.utils import timezone
 
@@ -122,21 +124,31 @@ def test_a_job_with_every_row_failed_alerts_then_resolves_when_quotes_are_priced
     assert_once_and_ended_once(alerting, Kind.JOB_ALL_FAILED, "every row failed")
 
 
-def test_a_slot_released_by_abandonment_alerts_then_resolves(alerting, sandbox):
+def test_a_slot_freed_by_staff_alerts_then_resolves(alerting, sandbox):
     # Momentum keeps the quote pending past our deadline and MOMENTUM_ABANDON_AFTER: the
-    # engine releases the slot (Quote.abandoned_at) and the checks alert staff.
+    # engine keeps its slot; staff free it (Quote.abandoned_at) and the checks alert.
     alerting.env.update(MOMENTUM_QUOTE_TIMEOUT="1", MOMENTUM_ABANDON_AFTER="2")
     sandbox.config.delay_min = sandbox.config.delay_max = 60.0
     alerting.start()
     stuck = create_job(user=UserFactory(), rows=1)
     wait_until(
+        lambda: Quote.objects.filter(status=Quote.Status.OVERDUE).exists(),
+        timeout=60,
+        what="the quote past our deadline\n" + alerting.logs(),
+    )
+    time.sleep(2)
+    held = Quote.objects.get(batch_row__batch_job=stuck)
+    assert held.status == Quote.Status.OVERDUE
+    assert held.momentum_slot is not None
+    assert staff.free_momentum_slot(job=stuck, by=UserFactory(is_staff=True)) == 1
+    wait_until(
         lambda: incident_opened(Kind.SLOT_ABANDONED),
         timeout=60,
         what="the abandonment alert\n" + alerting.logs(),
     )
-    abandoned = Quote.objects.get(batch_row__batch_job=stuck)
-    assert abandoned.abandoned_at is not None
-    assert Incident.objects.get(kind=Kind.SLOT_ABANDONED).key == str(abandoned.pk)
+    held.refresh_from_db()
+    assert held.abandoned_at is not None
+    assert Incident.objects.get(kind=Kind.SLOT_ABANDONED).key == str(held.pk)
     # Momentum takes the next quote: the line moves again.
     sandbox.config.delay_min = sandbox.config.delay_max = 0.1
     fine = create_job(user=UserFactory(), rows=1)
