@@ -285,11 +285,12 @@ QUOTE_REUSE_DAYS = env.int("QUOTE_REUSE_DAYS", default=30)
 # A quote not priced this many seconds after Momentum accepted it fails as timed out.
 MOMENTUM_QUOTE_TIMEOUT = env.float("MOMENTUM_QUOTE_TIMEOUT", default=300.0)
 # Submit retries (before Momentum accepts a quote) stop after this many seconds; the quote
-# goes back in line with the same idempotency key (up to MOMENTUM_MAX_ROUNDS times).
+# goes back in line with the same idempotency key (up to MOMENTUM_MAX_ROUNDS times). Not
+# after a submit with no clear answer: that one keeps the slot until Momentum answers.
 MOMENTUM_SUBMIT_TIMEOUT = env.float("MOMENTUM_SUBMIT_TIMEOUT", default=120.0)
 # The slot belongs to the upstream quote: a timed-out quote keeps it while Momentum still
-# reports it pending, and we poll on. After this many seconds from the accepted submit we
-# give it up anyway (recorded on the quote as abandoned, for staff).
+# reports it pending, and we poll on. After this many seconds from the accepted submit
+# staff are told (an ERROR in the log); the slot is still kept until Momentum answers.
 MOMENTUM_ABANDON_AFTER = env.float("MOMENTUM_ABANDON_AFTER", default=1800.0)
 # A quote goes back in line after a submit that never got a definite answer, or is
 # submitted again after Momentum forgot it (404), at most this many times; then it fails

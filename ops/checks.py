@@ -123,10 +123,10 @@ class SlotAbandoned(Check):
     kind = Incident.Kind.SLOT_ABANDONED
     reopens = False
     what_to_do = (
-        "Momentum kept a quote pending past MOMENTUM_ABANDON_AFTER, so the engine released "
-        "its slot; Momentum may still refuse new quotes (429) while it keeps that one. "
-        "Ask Momentum about the quote id below. The row was failed as timed out; its owner "
-        "can retry it."
+        "Staff freed the slot of a quote Momentum still had pending (admin's \"Free Momentum "
+        'slot"); Momentum may still refuse new quotes (429) while it keeps that one. '
+        "Ask Momentum about the quote id below. Its rows failed; their owners can retry "
+        "them."
     )
 
     def find(self, now):

@@ -157,7 +157,7 @@ class Quote(models.Model):
     timed_out_at = models.DateTimeField(null=True, blank=True)
     # When Momentum answered for a quote that had already timed out (its late price).
     late_result_at = models.DateTimeField(null=True, blank=True)
-    # When we gave the slot up without Momentum ending the quote (MOMENTUM_ABANDON_AFTER).
+    # When staff freed the slot without Momentum ending the quote ("Free Momentum slot").
     abandoned_at = models.DateTimeField(null=True, blank=True)
 
     objects = QuoteQuerySet.as_manager()
