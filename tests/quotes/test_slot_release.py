@@ -83,6 +83,8 @@ def test_a_replay_momentum_answers_quote_in_flight_gives_the_slot_back_with_its_
         None,
         key,
     )
+    # Momentum's answer, not a give-up after retries (no round counted).
+    assert quote.give_ups == 0
 
 
 @pytest.mark.django_db
