@@ -221,6 +221,10 @@ def submit_quote(*, quote_id: int, token: str) -> Result:
             result = Result(Step.FINISHED, Outcome.failed(error.message, kind=Kind.REJECTED))
         except MomentumConfigurationError as error:
             stop_for_configuration(error=error)
+            if quote.submit_ambiguous:
+                # It may be at Momentum: it keeps the slot; once staff fix the key the
+                # sweeper replays the same key.
+                return Result(Step.STOPPED)
             result = _back_in_line(quote_id=quote_id, token=token)
             result = Result(Step.STOPPED if result.step == Step.BACK_IN_LINE else Step.LOST)
         except MomentumTransientError as error:

@@ -104,3 +104,15 @@ def test_past_the_abandon_time_polling_goes_on_until_momentum_answers(momentum, 
     assert result.outcome.kind == Kind.PRICED
     quote.refresh_from_db()
     assert timezone.now() - quote.submitted_at > timedelta(seconds=1.4)
+
+
+@pytest.mark.django_db
+def test_a_refused_key_on_a_replay_keeps_the_slot_for_the_sweeper(momentum, settings):
+    settings.MOMENTUM_API_KEY = "wrong-key"
+    quote = QuoteFactory()
+    token = claim(quote)
+    Quote.objects.filter(pk=quote.pk).update(submit_ambiguous=True)
+    assert lifecycle.submit_quote(quote_id=quote.pk, token=token).step == Step.STOPPED
+    quote.refresh_from_db()
+    assert (quote.status, quote.momentum_slot) == (Quote.Status.SUBMITTING, 0)
+    assert lifecycle.keeps_submitting(quote)
