@@ -134,11 +134,19 @@ def test_an_unavailable_result_is_never_reused_but_no_coverage_is(engine, sandbo
     )
     wait_until(lambda: job_finished(rejected), timeout=60, what=engine.logs())
     assert rejected.rows.get().failure == BatchQuote.Failure.REJECTED
-    sandbox.config.rate_500 = 1.0
+    # Momentum forgets the quote (MOMENTUM_MAX_ROUNDS 1): "Momentum unavailable". (A
+    # submit answered 5xx may be at Momentum: it keeps its slot until Momentum answers.)
+    sandbox.config.delay_min = sandbox.config.delay_max = 1.5
     down = create_job(user=user, rows=1, street_for=streets("Stout"))
+    wait_until(
+        lambda: Quote.objects.filter(status=Quote.Status.IN_FLIGHT).exists(),
+        timeout=30,
+        what="the quote in flight",
+    )
+    sandbox.reset()
     wait_until(lambda: job_finished(down), timeout=60, what=engine.logs())
     assert down.rows.get().failure == BatchQuote.Failure.UNAVAILABLE
-    sandbox.config.rate_500 = 0.0
+    sandbox.config.delay_min = sandbox.config.delay_max = 0.1
     created = sandbox.stats()["quotes_created"]
 
     again = create_job(user=user, rows=1, street_for=streets("Stout"))
