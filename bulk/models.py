@@ -62,6 +62,8 @@ class BatchJob(models.Model):
     processed_count = models.PositiveIntegerField(default=0)
     success_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
+    # Of the failed rows: no carrier serves the address (Momentum's answer, not an error).
+    no_coverage_count = models.PositiveIntegerField(default=0)
     cancelled_count = models.PositiveIntegerField(default=0)
     # Of the processed rows: answered from a recent identical quote, or from a quote
     # another row had in flight for the same address (no Momentum quote of their own).
@@ -126,6 +128,11 @@ class BatchJob(models.Model):
         return self.paused_at is not None and not self.is_finished
 
     @property
+    def other_failed_count(self) -> int:
+        """Failed rows other than no coverage: what the pages call "Failed"."""
+        return self.failed_count - self.no_coverage_count
+
+    @property
     def pending_count(self) -> int:
         return self.total_count - self.processed_count - self.cancelled_count
 
@@ -165,6 +172,11 @@ class BatchQuoteQuerySet(models.QuerySet):
     def terminal(self) -> "BatchQuoteQuerySet":
         return self.filter(status__in=BatchQuote.TERMINAL_STATUSES)
 
+    def retryable(self) -> "BatchQuoteQuerySet":
+        """Failed rows a retry may change: not Momentum's answer about the address."""
+        failed = self.filter(status=BatchQuote.Status.FAILED)
+        return failed.exclude(failure__in=BatchQuote.PERMANENT_FAILURES)
+
 
 class BatchQuote(models.Model):
     """One valid row of an upload; row_number is the row the user sees in the sheet."""
@@ -177,14 +189,15 @@ class BatchQuote(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     class Failure(models.TextChoices):
-        # Momentum's answer about the address (no coverage, invalid): a retry repeats it.
-        REJECTED = "rejected", "Not quotable"
+        # Momentum's answers about the address: a retry repeats them.
+        NO_COVERAGE = "no_coverage", "No coverage"
+        REJECTED = "rejected", "Rejected"
         # Ours or Momentum's time ran out, or Momentum could not be reached: a retry may work.
         TIMED_OUT = "timed_out", "Timed out"
-        UNAVAILABLE = "unavailable", "Momentum unavailable"
+        UNAVAILABLE = "unavailable", "Unavailable"
 
     TERMINAL_STATUSES = (Status.COMPLETE, Status.FAILED, Status.CANCELLED)
-    RETRYABLE_FAILURES = (Failure.TIMED_OUT, Failure.UNAVAILABLE)
+    PERMANENT_FAILURES = (Failure.NO_COVERAGE, Failure.REJECTED)
 
     batch_job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="rows")
     quote = models.OneToOneField(
@@ -227,6 +240,14 @@ class BatchQuote(models.Model):
 
     def __str__(self) -> str:
         return f"Row {self.row_number} of job {self.batch_job_id}"
+
+    @property
+    def outcome(self) -> str:
+        """What the row came to, as the pages, email, API and results name it."""
+        if self.status == self.Status.FAILED:
+            return self.get_failure_display() or "Failed"  # failed before `failure` existed
+        named = {self.Status.COMPLETE: "Priced", self.Status.PROCESSING: "In flight"}
+        return named.get(self.status) or self.get_status_display()
 
 
 class BatchJobEvent(models.Model):

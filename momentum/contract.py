@@ -13,8 +13,10 @@ adapting to the real API's wire format touches this file only.
         pending; 429 "quote_in_flight" means the key made no quote (another one is
         pending), 429 "busy" that another request of ours is still being served.
     GET /quotes/{id}        Authorization: Bearer <key>
-        -> 200 {"id", "status": pending|complete|failed, "mrc", "nrc", "carrier", "message"}
-           (mrc and nrc are decimal strings such as "149.00", null until complete)
+        -> 200 {"id", "status": pending|complete|failed, "mrc", "nrc", "carrier", "message",
+                "code"}
+           (mrc and nrc are decimal strings such as "149.00", null until complete; a failed
+           quote's "code" says why, "no_coverage" when no carrier serves the address)
         -> 404 {"code": "not_found", "message"}
 """
 
@@ -93,6 +95,8 @@ class QuoteStatus:
     message: str
     retry_after: float | None
     raw: dict = field(compare=False)
+    # Why a failed quote failed (CODE_NO_COVERAGE, ...); "" when Momentum does not say.
+    code: str = ""
 
     @property
     def is_pending(self) -> bool:
@@ -108,6 +112,11 @@ class QuoteStatus:
     def is_failed(self) -> bool:
         """Momentum could not price it (for example no coverage); `message` says why."""
         return self.status == STATUS_FAILED
+
+    @property
+    def is_no_coverage(self) -> bool:
+        """Failed because no carrier serves the address: an answer about the address."""
+        return self.is_failed and self.code == CODE_NO_COVERAGE
 
 
 # --- Requests -------------------------------------------------------------------------
@@ -196,6 +205,7 @@ def quote_body(
     nrc: Decimal | None = None,
     carrier: str = "",
     message: str = "",
+    code: str = "",
 ) -> dict[str, Any]:
     """The JSON body of a 200 answer to GET /quotes/{id}."""
     return {
@@ -205,6 +215,7 @@ def quote_body(
         "nrc": None if nrc is None else f"{nrc:.2f}",
         "carrier": carrier,
         "message": message,
+        "code": code,
     }
 
 
@@ -231,6 +242,7 @@ def parse_quote(data: Any, *, raw: dict, retry_after: float | None = None) -> Qu
         message=_optional_string(data, "message"),
         retry_after=retry_after,
         raw=raw,
+        code=_optional_string(data, "code"),
     )
 
 

@@ -33,7 +33,8 @@ def _new_idempotency_key() -> str:
 
 # Answers Momentum gave that hold for a while (see QuoteQuerySet.reusable).
 REUSABLE = Q(taken_from__isnull=True) & (
-    Q(status="complete") | Q(status="failed", outcome_kind="rejected", timed_out_at__isnull=True)
+    Q(status="complete")
+    | Q(status="failed", outcome_kind__in=("rejected", "no_coverage"), timed_out_at__isnull=True)
 )
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from momentum.client import QuoteStatus
+from momentum.contract import CODE_NO_COVERAGE
 from quotes.models import Quote
 
 TIMED_OUT_MESSAGE = "Momentum did not price this address within {span}; the quote timed out."
@@ -27,10 +28,24 @@ class Kind(enum.StrEnum):
     """How a quote ended, for what may be retried and reused."""
 
     PRICED = "priced"
-    # Momentum's answer about the address (no coverage, invalid): final.
+    # Momentum's answers about the address: final, and reused like a price.
+    # No carrier serves it (a failed quote, or a refused submit, coded "no_coverage").
+    NO_COVERAGE = "no_coverage"
+    # Refused for another reason (not a valid address, no such product).
     REJECTED = "rejected"
+    # Ours or Momentum's time ran out, or Momentum could not be reached: a retry may work.
     TIMED_OUT = "timed_out"
     UNAVAILABLE = "unavailable"
+
+
+# Kinds a retry repeats (Momentum's answer about the address), and the rest.
+PERMANENT_KINDS = (Kind.NO_COVERAGE, Kind.REJECTED)
+RETRYABLE_KINDS = (Kind.TIMED_OUT, Kind.UNAVAILABLE)
+
+
+def refusal_kind(code: str) -> Kind:
+    """The kind of an outcome Momentum refused with error `code` (on submit or poll)."""
+    return Kind.NO_COVERAGE if code == CODE_NO_COVERAGE else Kind.REJECTED
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,7 @@ class Outcome:
             )
         return cls(
             status=Quote.Status.FAILED,
-            kind=Kind.REJECTED,
+            kind=Kind.NO_COVERAGE if result.is_no_coverage else Kind.REJECTED,
             message=result.message or NOT_PRICED_MESSAGE,
             raw=result.raw,
         )
@@ -80,6 +95,10 @@ class Outcome:
     @property
     def priced(self) -> bool:
         return self.status == Quote.Status.COMPLETE
+
+    @property
+    def no_coverage(self) -> bool:
+        return not self.priced and self.kind == Kind.NO_COVERAGE
 
     def to_dict(self) -> dict:
         return asdict(self)

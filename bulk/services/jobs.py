@@ -126,16 +126,17 @@ def retry_failed_rows(*, job: BatchJob, by, include_permanent: bool = False) -> 
         raise JobActionRefused("Resume the cancelled job first, then retry its failed rows.")
     failed = job.rows.filter(status=BatchQuote.Status.FAILED)
     if not include_permanent:
-        failed = failed.exclude(failure=BatchQuote.Failure.REJECTED)
+        failed = job.rows.retryable()
     if not failed.exists():
         kept = job.rows.filter(status=BatchQuote.Status.FAILED).count()
         raise NothingToDo(
             f"None of this job's {kept} failed rows would change on a retry: Momentum "
-            "rejected those addresses (no coverage or not a valid address)."
+            "answered about those addresses (no coverage or not a valid address)."
             if kept
             else "This job has no failed rows to retry."
         )
     _check_retry_rate(job=job, by=by)
+    no_coverage = failed.filter(failure=BatchQuote.Failure.NO_COVERAGE).count()
     retried = failed.update(
         status=BatchQuote.Status.PENDING,
         error_message="",
@@ -145,7 +146,7 @@ def retry_failed_rows(*, job: BatchJob, by, include_permanent: bool = False) -> 
         started_at=None,
         finished_at=None,
     )
-    count_results(job_id=job.pk, failed=-retried)
+    count_results(job_id=job.pk, failed=-retried, no_coverage=-no_coverage)
     _reopen(job=job)
     action = "retry_all" if include_permanent else "retry_failed"
     record_event(job=job, action=action, actor=by, detail=f"{retried} rows retried")

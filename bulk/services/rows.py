@@ -11,6 +11,7 @@ its quote, the counters and the job's end commit together.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,6 +43,7 @@ ROWS_SETTLED_PER_TURN = 200
 
 # How an outcome's kind is kept on a failed row (what a retry may change).
 FAILURE_FOR_KIND = {
+    Kind.NO_COVERAGE: BatchQuote.Failure.NO_COVERAGE,
     Kind.REJECTED: BatchQuote.Failure.REJECTED,
     Kind.TIMED_OUT: BatchQuote.Failure.TIMED_OUT,
     Kind.UNAVAILABLE: BatchQuote.Failure.UNAVAILABLE,
@@ -77,21 +79,32 @@ def row_result(outcome: Outcome, *, now: datetime) -> dict:
 
 
 def count_results(
-    *, job_id: int, succeeded: int = 0, failed: int = 0, reused: int = 0, shared: int = 0
+    *,
+    job_id: int,
+    succeeded: int = 0,
+    failed: int = 0,
+    no_coverage: int = 0,
+    reused: int = 0,
+    shared: int = 0,
 ) -> None:
     """Move a job's counters by rows that reached a result (negative: left one), so that
-    processed == succeeded + failed at every commit (invariant 2)."""
+    processed == succeeded + failed at every commit (invariant 2); `no_coverage` counts
+    the failed rows among them that no carrier serves."""
     BatchJob.objects.filter(pk=job_id).update(
         processed_count=F("processed_count") + succeeded + failed,
         success_count=F("success_count") + succeeded,
         failed_count=F("failed_count") + failed,
+        no_coverage_count=F("no_coverage_count") + no_coverage,
         reused_count=F("reused_count") + reused,
         shared_count=F("shared_count") + shared,
     )
 
 
 def _tally(outcome: Outcome, rows: int) -> dict:
-    return {"succeeded": rows, "failed": 0} if outcome.priced else {"succeeded": 0, "failed": rows}
+    """`count_results`'s arguments for `rows` rows that ended with `outcome`."""
+    if outcome.priced:
+        return {"succeeded": rows}
+    return {"failed": rows, "no_coverage": rows if outcome.no_coverage else 0}
 
 
 def start_jobs(jobs: QuerySet[BatchJob], *, now: datetime, **fields) -> int:
@@ -157,12 +170,12 @@ def create_row_quotes(*, job: BatchJob) -> None:
     )
     now = timezone.now()
     plain, settled = [], []
-    succeeded = failed = 0
+    tally = Counter()
     for row, quote in zip(rows, quotes, strict=True):
         row.quote_id, row.address_key = quote.pk, quote.address_key
         if quote.taken_as == Quote.Taken.REUSED:
             outcome = outcome_of(quote)
-            succeeded, failed = succeeded + outcome.priced, failed + (not outcome.priced)
+            tally.update(_tally(outcome, 1))
             for name, value in row_result(outcome, now=now).items():
                 setattr(row, name, value)
             row.started_at = now
@@ -173,7 +186,7 @@ def create_row_quotes(*, job: BatchJob) -> None:
     BatchQuote.objects.bulk_update(settled, SETTLED_ROW_FIELDS, batch_size=500)
     if settled:
         start_jobs(BatchJob.objects.filter(pk=job.pk), now=now)
-        count_results(job_id=job.pk, succeeded=succeeded, failed=failed, reused=succeeded + failed)
+        count_results(job_id=job.pk, **tally, reused=tally["succeeded"] + tally["failed"])
         finish_job_if_done(job_id=job.pk)
         job.refresh_from_db()
 

@@ -225,6 +225,8 @@ class QuoteEndpoints:
                 nrc=quote.nrc,
                 carrier=quote.carrier,
                 message=quote.message,
+                # The only way a sandbox quote fails is no coverage (see _create).
+                code=contract.CODE_NO_COVERAGE if status == contract.STATUS_FAILED else "",
             )
         return json_reply(200, body, headers)
 

@@ -42,7 +42,7 @@ from momentum.errors import (
     MomentumTransientError,
 )
 from quotes.models import Quote
-from quotes.outcomes import UNAVAILABLE_MESSAGE, Kind, Outcome, outcome_fields
+from quotes.outcomes import UNAVAILABLE_MESSAGE, Kind, Outcome, outcome_fields, refusal_kind
 from quotes.services.health import (
     note_momentum_failure,
     note_momentum_success,
@@ -218,7 +218,7 @@ def submit_quote(*, quote_id: int, token: str) -> Result:
             submitted = client.submit_quote(request, idempotency_key=quote.idempotency_key)
         except MomentumRejected as error:
             note_momentum_success()
-            result = Result(Step.FINISHED, Outcome.failed(error.message, kind=Kind.REJECTED))
+            result = Result(Step.FINISHED, Outcome.failed(error.message, kind=refusal_kind(error.code)))
         except MomentumConfigurationError as error:
             stop_for_configuration(error=error)
             if quote.submit_ambiguous:

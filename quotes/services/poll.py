@@ -35,7 +35,7 @@ from momentum.errors import (
 )
 from quotes import selectors
 from quotes.models import Quote
-from quotes.outcomes import LOST_MESSAGE, Kind, Outcome, span
+from quotes.outcomes import LOST_MESSAGE, Kind, Outcome, refusal_kind, span
 from quotes.services import polling
 from quotes.services.health import (
     note_momentum_failure,
@@ -121,7 +121,7 @@ def _ask(*, run: _Run, client: MomentumClient) -> Result | float:
         return _forgotten(quote=run.quote, token=run.token)
     except MomentumRejected as error:
         note_momentum_success()
-        return Result(Step.FINISHED, Outcome.failed(error.message, kind=Kind.REJECTED))
+        return Result(Step.FINISHED, Outcome.failed(error.message, kind=refusal_kind(error.code)))
     except MomentumConfigurationError as error:
         # The quote keeps its slot; the sweeper resumes it once staff fix the key.
         stop_for_configuration(error=error)
