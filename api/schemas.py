@@ -132,7 +132,13 @@ class Upload(Schema):
 class Counts(Schema):
     total: int = Field(validation_alias="total_count")
     succeeded: int = Field(validation_alias="success_count")
-    failed: int = Field(validation_alias="failed_count")
+    failed: int = Field(
+        validation_alias="failed_count", description="Rows not priced, no coverage included."
+    )
+    no_coverage: int = Field(
+        validation_alias="no_coverage_count",
+        description="Of the failed rows, those no carrier serves (Momentum's answer).",
+    )
     cancelled: int = Field(validation_alias="cancelled_count")
     pending: int = Field(
         validation_alias="pending_count",
@@ -253,6 +259,14 @@ class JobDetail(Job):
     )
     rows_ahead: int | None = Field(description="Quotes from other work before the last row.")
     upstream_latency_seconds: float | None
+    retryable: int = Field(
+        description="Failed rows a retry may change (timed out, Momentum unavailable); "
+        "no coverage and rejected addresses are Momentum's answer and stay."
+    )
+
+    @staticmethod
+    def resolve_retryable(detail: JobWithProgress) -> int:
+        return detail.progress.retryable
 
     @staticmethod
     def resolve_in_flight(detail: JobWithProgress) -> list[BatchQuote]:
@@ -291,6 +305,10 @@ class Row(Schema):
     state: str
     zip_code: str
     status: RowStatus
+    outcome: str = Field(
+        description="What the row came to: Priced, No coverage, Rejected, Timed out, "
+        "Unavailable, Cancelled, In flight or Pending."
+    )
     mrc: Decimal | None
     nrc: Decimal | None
     carrier: str

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bulk.models import BatchJob, JobSource
+from bulk.selectors import retryable_count
 from config.time_tags import duration
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def job_email_context(*, job: BatchJob) -> dict:
         "source": JobSource.objects.filter(batch_job=job).defer("rows").first(),
         # "46 s", "12 min", "1 h 5 min": a short job is not "0 minutes".
         "took": duration(finished - started),
+        "retryable": retryable_count(job=job),
         "job_url": settings.PORTAL_URL + reverse("bulk:job", args=[job.pk]),
         "results_url": settings.PORTAL_URL + reverse("bulk:export", args=[job.pk, "xlsx"]),
     }
@@ -42,7 +44,8 @@ def job_email_subject(*, job: BatchJob) -> str:
     }.get(job.status, "ended")
     return (
         f"Bulk quote “{job.file_name}” {verb}: {job.success_count} quoted, "
-        f"{job.failed_count} failed"
+        f"{job.other_failed_count} failed"
+        + (f", {job.no_coverage_count} no coverage" if job.no_coverage_count else "")
         + (f", {job.cancelled_count} cancelled" if job.cancelled_count else "")
     )
 

@@ -145,6 +145,12 @@ def row_counts(*, job: BatchJob, processing: int) -> dict[str, int]:
     }
 
 
+def retryable_count(*, job: BatchJob) -> int:
+    """The job's failed rows a retry may change (BatchQuote.objects.retryable)."""
+    # No query when every failed row is no coverage (no failed row, most jobs).
+    return job.rows.retryable().count() if job.other_failed_count else 0
+
+
 def job_rows(*, job: BatchJob, status: str | None = None) -> QuerySet[BatchQuote]:
     """The job's rows in spreadsheet order, with their quotes, optionally of one status."""
     rows = job.rows.select_related("quote").order_by("row_number")
@@ -182,6 +188,8 @@ class JobProgress:
     rows_ahead: int | None = None
     eta: timedelta | None = None
     eta_at: datetime | None = None
+    # Failed rows a retry may change (what "Retry N failed rows" retries).
+    retryable: int = 0
 
     @property
     def remaining(self) -> int:
@@ -225,6 +233,7 @@ def job_progress(*, job: BatchJob, now: datetime | None = None) -> JobProgress:
     in_flight = rows_in_flight(job=job)
     progress = JobProgress(counts=row_counts(job=job, processing=len(in_flight)))
     progress.in_flight = in_flight
+    progress.retryable = retryable_count(job=job)
     line = load_line(now=now) if job_is_live(job=job) and progress.remaining else None
     now = line.now if line else now or timezone.now()
     if job.started_at:

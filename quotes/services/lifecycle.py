@@ -218,7 +218,9 @@ def submit_quote(*, quote_id: int, token: str) -> Result:
             submitted = client.submit_quote(request, idempotency_key=quote.idempotency_key)
         except MomentumRejected as error:
             note_momentum_success()
-            result = Result(Step.FINISHED, Outcome.failed(error.message, kind=refusal_kind(error.code)))
+            result = Result(
+                Step.FINISHED, Outcome.failed(error.message, kind=refusal_kind(error.code))
+            )
         except MomentumConfigurationError as error:
             stop_for_configuration(error=error)
             if quote.submit_ambiguous:

@@ -64,6 +64,7 @@ def test_detail_has_the_counts_the_row_in_flight_and_the_eta(api_client, user):
         "processed": 2,
         "reused": 0,
         "shared": 0,
+        "no_coverage": 1,
     }
     assert body["percent_done"] == 40
     assert body["in_flight"][0]["row_number"] == 4

@@ -60,7 +60,7 @@ def fail_row(
     row_number: int,
     *,
     error: str = "No coverage at this address.",
-    failure: str = BatchQuote.Failure.REJECTED,
+    failure: str = BatchQuote.Failure.NO_COVERAGE,
 ) -> None:
     row = job.rows.get(row_number=row_number)
     done = timezone.now()
@@ -69,6 +69,7 @@ def fail_row(
         row,
         status=Quote.Status.FAILED,
         error_message=error,
+        outcome_kind=failure,
         claimed_at=done - timedelta(seconds=30),
         completed_at=done,
     )
@@ -79,7 +80,7 @@ def fail_row(
         failure=failure,
         finished_at=done,
     )
-    _count(job, processed=1, failed=1)
+    _count(job, processed=1, failed=1, no_coverage=int(failure == BatchQuote.Failure.NO_COVERAGE))
 
 
 def start_row(job: BatchJob, row_number: int, *, seconds: float = 40) -> BatchQuote:
@@ -121,10 +122,13 @@ def finish(job: BatchJob, status: str = BatchJob.Status.COMPLETE) -> BatchJob:
     return job
 
 
-def _count(job: BatchJob, *, processed: int = 0, success: int = 0, failed: int = 0) -> None:
+def _count(
+    job: BatchJob, *, processed: int = 0, success: int = 0, failed: int = 0, no_coverage: int = 0
+) -> None:
     BatchJob.objects.filter(pk=job.pk).update(
         processed_count=F("processed_count") + processed,
         success_count=F("success_count") + success,
         failed_count=F("failed_count") + failed,
+        no_coverage_count=F("no_coverage_count") + no_coverage,
     )
     job.refresh_from_db()

@@ -56,7 +56,8 @@ def test_job_page_shows_the_counts_the_bar_and_the_row_in_flight(signed_in_clien
     start_row(job, 5)
     page = signed_in_client.get(job_url(job)).content.decode()
     assert 'aria-valuenow="30"' in page
-    for label, value in [("Total", 10), ("Succeeded", 2), ("Failed", 1), ("Pending", 7)]:
+    counted = [("Total", 10), ("Succeeded", 2), ("Failed", 0), ("No coverage", 1), ("Pending", 7)]
+    for label, value in counted:
         assert f'{value}</div><div class="label">{label}</div>' in page
     assert "Row 5: 4 Job" in page
     assert "at Momentum for" in page
@@ -259,11 +260,45 @@ def test_a_cancelled_job_offers_resume_and_a_job_with_failures_offers_retry(sign
     assert reverse("bulk:job_action", args=[cancelled.pk, "resume"]) in page
     assert reverse("bulk:job_action", args=[cancelled.pk, "cancel"]) not in page
     failed = create_job(user=user, rows=1)
-    fail_row(failed, 2)
+    fail_row(failed, 2, error="Timed out.", failure=BatchQuote.Failure.TIMED_OUT)
     finish(failed, BatchJob.Status.FAILED)
     page = signed_in_client.get(job_url(failed)).content.decode()
     assert reverse("bulk:job_action", args=[failed.pk, "retry"]) in page
+    assert "Retry 1 failed row</button>" in page
     assert "?rows=failed" in page
+
+
+def test_a_job_whose_failed_rows_are_all_permanent_offers_no_retry(signed_in_client, user):
+    job = create_job(user=user, rows=2)
+    fail_row(job, 2)  # no coverage
+    fail_row(job, 3, error="Not a valid address.", failure=BatchQuote.Failure.REJECTED)
+    finish(job)
+    page = signed_in_client.get(job_url(job)).content.decode()
+    assert reverse("bulk:job_action", args=[job.pk, "retry"]) not in page
+    assert "?rows=failed" in page
+
+
+def test_the_retry_button_counts_only_rows_a_retry_may_change(signed_in_client, user):
+    job = create_job(user=user, rows=5)
+    fail_row(job, 2)  # no coverage
+    fail_row(job, 3, error="Not a valid address.", failure=BatchQuote.Failure.REJECTED)
+    for row in (4, 5, 6):
+        fail_row(job, row, error="Timed out.", failure=BatchQuote.Failure.TIMED_OUT)
+    finish(job)
+    page = signed_in_client.get(job_url(job)).content.decode()
+    assert "Retry 3 failed rows</button>" in page
+
+
+def test_a_no_coverage_row_is_counted_and_named_no_coverage_not_failed(signed_in_client, user):
+    job = create_job(user=user, rows=2)
+    price_row(job, 2)
+    fail_row(job, 3)  # no coverage
+    finish(job)
+    page = signed_in_client.get(job_url(job)).content.decode()
+    assert 'data-testid="failed-count">0<' in page
+    assert 'data-testid="no-coverage-count">1<' in page
+    assert '<span class="badge failed no_coverage">No coverage</span>' in page
+    assert '<span class="badge failed' not in page.replace("failed no_coverage", "")
 
 
 def test_a_finished_job_shows_mrc_totals_and_the_carriers_chart(signed_in_client, user):
