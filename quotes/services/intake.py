@@ -66,14 +66,17 @@ def request_quote(
         phone=phone,
         company=company,
     )
-    key = address_key(street=street_address, city=city, state=state, zip_code=zip_code)
+    # In USPS form, as bulk rows are: reused, shared and sent upstream as one address
+    # however it was typed.
+    address = normalise_address(street=street_address, city=city, state=state, zip_code=zip_code)
+    key = address.key
     fields = {
         "lead": lead,
         "source": Quote.Source.SINGLE,
-        "street_address": street_address,
-        "city": city,
-        "state": state,
-        "zip_code": zip_code,
+        "street_address": address.street,
+        "city": address.city,
+        "state": address.state,
+        "zip_code": address.zip_code,
         "address_key": key,
         "speed_mbps": speed_mbps,
         "term_months": term_months,
