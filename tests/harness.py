@@ -203,6 +203,8 @@ def create_job(
     file_name: str = "sites.xlsx",
     zip_for=None,
     street_for=None,
+    city: str = "Denver",
+    state: str = "CO",
     **fields,
 ):
     """A submitted job of `rows` addresses, handed to the engine as an upload would be."""
@@ -221,8 +223,8 @@ def create_job(
                 batch_job=job,
                 row_number=n + 2,
                 street_address=street_for(n) if street_for else f"{n + 1} Job{job.pk} Street",
-                city="Denver",
-                state="CO",
+                city=city,
+                state=state,
                 zip_code=zip_for(n) if zip_for else "80202",
             )
             for n in range(rows)

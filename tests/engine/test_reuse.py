@@ -133,7 +133,7 @@ def test_an_unavailable_result_is_never_reused_but_no_coverage_is(engine, sandbo
         user=user, rows=1, street_for=streets("Champa"), zip_for=lambda n: "99901"
     )
     wait_until(lambda: job_finished(rejected), timeout=60, what=engine.logs())
-    assert rejected.rows.get().failure == BatchQuote.Failure.REJECTED
+    assert rejected.rows.get().failure == BatchQuote.Failure.NO_COVERAGE
     # Momentum forgets the quote (MOMENTUM_MAX_ROUNDS 1): "Momentum unavailable". (A
     # submit answered 5xx may be at Momentum: it keeps its slot until Momentum answers.)
     sandbox.config.delay_min = sandbox.config.delay_max = 1.5
@@ -160,5 +160,5 @@ def test_an_unavailable_result_is_never_reused_but_no_coverage_is(engine, sandbo
     )
     wait_until(lambda: job_finished(rejected_again), timeout=10, what=engine.logs())
     assert rejected_again.reused_count == 1
-    assert rejected_again.rows.get().failure == BatchQuote.Failure.REJECTED
+    assert rejected_again.rows.get().failure == BatchQuote.Failure.NO_COVERAGE
     assert sandbox.stats()["quotes_created"] == created + 1
