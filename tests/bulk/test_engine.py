@@ -55,7 +55,7 @@ def test_injected_failures_leave_every_row_terminal_and_one_email(engine, sandbo
     assert sandbox.stats()["max_in_flight_seen"] == 1
     wait_until(lambda: len(engine.sent_emails()) >= 1, timeout=20, what="the email")
     (email,) = engine.sent_emails()
-    assert "11 quoted, 1 failed" in email["subject"]
+    assert "11 quoted, 0 failed, 1 no coverage" in email["subject"]
     assert job.file_name in email["subject"]
     assert f"/bulk/{job.pk}/" in email["text"]
     assert f"/bulk/{job.pk}/results.xlsx" in email["html"]

@@ -51,6 +51,8 @@ def test_one_building_typed_two_ways_and_a_bulk_row_make_one_upstream_quote(engi
     )
     wait_until(lambda: finished(first), timeout=120, what=engine.logs())
     assert first.status == Quote.Status.COMPLETE
+    # Sent to Momentum in USPS form, as a bulk row is.
+    assert (first.street_address, first.city) == ("420 EL CERRITO PLZ", "EL CERRITO")
     second = single_quote(
         user,
         street="420 el cerrito plz",
