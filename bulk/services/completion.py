@@ -22,9 +22,7 @@ def finish_job_if_done(*, job_id: int) -> bool:
     """End a job whose rows are all terminal and claim its email, once (caller's txn)."""
     if BatchQuote.objects.filter(batch_job_id=job_id, status__in=OPEN_ROW_STATUSES).exists():
         return False
-    # No price and some row failed for a reason other than no coverage (an answer about
-    # the address, not a failure of the job).
-    all_failed = Q(success_count=0, failed_count__gt=F("no_coverage_count"))
+    all_failed = Q(success_count=0, failed_count__gt=0)
     ended = BatchJob.objects.filter(
         pk=job_id,
         finished_at__isnull=True,
