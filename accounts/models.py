@@ -2,6 +2,34 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 
+DEFAULT_ORGANIZATION_NAME = "Default organisation"
+
+
+class Organization(models.Model):
+    """A customer of the portal. Prices are its own: a quote reuses or waits on quotes of
+    its own organisation only (docs/architecture.md, "Tenancy")."""
+
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def default_organization() -> Organization:
+    """The organisation people belong to unless staff put them elsewhere (a data migration
+    makes it; made again here if deleted)."""
+    org, _ = Organization.objects.get_or_create(name=DEFAULT_ORGANIZATION_NAME)
+    return org
+
+
+def default_organization_id() -> int:
+    """The default organisation's id (the default of a quote's organisation)."""
+    return default_organization().pk
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -43,6 +71,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="members")
 
     objects = UserManager()
 
@@ -55,6 +84,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        # The one home of "a new user belongs to the default organisation".
+        if self.organization_id is None:
+            self.organization = default_organization()
+        super().save(*args, **kwargs)
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

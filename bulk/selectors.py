@@ -113,6 +113,7 @@ def reusable_rows(*, staged: StagedUpload) -> int:
     # A valid row is (row number, street, city, state, ZIP, address key, cells).
     keys = [row[5] for row in rows.get("valid", [])]
     found = quote_selectors.reusable_keys(
+        organization_id=staged.user.organization_id,
         keys=keys,
         speed_mbps=staged.speed_mbps,
         term_months=staged.term_months,

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.models import default_organization_id
+
 # What a person may ask for (the quote form, the upload form and `submit_batch` offer these).
 SPEEDS_MBPS = (100, 200, 500, 1000, 2000, 5000, 10000)
 TERMS_MONTHS = (12, 24, 36, 60)
@@ -39,6 +41,11 @@ REUSABLE = Q(taken_from__isnull=True) & (
 
 
 class QuoteQuerySet(models.QuerySet):
+    def for_organization(self, organization_id: int) -> "QuoteQuerySet":
+        """Quotes of one organisation: the only quotes another of its quotes may reuse,
+        wait on or show the reference of (docs/architecture.md, "Tenancy")."""
+        return self.filter(organization_id=organization_id)
+
     def holding_slot(self) -> "QuoteQuerySet":
         return self.filter(status__in=Quote.SLOT_STATUSES)
 
@@ -93,6 +100,14 @@ class Quote(models.Model):
     # The id in URLs: unguessable, since visitors see quotes without signing in.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="quotes")
+    # Whose price this is: set at creation from the lead's user (a visitor's single quote
+    # belongs to the default organisation); reuse and sharing stay within it.
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        on_delete=models.PROTECT,
+        related_name="quotes",
+        default=default_organization_id,
+    )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.SINGLE)
     street_address = models.CharField(max_length=200)
     city = models.CharField(max_length=100)

@@ -109,14 +109,15 @@ def reuse_cutoff(days: int):
 
 
 def reusable_quote(
-    *, address_key: str, speed_mbps: int, term_months: int, days: int
+    *, organization_id: int, address_key: str, speed_mbps: int, term_months: int, days: int
 ) -> Quote | None:
     """The latest quote Momentum answered for this address, speed and term within `days`
     (a price or a refusal about the address; never a timeout or an outage), or None."""
     if days <= 0 or not address_key:
         return None
     return (
-        Quote.objects.reusable()
+        Quote.objects.for_organization(organization_id)
+        .reusable()
         .filter(
             address_key=address_key,
             speed_mbps=speed_mbps,
@@ -129,7 +130,7 @@ def reusable_quote(
 
 
 def answer_for(
-    *, address_key: str, speed_mbps: int, term_months: int, days: int
+    *, organization_id: int, address_key: str, speed_mbps: int, term_months: int, days: int
 ) -> tuple[Quote | None, Quote | None]:
     """In one query: the quote to reuse for this address, speed and term (as
     `reusable_quote`), else the quote on its way to Momentum to wait on (as
@@ -139,9 +140,9 @@ def answer_for(
     reusable = REUSABLE & Q(completed_at__gte=reuse_cutoff(days))
     live = Q(taken_from__isnull=True, status__in=LIVE_STATUSES)
     found = list(
-        Quote.objects.filter(
-            address_key=address_key, speed_mbps=speed_mbps, term_months=term_months
-        ).filter((reusable | live) if days > 0 else live)
+        Quote.objects.for_organization(organization_id)
+        .filter(address_key=address_key, speed_mbps=speed_mbps, term_months=term_months)
+        .filter((reusable | live) if days > 0 else live)
     )
     done = [q for q in found if q.status in Quote.TERMINAL_STATUSES]
     if done:
@@ -150,7 +151,9 @@ def answer_for(
     return None, min(waiting, key=lambda q: q.pk) if waiting else None
 
 
-def reusable_keys(*, keys: Iterable[str], speed_mbps: int, term_months: int, days: int) -> dict:
+def reusable_keys(
+    *, organization_id: int, keys: Iterable[str], speed_mbps: int, term_months: int, days: int
+) -> dict:
     """Of these address keys, those with a reusable quote: key to the latest such quote."""
     found: dict[str, Quote] = {}
     keys = [k for k in set(keys) if k]
@@ -159,7 +162,8 @@ def reusable_keys(*, keys: Iterable[str], speed_mbps: int, term_months: int, day
     cutoff = reuse_cutoff(days)
     for start in range(0, len(keys), KEYS_PER_QUERY):
         quotes = (
-            Quote.objects.reusable()
+            Quote.objects.for_organization(organization_id)
+            .reusable()
             .filter(
                 address_key__in=keys[start : start + KEYS_PER_QUERY],
                 speed_mbps=speed_mbps,
@@ -174,7 +178,12 @@ def reusable_keys(*, keys: Iterable[str], speed_mbps: int, term_months: int, day
 
 
 def live_quotes(
-    *, keys: Iterable[str], speed_mbps: int, term_months: int, lock: bool = False
+    *,
+    organization_id: int,
+    keys: Iterable[str],
+    speed_mbps: int,
+    term_months: int,
+    lock: bool = False,
 ) -> dict:
     """Of these address keys, those with a quote on its way to Momentum (waiting for the
     slot or in flight): key to that quote. With `lock`, locked until the caller's
@@ -184,7 +193,8 @@ def live_quotes(
     found: dict[str, Quote] = {}
     for start in range(0, len(keys), KEYS_PER_QUERY):
         quotes = (
-            Quote.objects.live()
+            Quote.objects.for_organization(organization_id)
+            .live()
             .filter(
                 address_key__in=keys[start : start + KEYS_PER_QUERY],
                 speed_mbps=speed_mbps,

@@ -212,6 +212,7 @@ def open_next_row() -> NextRow:
         retried = row.quote_id is None
         quote = _row_quote(job=job, row=row)
         source, live = quote_selectors.answer_for(
+            organization_id=quote.organization_id,
             address_key=quote.address_key,
             speed_mbps=job.speed_mbps,
             term_months=job.term_months,
@@ -318,6 +319,7 @@ def follow_quote(*, quote: Quote) -> int:
             batch_job__status__in=ACTIVE_JOB_STATUSES,
             quote__status=Quote.Status.QUEUED,
             quote__taken_from__isnull=True,
+            quote__organization_id=quote.organization_id,
         )
         .exclude(quote_id=quote.pk)
         .values_list("pk", "quote_id", "batch_job_id")

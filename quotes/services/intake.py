@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from accounts.models import default_organization
 from config.celery import wake_engine
 from quotes import selectors
 from quotes.addresses import normalise_address
@@ -22,6 +23,14 @@ from quotes.models import Lead, Quote
 from quotes.services.sharing import answer_from, mark_has_takers
 
 WAITING_STATUSES = (Quote.Status.PENDING, Quote.Status.QUEUED)
+
+
+def organization_id_of(lead: Lead) -> int:
+    """The organisation a lead's quotes belong to: its user's; a visitor's single quote
+    belongs to the default organisation (docs/architecture.md, "Tenancy")."""
+    if lead.user_id is not None:
+        return lead.user.organization_id
+    return default_organization().pk
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,10 @@ def request_quote(
     # however it was typed.
     address = normalise_address(street=street_address, city=city, state=state, zip_code=zip_code)
     key = address.key
+    organization_id = organization_id_of(lead)
     fields = {
         "lead": lead,
+        "organization_id": organization_id,
         "source": Quote.Source.SINGLE,
         "street_address": address.street,
         "city": address.city,
@@ -84,6 +95,7 @@ def request_quote(
     source = None
     if allow_reuse:
         source = selectors.reusable_quote(
+            organization_id=organization_id,
             address_key=key,
             speed_mbps=speed_mbps,
             term_months=term_months,
@@ -110,6 +122,7 @@ def create_lead_for(*, user) -> Lead:
 def _queued_fields(*, lead: Lead, address: QuoteAddress, speed_mbps: int, term_months: int):
     return {
         "lead": lead,
+        "organization_id": organization_id_of(lead),
         "source": Quote.Source.BULK,
         "status": Quote.Status.QUEUED,
         "street_address": address.street_address,
@@ -154,10 +167,16 @@ def queue_quotes(
         for a in addresses
     ]
     keys = {f["address_key"] for f in fields}
+    organization_id = organization_id_of(lead)
     reusable = selectors.reusable_keys(
-        keys=keys, speed_mbps=speed_mbps, term_months=term_months, days=reuse_days
+        organization_id=organization_id,
+        keys=keys,
+        speed_mbps=speed_mbps,
+        term_months=term_months,
+        days=reuse_days,
     )
     live = selectors.live_quotes(
+        organization_id=organization_id,
         keys=keys - reusable.keys(),
         speed_mbps=speed_mbps,
         term_months=term_months,

@@ -29,18 +29,20 @@ def answer_from(source: Quote, *, taken_as: str, now: datetime | None = None) ->
 def take_answer(*, quote_id: int, source: Quote, now: datetime | None = None) -> bool:
     """A queued quote takes `source`'s recent answer (reuse): Momentum is not asked."""
     return bool(
-        Quote.objects.filter(pk=quote_id, status=Quote.Status.QUEUED).update(
-            **answer_from(source, taken_as=Quote.Taken.REUSED, now=now)
-        )
+        Quote.objects.for_organization(source.organization_id)
+        .filter(pk=quote_id, status=Quote.Status.QUEUED)
+        .update(**answer_from(source, taken_as=Quote.Taken.REUSED, now=now))
     )
 
 
 def wait_on(*, quote_ids: Iterable[int], source: Quote) -> int:
     """Queued quotes wait on `source`, on its way to Momentum for the same address, speed
     and term, instead of asking again; how many now wait."""
-    waiting = Quote.objects.filter(
-        pk__in=list(quote_ids), status=Quote.Status.QUEUED, taken_from__isnull=True
-    ).update(taken_from=source, taken_as=Quote.Taken.SHARED)
+    waiting = (
+        Quote.objects.for_organization(source.organization_id)
+        .filter(pk__in=list(quote_ids), status=Quote.Status.QUEUED, taken_from__isnull=True)
+        .update(taken_from=source, taken_as=Quote.Taken.SHARED)
+    )
     if waiting:
         mark_has_takers(quote_ids=[source.pk])
     return waiting
