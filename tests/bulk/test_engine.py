@@ -170,3 +170,27 @@ def test_submit_batch_waits_for_the_job_and_prints_its_counts(engine, sandbox, t
         1,
     )
     assert result["status"] == "complete"
+
+
+def test_two_organisations_sharing_an_address_make_two_upstream_quotes(engine, sandbox):
+    """Tenancy (issue 18, item 8): no reuse or sharing across organisations."""
+    from accounts.models import Organization
+
+    sandbox.config.delay_min = sandbox.config.delay_max = 0.3
+    engine.start(momentum_workers=1)
+    ann = UserFactory()
+    bob = UserFactory(organization=Organization.objects.create(name="Other Networks"))
+    jobs_ = [
+        create_job(user=user, rows=1, street_for=lambda n: "1 Same Street")
+        for user in (ann, bob, ann)
+    ]
+    for job in jobs_:
+        wait_until(lambda job=job: job_finished(job), timeout=120, what=f"{job}")
+    # Ann's second job shares or reuses her first quote; Bob's asks Momentum himself.
+    assert sandbox.stats()["quotes_created"] == 2, engine.logs()
+    ann_first, bob_quote, ann_second = (
+        BatchQuote.objects.select_related("quote").get(batch_job=job).quote for job in jobs_
+    )
+    assert bob_quote.taken_from is None
+    assert ann_second.taken_from_id == ann_first.pk
+    assert bob_quote.momentum_quote_id != ann_first.momentum_quote_id
