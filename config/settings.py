@@ -340,6 +340,11 @@ QUOTE_REQUIRE_LOGIN = env.bool("QUOTE_REQUIRE_LOGIN", default=False)
 
 BULK_MAX_UPLOAD_BYTES = env.int("BULK_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", default=20_000)
+# Reading an upload runs in a child process within these (bulk.spreadsheets.isolated):
+# memory on top of the reader's start-up size, CPU seconds, and wall-clock seconds.
+BULK_READ_MEMORY_LIMIT_MB = env.int("BULK_READ_MEMORY_LIMIT_MB", default=512)
+BULK_READ_CPU_SECONDS = env.int("BULK_READ_CPU_SECONDS", default=20)
+BULK_READ_TIMEOUT_SECONDS = env.float("BULK_READ_TIMEOUT_SECONDS", default=30.0)
 # A user (staff excepted) may upload this many files in any hour (a sliding hour,
 # config.rate_limit), then 429: each file is read in the web request, at a web worker's cost.
 BULK_UPLOADS_PER_HOUR = env.int("BULK_UPLOADS_PER_HOUR", default=30)

@@ -24,6 +24,7 @@ from bulk.services.rows import create_row_quotes
 from bulk.services.throttling import UploadRateLimited, check_upload_rate
 from bulk.spreadsheets.cells import cell_text, decode_cell, encode_cell
 from bulk.spreadsheets.downloads import download_file_name, neutralise, upload_file_name
+from bulk.spreadsheets.isolated import ReadLimits
 from bulk.spreadsheets.mapping import ColumnMap
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import ParsedUpload, parse_upload
@@ -61,6 +62,15 @@ class NothingToSubmit(SubmitRefused):
     pass
 
 
+def read_limits() -> ReadLimits:
+    """What reading one upload may spend, in its child process (bulk.spreadsheets.isolated)."""
+    return ReadLimits(
+        memory_mb=settings.BULK_READ_MEMORY_LIMIT_MB,
+        cpu_seconds=settings.BULK_READ_CPU_SECONDS,
+        timeout_seconds=settings.BULK_READ_TIMEOUT_SECONDS,
+    )
+
+
 def read_upload(
     *,
     uploaded_file: IO[bytes],
@@ -75,6 +85,7 @@ def read_upload(
         max_rows=settings.BULK_MAX_ROWS if max_rows is None else max_rows,
         mapping=mapping,
         remembered=selectors.remembered_mappings(user=user) if user else None,
+        read_limits=read_limits(),
     )
 
 
@@ -104,6 +115,7 @@ def stage_upload(
         max_rows=settings.BULK_MAX_ROWS,
         mapping=mapping,
         remembered=selectors.remembered_mappings(user=user),
+        read_limits=read_limits(),
     )
     if mapping is not None and not parsed.mapping_problem:
         remember_mapping(user=user, parsed=parsed)
@@ -126,7 +138,12 @@ def remap_upload(*, staged: StagedUpload, user: User, mapping: ColumnMap) -> Sta
         raise SubmitRefused("This upload has been submitted; its columns can't change now.")
     if staged.is_expired or staged.content is None:
         raise UploadExpired("This upload has expired. Upload the file again.")
-    parsed = parse_upload(bytes(staged.content), max_rows=settings.BULK_MAX_ROWS, mapping=mapping)
+    parsed = parse_upload(
+        bytes(staged.content),
+        max_rows=settings.BULK_MAX_ROWS,
+        mapping=mapping,
+        read_limits=read_limits(),
+    )
     if not parsed.mapping_problem:
         remember_mapping(user=user, parsed=parsed)
     fields = _parsed_fields(parsed)

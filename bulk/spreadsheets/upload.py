@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from bulk.spreadsheets.cells import Cell, cell_texts, column_letter, trimmed
+from bulk.spreadsheets.isolated import ReadLimits, read_sheets_isolated
 from bulk.spreadsheets.layout import data_texts, find_layout
 from bulk.spreadsheets.mapping import (
     MAX_COLUMNS,
@@ -110,15 +111,20 @@ def parse_upload(
     mapping: ColumnMap | None = None,
     remembered: dict[str, ColumnMap] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    read_limits: ReadLimits | None = None,
 ) -> ParsedUpload:
     """Read, map and validate every row of a spreadsheet; raise UploadRejected.
 
     `mapping` is the user's choice of columns; else one in `remembered` (by signature)
     for this layout, else the header's names, else a guess from the cells. If the columns
-    are still not all known, `mapping_problem` says so and no row is validated.
+    are still not all known, `mapping_problem` says so and no row is validated. With
+    `read_limits`, the file is read in a child process within them (`isolated`).
     """
     data = source if isinstance(source, bytes) else source.read()
-    file_format, sheets = read_sheets(data)
+    if read_limits is None:
+        file_format, sheets = read_sheets(data)
+    else:
+        file_format, sheets = read_sheets_isolated(data, read_limits)
     layout = find_layout(sheets, mapping, remembered or {})
     rows = layout.rows
     header_index = layout.data_start - 1 if layout.mapping.has_header else None
