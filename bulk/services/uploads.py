@@ -62,13 +62,14 @@ class NothingToSubmit(SubmitRefused):
     pass
 
 
-def read_limits() -> ReadLimits:
-    """What reading one upload may spend, in its child process (bulk.spreadsheets.isolated)."""
-    return ReadLimits(
-        memory_mb=settings.BULK_READ_MEMORY_LIMIT_MB,
-        cpu_seconds=settings.BULK_READ_CPU_SECONDS,
-        timeout_seconds=settings.BULK_READ_TIMEOUT_SECONDS,
+def _parse(data: bytes, **options) -> ParsedUpload:
+    """`parse_upload` within the portal's limits: rows, and what the read may spend."""
+    limits = ReadLimits(
+        settings.BULK_READ_MEMORY_LIMIT_MB,
+        settings.BULK_READ_CPU_SECONDS,
+        settings.BULK_READ_TIMEOUT_SECONDS,
     )
+    return parse_upload(data, read_limits=limits, **{"max_rows": settings.BULK_MAX_ROWS, **options})
 
 
 def read_upload(
@@ -80,12 +81,11 @@ def read_upload(
 ) -> ParsedUpload:
     """Parse and validate a file within the portal's limits (with the user's remembered
     choice of columns); nothing is saved."""
-    return parse_upload(
+    return _parse(
         _read_within_limit(uploaded_file),
         max_rows=settings.BULK_MAX_ROWS if max_rows is None else max_rows,
         mapping=mapping,
         remembered=selectors.remembered_mappings(user=user) if user else None,
-        read_limits=read_limits(),
     )
 
 
@@ -110,13 +110,7 @@ def stage_upload(
     """
     check_upload_rate(user=user)
     data = _read_within_limit(uploaded_file)
-    parsed = parse_upload(
-        data,
-        max_rows=settings.BULK_MAX_ROWS,
-        mapping=mapping,
-        remembered=selectors.remembered_mappings(user=user),
-        read_limits=read_limits(),
-    )
+    parsed = _parse(data, mapping=mapping, remembered=selectors.remembered_mappings(user=user))
     if mapping is not None and not parsed.mapping_problem:
         remember_mapping(user=user, parsed=parsed)
     return StagedUpload.objects.create(
@@ -138,12 +132,7 @@ def remap_upload(*, staged: StagedUpload, user: User, mapping: ColumnMap) -> Sta
         raise SubmitRefused("This upload has been submitted; its columns can't change now.")
     if staged.is_expired or staged.content is None:
         raise UploadExpired("This upload has expired. Upload the file again.")
-    parsed = parse_upload(
-        bytes(staged.content),
-        max_rows=settings.BULK_MAX_ROWS,
-        mapping=mapping,
-        read_limits=read_limits(),
-    )
+    parsed = _parse(bytes(staged.content), mapping=mapping)
     if not parsed.mapping_problem:
         remember_mapping(user=user, parsed=parsed)
     fields = _parsed_fields(parsed)
