@@ -23,7 +23,9 @@ TOO_COMPLEX = (
 
 # forkserver: a small clean process forks the readers; the web process's threads, sockets
 # and database connections are never copied into them.
+# The forkserver imports the readers once, so that each child starts with them.
 _CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["bulk.spreadsheets.isolated"])
 
 
 @dataclass(frozen=True)
