@@ -40,14 +40,33 @@ class InvalidRow(Schema):
 class Estimate(Schema):
     rows: int = Field(description="Addresses to quote.")
     ahead: int = Field(description="Quotes from other work before this job's last row.")
-    seconds: int = Field(description="Time to quote these rows at the expected pace.")
-    pace_seconds: float = Field(description="Seconds a quote takes: measured lately, or typical.")
+    seconds: int = Field(
+        description="Seconds until the last row is expected priced (quotes ahead included)."
+    )
+    low_seconds: int = Field(description="The range's low end: few finishes come sooner.")
+    high_seconds: int = Field(description="The range's high end: few finishes come later.")
+    pace_seconds: float = Field(
+        description="Seconds the line spends on a quote (the slot's turnover): measured "
+        "lately, or typical."
+    )
     measured: bool = Field(description="Whether the pace was measured (else the typical one).")
     finish_at: datetime = Field(description="When the last row is expected priced.")
+    need_by: datetime | None = Field(description="The need-by asked for, if any.")
+    rows_by_need_by: int | None = Field(
+        description="How many rows are expected priced by the need-by (null without one)."
+    )
 
     @staticmethod
     def resolve_seconds(estimate: selectors.Estimate) -> int:
         return int(estimate.duration.total_seconds())
+
+    @staticmethod
+    def resolve_low_seconds(estimate: selectors.Estimate) -> int:
+        return int(estimate.low.total_seconds())
+
+    @staticmethod
+    def resolve_high_seconds(estimate: selectors.Estimate) -> int:
+        return int(estimate.high.total_seconds())
 
     @staticmethod
     def resolve_pace_seconds(estimate: selectors.Estimate) -> float:
@@ -109,7 +128,7 @@ class Upload(Schema):
 
     @staticmethod
     def resolve_estimate(staged: StagedUpload) -> selectors.Estimate | None:
-        if staged.status != StagedUpload.Status.READY or not staged.valid_count:
+        if staged.status != StagedUpload.Status.READY:
             return None
         return selectors.preview_estimate(staged=staged)
 
@@ -253,12 +272,20 @@ class JobDetail(Job):
     in_flight: list[RowInFlight]
     elapsed_seconds: int | None
     eta_seconds: int | None = Field(
-        description="Estimated seconds until the last row is priced: measured upstream "
-        "latency times the rows left here and ahead of them in other work. Null when "
-        "finished, while staff have paused the job, or before any quote has been priced."
+        description="Estimated seconds until the last row is priced: the line's pace (the "
+        "slot's turnover) times the rows left here and ahead of them in other work. Null "
+        "when finished, or while held (`held` says why)."
+    )
+    eta_low_seconds: int | None = Field(description="The estimate's range, low end.")
+    eta_high_seconds: int | None = Field(description="The estimate's range, high end.")
+    held: str | None = Field(
+        description="Why time left does not count down: `paused by staff`, or `waiting "
+        "for Momentum since 14:05`. Null while the line moves."
     )
     rows_ahead: int | None = Field(description="Quotes from other work before the last row.")
-    upstream_latency_seconds: float | None
+    upstream_latency_seconds: float | None = Field(
+        description="The line's pace: seconds per quote (the slot's turnover)."
+    )
     retryable: int = Field(
         description="Failed rows a retry may change (timed out, Momentum unavailable); "
         "no coverage and rejected addresses are Momentum's answer and stay."
@@ -267,6 +294,21 @@ class JobDetail(Job):
     @staticmethod
     def resolve_retryable(detail: JobWithProgress) -> int:
         return detail.progress.retryable
+
+    @staticmethod
+    def resolve_eta_low_seconds(detail: JobWithProgress) -> int | None:
+        finish = detail.progress.finish
+        return None if finish is None else _seconds(finish.low)
+
+    @staticmethod
+    def resolve_eta_high_seconds(detail: JobWithProgress) -> int | None:
+        finish = detail.progress.finish
+        return None if finish is None else _seconds(finish.high)
+
+    @staticmethod
+    def resolve_held(detail: JobWithProgress) -> str | None:
+        held = detail.progress.held
+        return None if held is None else held.text
 
     @staticmethod
     def resolve_in_flight(detail: JobWithProgress) -> list[BatchQuote]:

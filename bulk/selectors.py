@@ -17,10 +17,11 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from bulk.line import expected_finish, load_line
+from bulk.line import Eta, Hold, expected_finish, load_line, rows_by
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.spreadsheets.mapping import ColumnMap
 from quotes import selectors as quote_selectors
+from quotes.models import MomentumHealth
 
 RECENT_JOBS = 10
 ROWS_PER_PAGE = 50
@@ -185,12 +186,18 @@ class JobProgress:
     counts: dict[str, int]
     in_flight: list[BatchQuote] = field(default_factory=list)
     elapsed: timedelta | None = None
+    # The line's pace (mean turnover), and whether it was measured.
     latency: timedelta | None = None
+    measured: bool = False
     rows_ahead: int | None = None
     eta: timedelta | None = None
     eta_at: datetime | None = None
     # Failed rows a retry may change (what "Retry N failed rows" retries).
     retryable: int = 0
+    # The expected finish and its range (bulk.line.Eta); None while held back.
+    finish: Eta | None = None
+    # Why time left does not count down: paused by staff, or waiting for Momentum.
+    held: Hold | None = None
 
     @property
     def remaining(self) -> int:
@@ -199,7 +206,8 @@ class JobProgress:
 
 @dataclass
 class Estimate:
-    """How long a new job of `rows` addresses would take, said before it is submitted."""
+    """How long a new job of `rows` addresses would take, said before it is submitted:
+    `duration` until its last row is priced (quotes ahead included), with a range."""
 
     rows: int
     ahead: int
@@ -207,43 +215,99 @@ class Estimate:
     measured: bool
     duration: timedelta
     finish_at: datetime
+    low: timedelta = timedelta()
+    high: timedelta = timedelta()
+    # With a need-by: how many of the rows are priced by then (None: no need-by).
+    need_by: datetime | None = None
+    rows_by_need_by: int | None = None
+    # Why the line does not move now (Momentum down), if it does not.
+    held: Hold | None = None
+
+    @property
+    def low_at(self) -> datetime:
+        return self.finish_at - self.duration + self.low
+
+    @property
+    def high_at(self) -> datetime:
+        return self.finish_at - self.duration + self.high
+
+    def as_dict(self) -> dict:
+        """The figures `submit_batch --dry-run --json` prints (times in local ISO form)."""
+        return {
+            "rows": self.rows,
+            "ahead": self.ahead,
+            "seconds": int(self.duration.total_seconds()),
+            "low_seconds": int(self.low.total_seconds()),
+            "high_seconds": int(self.high.total_seconds()),
+            "finish_at": _iso(self.finish_at),
+            "need_by": _iso(self.need_by) if self.need_by else None,
+            "rows_by_need_by": self.rows_by_need_by,
+        }
 
 
-def preview_estimate(*, staged: StagedUpload, reusable: int | None = None) -> Estimate:
+def _iso(moment: datetime) -> str:
+    return timezone.localtime(moment).isoformat(timespec="seconds")
+
+
+def preview_estimate(*, staged: StagedUpload, reusable: int | None = None) -> Estimate | None:
     """How long quoting a staged upload takes: its valid rows less those a recent quote
-    answers at once (`reusable`, counted here unless the caller has it)."""
+    answers at once (`reusable`, counted here unless the caller has it); None once it was
+    submitted (its job has the figure) or when it has no valid row."""
+    if staged.is_submitted or not staged.valid_count:
+        return None
     if reusable is None:
         reusable = reusable_rows(staged=staged)
-    return upload_estimate(rows=staged.valid_count - reusable)
+    return upload_estimate(
+        rows=staged.valid_count - reusable, need_by=getattr(staged, "need_by", None)
+    )
 
 
-def upload_estimate(*, rows: int, now: datetime | None = None) -> Estimate:
+def upload_estimate(
+    *, rows: int, now: datetime | None = None, need_by: datetime | None = None
+) -> Estimate:
     """Rows to quote, the quotes ahead of them, and when the last is expected priced: the
     line's expected finish of `rows` more addresses put in line now."""
     line = load_line(now=now)
     eta = expected_finish(line, rows=rows)
     pace = line.pace
-    return Estimate(
-        rows, eta.ahead, pace.per_quote, pace.measured, pace.per_quote * rows, eta.finish_at
+    estimate = Estimate(
+        rows=rows,
+        ahead=eta.ahead,
+        pace=pace.per_quote,
+        measured=pace.measured,
+        duration=eta.time_left,
+        finish_at=eta.finish_at,
+        low=eta.low,
+        high=eta.high,
+        held=line.hold,
     )
+    if need_by is not None:
+        estimate.need_by = need_by
+        estimate.rows_by_need_by = rows_by(line, rows=rows, need_by=need_by)
+    return estimate
 
 
-def job_progress(*, job: BatchJob, now: datetime | None = None) -> JobProgress:
+def job_progress(
+    *, job: BatchJob, now: datetime | None = None, health: MomentumHealth | None = None
+) -> JobProgress:
     """The job's counts, its row in flight, elapsed time and (while it runs) its place in
-    the line and expected finish (bulk.line)."""
+    the line and expected finish (bulk.line), or why it does not count down."""
     in_flight = rows_in_flight(job=job)
     progress = JobProgress(counts=row_counts(job=job, processing=len(in_flight)))
     progress.in_flight = in_flight
     progress.retryable = retryable_count(job=job)
-    line = load_line(now=now) if job_is_live(job=job) and progress.remaining else None
+    live = job_is_live(job=job) and progress.remaining
+    line = load_line(now=now, health=health) if live else None
     now = line.now if line else now or timezone.now()
     if job.started_at:
         progress.elapsed = (job.finished_at or now) - job.started_at
     if line is None:
         return progress
-    progress.latency = line.pace.per_quote if line.pace.measured else None
+    progress.latency, progress.measured = line.pace.per_quote, line.pace.measured
+    progress.held = line.hold_for(job)
     eta = line.eta_for(job)
-    if eta is not None:
+    if eta is not None and progress.held is None:
+        progress.finish = eta
         progress.rows_ahead = eta.ahead
         progress.eta, progress.eta_at = eta.time_left, eta.finish_at
     return progress

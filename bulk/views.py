@@ -161,7 +161,8 @@ def job(request: HttpRequest, job_id: int) -> HttpResponse:
 
 
 def _job_context(batch_job: BatchJob, *, status: str | None) -> dict:
-    progress = selectors.job_progress(job=batch_job)
+    health = _health()
+    progress = selectors.job_progress(job=batch_job, health=health["health"])
     return {
         "job": batch_job,
         "progress": progress,
@@ -170,7 +171,7 @@ def _job_context(batch_job: BatchJob, *, status: str | None) -> dict:
             (value, label, progress.counts[value]) for value, label in BatchQuote.Status.choices
         ],
         "marker": selectors.live_marker(job=batch_job),
-        **_health(),
+        **health,
     }
 
 

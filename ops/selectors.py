@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Min, Q, QuerySet
 
-from bulk.line import JobInLine, Pace, held_back, load_line
+from bulk.line import Hold, JobInLine, Pace, held_back, load_line
 from bulk.models import BatchJob, BatchQuote
 from ops.models import Incident
 from quotes.models import MomentumHealth, Quote
@@ -91,6 +91,8 @@ class LineView:
     paused: list[JobInLine]
     # The pace every estimate of the line is made at.
     pace: Pace
+    # Set while the line waits for Momentum (no time left counts down).
+    hold: Hold | None
     throughput: list[Throughput]
     incidents: list[Incident] = field(default_factory=list)
     recent_incidents: list[Incident] = field(default_factory=list)
@@ -129,6 +131,7 @@ def line_view(*, now: datetime | None = None) -> LineView:
         jobs=line.jobs,
         paused=held_back(),
         pace=line.pace,
+        hold=line.hold,
         throughput=_throughput(line.now),
         incidents=list(Incident.objects.filter(closed_at__isnull=True).order_by("opened_at")),
         recent_incidents=list(Incident.objects.filter(closed_at__isnull=False)[:5]),

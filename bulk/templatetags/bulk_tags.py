@@ -1,8 +1,11 @@
 """Template filters for the job pages. The time filters are builtins on every page
 (config/time_tags.py); they are registered here too for templates that load this."""
 
+from datetime import timedelta
+
 from django import template
 
+from bulk.line import eta_text
 from bulk.spreadsheets.cells import column_letter
 from config.time_tags import age, clock, duration
 
@@ -16,3 +19,12 @@ register.filter("duration", duration)
 def letter(index: int) -> str:
     """A 0-based column index as the sheet names it: 0 → A, 26 → AA."""
     return column_letter(int(index))
+
+
+@register.filter
+def estimate(value) -> str:
+    """An Eta or an Estimate as a rep can say it, with its range (bulk.line.eta_text)."""
+    if value is None:
+        return ""
+    time_left = getattr(value, "time_left", None) or getattr(value, "duration", None)
+    return eta_text(time_left or timedelta(), value.low, value.high)

@@ -11,6 +11,7 @@ from bulk.models import BatchJob, BatchQuote
 from tests.api.conftest import API
 from tests.bulk.conftest import BatchJobFactory
 from tests.bulk.outcomes import fail_row, finish, price_row, start_row
+from tests.bulk.pace import measured_pace
 from tests.harness import create_job
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +55,7 @@ def test_detail_has_the_counts_the_row_in_flight_and_the_eta(api_client, user):
     price_row(job, 2, seconds=100)
     fail_row(job, 3)
     start_row(job, 4)
+    measured_pace(65)
     body = api_client.get(f"{API}/jobs/{job.pk}").json()
     assert body["counts"] == {
         "total": 5,
@@ -70,7 +72,8 @@ def test_detail_has_the_counts_the_row_in_flight_and_the_eta(api_client, user):
     assert body["in_flight"][0]["row_number"] == 4
     assert body["in_flight"][0]["quote_status"] == "in_flight"
     assert body["upstream_latency_seconds"] == pytest.approx(65, abs=1)
-    assert body["eta_seconds"] > 0
+    assert 0 < body["eta_low_seconds"] < body["eta_seconds"] < body["eta_high_seconds"]
+    assert body["held"] is None
     assert body["links"]["results_csv"] == f"{API}/jobs/{job.pk}/results.csv"
 
 

@@ -69,11 +69,14 @@ def test_an_upload_without_a_file_answers_400(api_client):
 
 
 def test_the_upload_answer_has_the_columns_and_the_estimate(api_client, settings):
-    settings.MOMENTUM_TYPICAL_LATENCY = 120
+    settings.MOMENTUM_TYPICAL_LATENCY = 110
+    settings.MOMENTUM_POLL_INTERVAL = 10
     body = post_upload(api_client, xlsx_bytes(ROWS)).json()
     assert body["mapping_source"] == "header"
-    assert body["estimate"]["rows"] == body["valid_count"] == 2
-    assert (body["estimate"]["seconds"], body["estimate"]["measured"]) == (240, False)
+    estimate = body["estimate"]
+    assert estimate["rows"] == body["valid_count"] == 2
+    assert (estimate["seconds"], estimate["measured"]) == (240, False)
+    assert estimate["low_seconds"] < 240 < estimate["high_seconds"]
 
 
 def test_a_headerless_file_is_read_with_the_mapping_sent(api_client):

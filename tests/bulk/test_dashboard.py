@@ -11,6 +11,7 @@ from bulk.models import BatchJob, BatchQuote
 from quotes.models import Lead, MomentumHealth, Quote
 from tests.bulk.conftest import BatchJobFactory
 from tests.bulk.outcomes import fail_row, finish, price_row, start_row
+from tests.bulk.pace import measured_pace
 from tests.harness import create_job
 
 pytestmark = pytest.mark.django_db
@@ -70,8 +71,9 @@ def test_eta_counts_this_jobs_rows_and_the_rows_ahead_of_them(user, other_user):
     BatchJobFactory(user=other_user, total_count=50, status=BatchJob.Status.COMPLETE)
     lead = Lead.objects.create(contact_name="Walk-in", email="walk@example.com")
     Quote.objects.create(lead=lead, street_address="1 A St", city="B", state="CO", zip_code="1")
-    price_row(mine, 2, seconds=100)
-    price_row(mine, 3, seconds=200)  # measured latency: 150 s
+    measured_pace(150)
+    price_row(mine, 2, seconds=300)
+    price_row(mine, 3, seconds=150)  # one more turn of 150 s
     progress = selectors.job_progress(job=mine)
     assert progress.latency == timedelta(seconds=150)
     assert progress.rows_ahead == 3 + 8 + 1
@@ -79,16 +81,19 @@ def test_eta_counts_this_jobs_rows_and_the_rows_ahead_of_them(user, other_user):
     assert progress.eta_at > timezone.now()
 
 
-def test_eta_waits_for_a_first_measured_quote(user):
+def test_eta_is_the_typical_pace_before_one_is_measured(user, settings):
+    settings.MOMENTUM_TYPICAL_LATENCY = 150
+    settings.MOMENTUM_POLL_INTERVAL = 15
     job = create_job(user=user, rows=3)
     progress = selectors.job_progress(job=job)
-    assert progress.eta is None
+    assert (progress.eta, progress.measured) == (timedelta(seconds=3 * 165), False)
     assert progress.remaining == 3
 
 
 def test_eta_takes_off_the_time_the_row_in_flight_has_run(user):
     job = create_job(user=user, rows=3)
     price_row(job, 2, seconds=120)
+    measured_pace(120)
     start_row(job, 3, seconds=30)
     progress = selectors.job_progress(job=job)
     assert progress.eta.total_seconds() == pytest.approx(120 * 2 - 30, abs=2)

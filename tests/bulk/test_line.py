@@ -1,6 +1,7 @@
 """The line model: the order the engine serves work in, and one expected finish per job."""
 
 import re
+import statistics
 from datetime import timedelta
 
 import pytest
@@ -10,27 +11,17 @@ from django.utils import timezone
 
 from accounts.services import regenerate_api_token
 from bulk import line as line_model
-from bulk.line import Pace, expected_finish, expected_pace, held_back, load_line
+from bulk.line import expected_finish, expected_pace, held_back, load_line
+from bulk.line.pace import Pace
 from bulk.models import BatchQuote
 from bulk.selectors import upload_estimate
 from quotes.models import Quote
 from tests.bulk.outcomes import price_row, start_row
+from tests.bulk.pace import measured_pace
 from tests.harness import create_job
 from tests.quotes.factories import QuoteFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def measured_pace(*seconds: float) -> None:
-    """Finished single quotes that held the slot these many seconds (claim to end)."""
-    done = timezone.now()
-    for held in seconds:
-        QuoteFactory(
-            status=Quote.Status.COMPLETE,
-            claimed_at=done - timedelta(seconds=held),
-            submitted_at=done - timedelta(seconds=held),
-            completed_at=done,
-        )
 
 
 def holding_single(*, held: float) -> Quote:
@@ -54,14 +45,37 @@ def entry(line, job):
 # --- The pace -----------------------------------------------------------------------------
 
 
-def test_the_pace_is_the_median_time_the_latest_quotes_held_the_slot():
-    measured_pace(10, 20, 90)
-    assert expected_pace() == Pace(per_quote=timedelta(seconds=20), measured=True)
+def test_the_pace_is_the_mean_turnover_of_the_slot_not_the_time_it_is_held():
+    measured_pace(10, 20, 30, 20, 20, held=0.5)
+    pace = expected_pace()
+    assert (pace.per_quote, pace.measured, pace.samples) == (timedelta(seconds=20), True, 5)
+    assert pace.spread == timedelta(seconds=statistics.stdev([10, 20, 30, 20, 20]))
 
 
-def test_before_any_quote_finished_the_pace_is_the_typical_latency(settings):
+def test_the_pace_leaves_out_turns_when_no_work_was_waiting():
+    measured_pace(10, waiting=False)
+    assert not expected_pace().measured
+
+
+def test_the_pace_leaves_out_a_pause_far_longer_than_the_usual_turn():
+    measured_pace(10, 10, 10, 10, 10, 10, 500)
+    assert expected_pace().per_quote == timedelta(seconds=10)
+
+
+def test_before_enough_turns_the_pace_is_the_typical_latency_plus_a_poll(settings):
     settings.MOMENTUM_TYPICAL_LATENCY = 150
-    assert expected_pace() == Pace(per_quote=timedelta(seconds=150), measured=False)
+    settings.MOMENTUM_POLL_INTERVAL = 15
+    pace = expected_pace()
+    assert (pace.per_quote, pace.measured) == (timedelta(seconds=165), False)
+
+
+def test_an_estimate_has_a_range_around_it_that_narrows_relative_to_its_length(settings):
+    settings.MOMENTUM_POLL_INTERVAL = 1
+    measured_pace(8, 12)
+    pace = expected_pace()
+    one, hundred = pace.margin(1), pace.margin(100)
+    assert timedelta() < one < hundred
+    assert hundred / (100 * pace.per_quote) < one / pace.per_quote
 
 
 # --- The order ----------------------------------------------------------------------------
@@ -176,12 +190,14 @@ def test_rows_waiting_on_another_jobs_quote_are_done_with_it(user, other_user):
     assert (eta.ahead, seconds(eta)) == (0, pytest.approx(60, abs=1))
 
 
-def test_before_the_pace_is_measured_a_job_has_its_place_but_no_time(user, settings):
+def test_before_the_pace_is_measured_a_job_is_estimated_at_the_typical_pace(user, settings):
     settings.MOMENTUM_TYPICAL_LATENCY = 150
+    settings.MOMENTUM_POLL_INTERVAL = 15
     create_job(user=user, rows=2)
     job = create_job(user=user, rows=3)
     eta = load_line().eta_for(job)
-    assert (eta.ahead, eta.time_left, eta.finish_at) == (2, None, None)
+    assert (eta.ahead, eta.time_left) == (2, timedelta(seconds=165 * 5))
+    assert eta.low < eta.time_left < eta.high
 
 
 # --- The preview: rows not yet submitted ----------------------------------------------------
@@ -201,15 +217,17 @@ def test_the_preview_puts_new_rows_in_line_as_a_new_job(user):
     estimate = upload_estimate(rows=4, now=line.now)
     assert (estimate.ahead, estimate.finish_at) == (eta.ahead, eta.finish_at)
     assert (estimate.pace, estimate.measured) == (timedelta(seconds=10), True)
-    assert estimate.duration == timedelta(seconds=40)
+    assert estimate.duration == eta.time_left
+    assert estimate.low < estimate.duration < estimate.high
 
 
 def test_the_preview_guesses_with_the_typical_pace_before_one_is_measured(user, settings):
     settings.MOMENTUM_TYPICAL_LATENCY = 150
+    settings.MOMENTUM_POLL_INTERVAL = 15
     create_job(user=user, rows=2)
     estimate = upload_estimate(rows=3)
     assert (estimate.ahead, estimate.measured) == (2, False)
-    assert estimate.duration == timedelta(seconds=450)
+    assert estimate.duration == timedelta(seconds=165 * 5)
 
 
 # --- Every page says the same ---------------------------------------------------------------
@@ -223,9 +241,12 @@ def test_the_job_page_the_queue_page_and_the_api_give_one_eta(
     """Issue 17: a 3,000-row job said 5 h 4 min left on its page and 6 h 2 min on the
     queue page. Same moment, same job: the three must say the same."""
     big = create_job(user=user, rows=3000, file_name="big.xlsx")
-    # Spread so that the mean (11.2 s) is not the median (6 s).
-    for number, held in enumerate([4, 5, 5, 6, 6, 6, 7, 8, 25, 40], start=2):
-        price_row(big, number, seconds=held)
+    for number in range(2, 12):
+        price_row(big, number, seconds=6)
+    pace = Pace(
+        per_quote=timedelta(seconds=6), measured=True, spread=timedelta(seconds=2), samples=10
+    )
+    monkeypatch.setattr(line_model, "expected_pace", lambda: pace)
     create_job(user=other_user, rows=400)  # round-robin: 400 of its rows go first
     create_job(user=other_user, rows=90, priority=1)  # at the front: all of them first
     create_job(user=other_user, rows=250, priority=-1)  # at the back: after
@@ -255,4 +276,7 @@ def test_the_job_page_the_queue_page_and_the_api_give_one_eta(
     shown = ETA_TEXT.findall(page.content.decode())
     row = queue.content.decode().split(f'<tr data-job="{big.pk}">')[1].split("</tr>")[0]
     assert shown == ETA_TEXT.findall(row)
-    assert shown[0].startswith("About 5 h 48 min ")
+    assert shown[0].startswith("About 5 h 48 min, between ")
+    assert (
+        api.json()["eta_low_seconds"] < api.json()["eta_seconds"] < api.json()["eta_high_seconds"]
+    )

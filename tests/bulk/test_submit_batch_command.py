@@ -58,13 +58,17 @@ def test_dry_run_json_has_the_counts(sheet, user):
 
 
 def test_dry_run_estimates_the_rows_at_the_back_of_the_line(sheet, user, settings):
-    settings.MOMENTUM_TYPICAL_LATENCY = 60
+    settings.MOMENTUM_TYPICAL_LATENCY = 55
+    settings.MOMENTUM_POLL_INTERVAL = 5
     create_job(user=user, rows=5)  # round-robin: 2 of its rows go before our last
     create_job(user=user, rows=4, paused_at=timezone.now())  # held back by staff
     QuoteFactory()  # a single quote goes first
     before = timezone.now()
     estimate = run_json(sheet, "--user", user.email, "--dry-run")["estimate"]
-    assert (estimate["rows"], estimate["ahead"], estimate["seconds"]) == (2, 1 + 2, 120)
+    # `seconds` runs to the last row's expected price: the 3 quotes ahead and its own 2.
+    assert (estimate["rows"], estimate["ahead"], estimate["seconds"]) == (2, 1 + 2, 300)
+    assert estimate["low_seconds"] < 300 < estimate["high_seconds"]
+    assert (estimate["need_by"], estimate["rows_by_need_by"]) == (None, None)
     expected = before + timedelta(seconds=60 * (3 + 2))
     finish = datetime.fromisoformat(estimate["finish_at"])
     assert abs((finish - expected).total_seconds()) <= 2

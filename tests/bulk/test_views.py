@@ -226,11 +226,12 @@ def test_an_incomplete_choice_of_columns_is_explained(signed_in_client, user):
 
 
 def test_preview_shows_the_estimate_in_the_viewers_time_zone(signed_in_client, user, settings):
-    settings.MOMENTUM_TYPICAL_LATENCY = 150
+    settings.MOMENTUM_TYPICAL_LATENCY = 140
+    settings.MOMENTUM_POLL_INTERVAL = 10
     staged = StagedUploadFactory(user=user, valid_count=26)
     signed_in_client.cookies["tz"] = "America/Denver"
     page = signed_in_client.get(preview_url(staged)).content.decode()
-    assert "26 addresses ≈ 1 h 5 min" in page
+    assert "26 addresses: about 1 h 5 min, between " in page
     assert "nothing ahead of yours" in page
     assert re.search(r"done around (\w{3} \d+ \w{3}, )?\d\d:\d\d M[SD]T", page)
 

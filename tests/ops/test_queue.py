@@ -9,8 +9,8 @@ from bulk.models import BatchJob, BatchQuote
 from bulk.services import staff
 from bulk.services.jobs import JobActionRefused
 from ops.models import Incident
-from quotes.models import Quote
 from tests.bulk.conftest import BatchJobFactory
+from tests.bulk.pace import measured_pace
 from tests.quotes.factories import QuoteFactory
 
 pytestmark = pytest.mark.django_db
@@ -68,10 +68,7 @@ def test_the_queue_page_shows_the_line_in_service_order(client, staff_user):
 
 
 def test_the_queue_page_says_when_each_job_is_expected_done(client, staff_user):
-    done = timezone.now()
-    QuoteFactory(
-        status=Quote.Status.COMPLETE, claimed_at=done - timedelta(seconds=20), completed_at=done
-    )
+    measured_pace(20)
     first, second = job_with_rows(3), job_with_rows(1)
     client.force_login(staff_user)
     response = client.get("/ops/queue/")
@@ -81,17 +78,21 @@ def test_the_queue_page_says_when_each_job_is_expected_done(client, staff_user):
         second.pk: timedelta(seconds=20 * (1 + 1)),
     }
     page = response.content.decode()
-    assert "About 1 min" in page
-    assert "About 40 s" in page
+    assert "About 1 min " in page
+    assert "About 40 s, between " in page
     assert "about 20 s a quote" in page
 
 
-def test_the_queue_page_gives_no_time_before_the_pace_is_measured(client, staff_user):
+def test_the_queue_page_estimates_at_the_typical_pace_before_one_is_measured(
+    client, staff_user, settings
+):
+    settings.MOMENTUM_TYPICAL_LATENCY = 150
+    settings.MOMENTUM_POLL_INTERVAL = 15
     job_with_rows(3)
     client.force_login(staff_user)
     page = client.get("/ops/queue/").content.decode()
-    assert "unknown yet" in page
-    assert "none has finished yet" in page
+    assert "About 8 min, between " in page
+    assert "typically 2 min a quote" in page
 
 
 def test_the_queue_fragment_refreshes_with_htmx(client, staff_user):

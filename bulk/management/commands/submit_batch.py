@@ -28,7 +28,7 @@ from bulk.models import (
 from bulk.services import uploads
 from bulk.spreadsheets.mapping import FIELDS, ColumnMap
 from bulk.spreadsheets.upload import ParsedUpload
-from bulk.templatetags.bulk_tags import duration
+from bulk.templatetags.bulk_tags import estimate as estimate_text
 
 SHOWN_INVALID_ROWS = 50
 
@@ -210,16 +210,15 @@ class Command(BaseCommand):
             self.say(f"  ... and {len(invalid) - SHOWN_INVALID_ROWS:,} more invalid rows")
 
     def report_estimate(self, rows: int) -> None:
+        if not rows:
+            self.result["estimate"] = None
+            self.say("Nothing to quote.")
+            return
         estimate = selectors.upload_estimate(rows=rows)
         finish = timezone.localtime(estimate.finish_at)
-        self.result["estimate"] = {
-            "rows": rows,
-            "ahead": estimate.ahead,
-            "seconds": int(estimate.duration.total_seconds()),
-            "finish_at": finish.isoformat(timespec="seconds"),
-        }
+        self.result["estimate"] = estimate.as_dict()
         self.say(
-            f"Quoting {rows:,} addresses takes about {duration(estimate.duration)}; "
+            f"Quoting {rows:,} addresses takes {estimate_text(estimate)}; "
             f"{estimate.ahead:,} quotes ahead; done around {finish:%Y-%m-%d %H:%M %Z}."
         )
 

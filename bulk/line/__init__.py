@@ -21,12 +21,12 @@ and, from each other job of its own priority, min(that job's rows left, its own 
 left): one row of each per turn. A job with no row left to open is done when the last
 quote of 1 and 2 that prices one of its rows is (its row in flight, a quote sent back in
 line, or another job's quote its rows wait on). Every quote takes the same time, the
-pace (`expected_pace`).
+pace (`bulk.line.pace.expected_pace`: the turnover of the slot).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -34,9 +34,11 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bulk.line.pace import Pace, expected_pace
 from bulk.models import BatchJob, BatchQuote
-from quotes.models import Quote
-from quotes.selectors import upstream_latency
+from config.time_tags import clock, duration
+from quotes.models import MomentumHealth, Quote
+from quotes.selectors import momentum_health
 
 # A job not yet submitted goes in line with the priority every new job gets.
 NEW_JOB_PRIORITY = BatchJob._meta.get_field("priority").get_default()
@@ -59,24 +61,6 @@ def read_clock() -> datetime:
 
 
 @dataclass(frozen=True)
-class Pace:
-    """How long the slot spends on one quote."""
-
-    per_quote: timedelta
-    # False before any quote has finished here: the configured typical latency is used.
-    measured: bool
-
-
-def expected_pace() -> Pace:
-    """The median time the latest quotes held the slot (claim to completion), or
-    MOMENTUM_TYPICAL_LATENCY before any has finished."""
-    measured = upstream_latency()
-    if measured is not None:
-        return Pace(per_quote=measured, measured=True)
-    return Pace(per_quote=timedelta(seconds=settings.MOMENTUM_TYPICAL_LATENCY), measured=False)
-
-
-@dataclass(frozen=True)
 class SlotWork:
     """A quote served before every bulk row: one holding a slot, or one waiting for it."""
 
@@ -91,13 +75,23 @@ class SlotWork:
 
 @dataclass(frozen=True)
 class Eta:
-    """When a job's last row is expected priced."""
+    """When a job's last row is expected priced, and the range it should fall in."""
 
     # Quotes of other work priced before it.
     ahead: int
-    # None for a job in line before the pace is measured (only the preview guesses).
-    time_left: timedelta | None
-    finish_at: datetime | None
+    time_left: timedelta
+    finish_at: datetime
+    # The range: about 90 % of finishes fall between these (`Pace.margin`).
+    low: timedelta = timedelta()
+    high: timedelta = timedelta()
+
+    @property
+    def low_at(self) -> datetime:
+        return self.finish_at - self.time_left + self.low
+
+    @property
+    def high_at(self) -> datetime:
+        return self.finish_at - self.time_left + self.high
 
 
 @dataclass
@@ -106,6 +100,34 @@ class JobInLine:
     # Rows not yet opened; a row being quoted is in the slot work.
     rows_left: int
     eta: Eta | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why time left does not count down: the job is paused by staff, or the line waits
+    for Momentum (the breaker is open, or our key was refused)."""
+
+    reason: str  # "paused" or "momentum"
+    since: datetime | None
+
+    @property
+    def text(self) -> str:
+        if self.reason == "paused":
+            return "paused by staff"
+        if self.since is None:
+            return "waiting for Momentum"
+        return f"waiting for Momentum since {clock(self.since)}"
+
+
+def momentum_hold(health: MomentumHealth | None = None) -> Hold | None:
+    """The line waits for Momentum while the breaker counts it down or our key is refused
+    (between the breaker's pauses too: a half-open try is not a line that moves)."""
+    health = health or momentum_health()
+    if health.config_error:
+        return Hold(reason="momentum", since=health.updated_at)
+    if health.consecutive_failures >= settings.MOMENTUM_DOWN_AFTER:
+        return Hold(reason="momentum", since=health.failing_since)
+    return None
 
 
 @dataclass
@@ -118,6 +140,14 @@ class Line:
     slot_work: list[SlotWork]
     # Open, unpaused jobs with rows left, in service order.
     jobs: list[JobInLine]
+    # Set while nothing moves because Momentum is down.
+    hold: Hold | None = None
+
+    def hold_for(self, job: BatchJob) -> Hold | None:
+        """Why the job's time left does not count down now, if it does not."""
+        if job.is_paused:
+            return Hold(reason="paused", since=job.paused_at)
+        return self.hold
 
     def eta_for(self, job: BatchJob) -> Eta | None:
         """The job's expected finish; None while staff have paused it (held back)."""
@@ -126,10 +156,10 @@ class Line:
         for entry in self.jobs:
             if entry.job.pk == job.pk:
                 return entry.eta
-        return _job_eta(self, job=job, rows=0)
+        return expected_finish(self, rows=0, priority=job.priority, job_id=job.pk)
 
 
-def load_line(*, now: datetime | None = None) -> Line:
+def load_line(*, now: datetime | None = None, health: MomentumHealth | None = None) -> Line:
     """The line as the engine will serve it, with every waiting job's expected finish."""
     now = now or read_clock()
     pace = expected_pace()
@@ -139,9 +169,12 @@ def load_line(*, now: datetime | None = None) -> Line:
         pace=pace,
         slot_work=_slot_work(now=now, pace=pace),
         jobs=[entry for entry in jobs if entry.rows_left],
+        hold=momentum_hold(health),
     )
     for entry in line.jobs:
-        entry.eta = _job_eta(line, job=entry.job, rows=entry.rows_left)
+        entry.eta = expected_finish(
+            line, rows=entry.rows_left, priority=entry.job.priority, job_id=entry.job.pk
+        )
     return line
 
 
@@ -174,17 +207,44 @@ def expected_finish(
     own = sum(1 for item in work if job_id in item.jobs)
     time_left = sum((item.needs for item in work), timedelta())
     time_left += line.pace.per_quote * (rows_before + rows)
-    return Eta(
-        ahead=len(work) - own + rows_before, time_left=time_left, finish_at=line.now + time_left
+    return estimate_at(
+        line,
+        time_left=time_left,
+        quotes=len(work) + rows_before + rows,
+        ahead=len(work) - own + rows_before,
     )
 
 
-def _job_eta(line: Line, *, job: BatchJob, rows: int) -> Eta:
-    eta = expected_finish(line, rows=rows, priority=job.priority, job_id=job.pk)
-    if not line.pace.measured:
-        # A job's time left waits for a measured pace; the preview's is a guess, said so.
-        return replace(eta, time_left=None, finish_at=None)
-    return eta
+def estimate_at(line: Line, *, time_left: timedelta, quotes: int, ahead: int) -> Eta:
+    """An expected finish `time_left` from the line's now, `quotes` turns away, with its
+    range (never below nothing)."""
+    margin = line.pace.margin(quotes)
+    return Eta(
+        ahead=ahead,
+        time_left=time_left,
+        finish_at=line.now + time_left,
+        low=max(time_left - margin, timedelta()),
+        high=time_left + margin,
+    )
+
+
+def rows_by(line: Line, *, rows: int, need_by: datetime) -> int:
+    """How many of a new job's `rows` are expected priced by `need_by`."""
+    low, high = 0, rows
+    while low < high:
+        middle = (low + high + 1) // 2
+        if expected_finish(line, rows=middle).finish_at <= need_by:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def eta_text(time_left: timedelta, low: timedelta, high: timedelta) -> str:
+    """An estimate as a rep can say it: "about 3 h 20 min, between 3 h 5 min and 3 h 40 min"."""
+    if duration(low) == duration(high):
+        return f"about {duration(time_left)}"
+    return f"about {duration(time_left)}, between {duration(low)} and {duration(high)}"
 
 
 def _with_rows_left(jobs: QuerySet[BatchJob]) -> list[JobInLine]:
