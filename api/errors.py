@@ -29,6 +29,10 @@ class BadMapping(ValueError):
     """The `mapping` sent is not a choice of columns; the message says why."""
 
 
+class BadNeedBy(ValueError):
+    """The `need_by` sent has no time zone or is not in the future."""
+
+
 class URLTooLong(ValueError):
     """The request's URL (path and query) is longer than `MAX_URL_CHARS`."""
 
@@ -51,6 +55,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     # Bad input.
     UploadRejected: Answer(400, "upload_rejected"),
     BadMapping: Answer(400, "bad_mapping"),
+    BadNeedBy: Answer(400, "bad_need_by"),
     URLTooLong: Answer(414, "url_too_long"),
     # Another user's job or upload too: whether it exists is not theirs to know.
     Http404: Answer(404, "not_found", "Not found."),

@@ -92,6 +92,7 @@ class Upload(Schema):
     term_months: int
     notify_email: bool
     reuse_days: int = Field(description="The reuse window in days (0: reuse off).")
+    need_by: datetime | None = Field(description="When the prices are needed by, if given.")
     reusable_count: int = Field(
         description="Valid rows a quote from the reuse window will answer at once."
     )
@@ -215,6 +216,7 @@ class Job(Schema):
     term_months: int
     notify_email: bool
     reuse_days: int
+    need_by: datetime | None
     percent_done: int
     counts: Counts
     created_at: datetime

@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
 from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, BatchJob, BatchQuote
 from bulk.spreadsheets.cells import column_letter
@@ -42,6 +43,14 @@ class UploadForm(forms.Form):
         "that price at once instead of asking Momentum again. 0 asks again for every row.",
     )
 
+    need_by = forms.DateTimeField(
+        label="Need the prices by",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Optional. The line serves a job that would otherwise miss it first; "
+        "the preview says how many rows are expected priced by then.",
+    )
+
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
@@ -56,6 +65,12 @@ class UploadForm(forms.Form):
     def clean_reuse_days(self) -> int:
         days = self.cleaned_data["reuse_days"]
         return settings.QUOTE_REUSE_DAYS if days is None else days
+
+    def clean_need_by(self):
+        need_by = self.cleaned_data["need_by"]
+        if need_by is not None and need_by <= timezone.now():
+            raise forms.ValidationError("Choose a time in the future.")
+        return need_by
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

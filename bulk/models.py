@@ -53,6 +53,9 @@ class BatchJob(models.Model):
     # A row takes the answer of an identical quote finished within this many days instead
     # of asking Momentum (0: never). Defaults to QUOTE_REUSE_DAYS.
     reuse_days = models.PositiveSmallIntegerField(default=30)
+    # When the customer needs the prices by (None: no need-by). A job that would
+    # otherwise miss it is served ahead of round-robin (docs/architecture.md, "Need by").
+    need_by = models.DateTimeField(null=True, blank=True)
     # The one contact every row's quote is requested for, made at submission.
     lead = models.ForeignKey(
         "quotes.Lead", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -100,6 +103,8 @@ class BatchJob(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # When the owner and ADMINS were told the job will miss its need-by (once).
+    need_by_warned_at = models.DateTimeField(null=True, blank=True)
 
     objects = BatchJobQuerySet.as_manager()
 
@@ -291,6 +296,9 @@ class StagedUpload(models.Model):
     term_months = models.PositiveSmallIntegerField(default=DEFAULT_TERM_MONTHS)
     notify_email = models.BooleanField(default=True)
     reuse_days = models.PositiveSmallIntegerField(default=30)
+    # When the customer needs the prices by (None: no need-by). A job that would
+    # otherwise miss it is served ahead of round-robin (docs/architecture.md, "Need by").
+    need_by = models.DateTimeField(null=True, blank=True)
     # The uploaded bytes, kept until the upload is submitted, to read again with other
     # columns chosen.
     content = models.BinaryField(null=True, blank=True, editable=False)

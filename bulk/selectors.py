@@ -268,7 +268,7 @@ def upload_estimate(
     """Rows to quote, the quotes ahead of them, and when the last is expected priced: the
     line's expected finish of `rows` more addresses put in line now."""
     line = load_line(now=now)
-    eta = expected_finish(line, rows=rows)
+    eta = expected_finish(line, rows=rows, need_by=need_by)
     pace = line.pace
     estimate = Estimate(
         rows=rows,

@@ -32,6 +32,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 term_months=data["term_months"],
                 notify_email=data["notify_email"],
                 reuse_days=data["reuse_days"],
+                need_by=data["need_by"],
             )
         except uploads.UploadRejected as rejected:
             form.add_error("file", rejected.message)

@@ -322,9 +322,19 @@ MOMENTUM_RETRY_BASE = env.float("MOMENTUM_RETRY_BASE", default=1.0)
 # failing rows, and the dashboards say so.
 MOMENTUM_DOWN_AFTER = env.int("MOMENTUM_DOWN_AFTER", default=5)
 MOMENTUM_DOWN_PAUSE = env.float("MOMENTUM_DOWN_PAUSE", default=5.0)
-# Seconds a quote takes, for estimates made before any quote has finished here (after
-# that the median of the recent ones is used). Momentum prices in 2-3 minutes.
+# Seconds a quote takes, for estimates made before enough turns of the slot are measured
+# (the line's pace is then this plus one poll interval; bulk.line.pace). Momentum prices
+# in 2-3 minutes.
 MOMENTUM_TYPICAL_LATENCY = env.float("MOMENTUM_TYPICAL_LATENCY", default=150.0)
+
+# --- The line's order (bulk.line.order, engine.services) -----------------------------------
+
+# A job that would otherwise miss its need-by goes ahead of round-robin, but at least one
+# of every LINE_ROUND_ROBIN_EVERY bulk turns goes round-robin (no job is starved).
+LINE_ROUND_ROBIN_EVERY = env.int("LINE_ROUND_ROBIN_EVERY", default=3)
+# While bulk rows wait, at most this share of turns goes to single quotes (0.5: at most
+# one in two), so singles cannot starve bulk work.
+SINGLE_QUOTE_SHARE = env.float("SINGLE_QUOTE_SHARE", default=0.5)
 
 # --- Quotes -----------------------------------------------------------------------------
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
@@ -76,6 +78,12 @@ UPLOAD_FILE = File(
     description="An .xlsx, .xls, .ods or .csv spreadsheet of addresses (a header row is optional; "
     "see `mapping` and `no_header`). Any other file answers 400 `upload_rejected`.",
 )
+NEED_BY_FIELD = Form(
+    None,
+    description="When the prices are needed by, with a time zone (2026-12-10T09:00-07:00). "
+    "A job that would otherwise miss it is served ahead of round-robin; the estimate says "
+    "how many rows are expected priced by then (`rows_by_need_by`).",
+)
 REUSE_FIELD = Form(
     None,
     ge=0,
@@ -111,7 +119,12 @@ def _column_map(spec: object, *, no_header: bool) -> ColumnMap:
     "/uploads",
     response={
         201: schemas.Upload,
-        **errors.answers(uploads.UploadRejected, errors.BadMapping, uploads.UploadRateLimited),
+        **errors.answers(
+            uploads.UploadRejected,
+            errors.BadMapping,
+            errors.BadNeedBy,
+            uploads.UploadRateLimited,
+        ),
         **errors.SIGNED_OUT,
         **errors.NO_CSRF,
         **errors.LONG_URL,
@@ -129,6 +142,7 @@ def create_upload(
     mapping: str = MAPPING_FIELD,
     no_header: bool = NO_HEADER_FIELD,
     reuse_days: ReuseDays = REUSE_FIELD,
+    need_by: datetime | None = NEED_BY_FIELD,
 ) -> Status:
     """Read and validate an xlsx, xls, ods or csv file of addresses; nothing is quoted yet. A
     file that is not such a spreadsheet is refused with 400 and the reason.
@@ -150,8 +164,19 @@ def create_upload(
         notify_email=notify_email,
         mapping=columns,
         reuse_days=reuse_days,
+        need_by=_need_by(need_by),
     )
     return Status(201, staged)
+
+
+def _need_by(need_by: datetime | None) -> datetime | None:
+    if need_by is None:
+        return None
+    if timezone.is_naive(need_by):
+        raise errors.BadNeedBy("need_by: give a time zone, e.g. 2026-12-10T09:00-07:00.")
+    if need_by <= timezone.now():
+        raise errors.BadNeedBy("need_by: choose a time in the future.")
+    return need_by
 
 
 class Columns(Schema):

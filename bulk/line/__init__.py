@@ -26,7 +26,7 @@ pace (`bulk.line.pace.expected_pace`: the turnover of the slot).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -34,6 +34,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bulk.line import order
 from bulk.line.pace import Pace, expected_pace
 from bulk.models import BatchJob, BatchQuote
 from config.time_tags import clock, duration
@@ -142,6 +143,9 @@ class Line:
     jobs: list[JobInLine]
     # Set while nothing moves because Momentum is down.
     hold: Hold | None = None
+    # Jobs served ahead of round-robin to meet their need-by, with their slack
+    # (bulk.line.order).
+    urgent: dict[int, timedelta] = field(default_factory=dict)
 
     def hold_for(self, job: BatchJob) -> Hold | None:
         """Why the job's time left does not count down now, if it does not."""
@@ -171,11 +175,18 @@ def load_line(*, now: datetime | None = None, health: MomentumHealth | None = No
         jobs=[entry for entry in jobs if entry.rows_left],
         hold=momentum_hold(health),
     )
+    _estimate_jobs(line)
+    line.urgent = order.urgent_jobs(line)
+    if line.urgent:
+        _estimate_jobs(line)
+    return line
+
+
+def _estimate_jobs(line: Line) -> None:
     for entry in line.jobs:
         entry.eta = expected_finish(
             line, rows=entry.rows_left, priority=entry.job.priority, job_id=entry.job.pk
         )
-    return line
 
 
 def held_back() -> list[JobInLine]:
@@ -186,7 +197,12 @@ def held_back() -> list[JobInLine]:
 
 
 def expected_finish(
-    line: Line, *, rows: int, priority: int = NEW_JOB_PRIORITY, job_id: int | None = None
+    line: Line,
+    *,
+    rows: int,
+    priority: int = NEW_JOB_PRIORITY,
+    job_id: int | None = None,
+    need_by: datetime | None = None,
 ) -> Eta:
     """When the last of a job's `rows` rows left to open is priced, at the line's pace.
 
@@ -195,10 +211,13 @@ def expected_finish(
     """
     if rows:
         work = line.slot_work
-        rows_before = sum(
-            entry.rows_left if entry.job.priority > priority else min(entry.rows_left, rows)
-            for entry in line.jobs
-            if entry.job.pk != job_id and entry.job.priority >= priority
+        slack = line.urgent.get(job_id) if job_id else None
+        if need_by is not None:
+            # A new job with a need-by: urgent if its round-robin finish misses it.
+            plain = expected_finish(line, rows=rows, priority=priority)
+            slack = order.slack_for(line, need_by=need_by, finish_at=plain.finish_at)
+        rows_before = order.rows_before(
+            line, rows=rows, priority=priority, job_id=job_id, slack=slack
         )
     else:
         mine = [n for n, item in enumerate(line.slot_work) if job_id in item.jobs]
@@ -233,7 +252,7 @@ def rows_by(line: Line, *, rows: int, need_by: datetime) -> int:
     low, high = 0, rows
     while low < high:
         middle = (low + high + 1) // 2
-        if expected_finish(line, rows=middle).finish_at <= need_by:
+        if expected_finish(line, rows=middle, need_by=need_by).finish_at <= need_by:
             low = middle
         else:
             high = middle - 1

@@ -20,6 +20,8 @@ from django.db.models import Case, Exists, F, OuterRef, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bulk.line import load_line
+from bulk.line.order import turn_order
 from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import finish_job_if_done
 from quotes import selectors as quote_selectors
@@ -236,10 +238,21 @@ def _next_pending_row() -> tuple[BatchJob | None, BatchQuote | None, bool]:
         batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING
     )
     # The next two jobs in line, in one query.
-    line = list(
+    # A job that would otherwise miss its need-by goes ahead (bulk.line.order).
+    line = turn_order(
         BatchJob.objects.in_service_order()
         .filter(Exists(has_pending))
-        .only("pk", "user_id", "lead_id", "speed_mbps", "term_months", "reuse_days")[:2]
+        .only(
+            "pk",
+            "user_id",
+            "lead_id",
+            "speed_mbps",
+            "term_months",
+            "reuse_days",
+            "priority",
+            "last_served_at",
+        ),
+        load_line=load_line,
     )
     if not line:
         return None, None, False

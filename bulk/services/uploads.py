@@ -10,7 +10,7 @@ import csv
 import io
 import logging
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
@@ -99,6 +99,7 @@ def stage_upload(
     notify_email: bool,
     mapping: ColumnMap | None = None,
     reuse_days: int | None = None,
+    need_by: datetime | None = None,
 ) -> StagedUpload:
     """Read and validate an upload and hold the result for its preview.
 
@@ -120,6 +121,7 @@ def stage_upload(
         term_months=term_months,
         notify_email=notify_email,
         reuse_days=settings.QUOTE_REUSE_DAYS if reuse_days is None else reuse_days,
+        need_by=need_by,
         expires_at=timezone.now() + STAGED_UPLOAD_TTL,
         content=data,
         **_parsed_fields(parsed),
@@ -217,6 +219,7 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
         speed_mbps=staged.speed_mbps,
         term_months=staged.term_months,
         reuse_days=staged.reuse_days,
+        need_by=staged.need_by,
         total_count=len(valid),
     )
     BatchQuote.objects.bulk_create(

@@ -8,8 +8,10 @@ Without --map, the columns are found as the web upload finds them: the user's re
 choice for files of this layout, the header's names, or a guess from the cells.
 """
 
+import argparse
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -67,6 +69,13 @@ class Command(BaseCommand):
             action="store_true",
             help="follow the job until it ends; exit 0 only if it completed",
         )
+        parser.add_argument(
+            "--need-by",
+            type=need_by_time,
+            default=None,
+            metavar="ISO",
+            help="when the prices are needed by, with a time zone: 2026-12-10T09:00-07:00",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
         parser.add_argument(
             "--poll-interval", type=float, default=5.0, help="seconds between checks (--wait)"
@@ -93,7 +102,7 @@ class Command(BaseCommand):
                         uploaded_file=uploaded_file, mapping=mapping, user=user
                     )
                     self.report_parse(parsed)
-                    self.report_estimate(parsed.valid_count)
+                    self.report_estimate(parsed.valid_count, need_by=options["need_by"])
                     self.finish()
                     return
                 staged = uploads.stage_upload(
@@ -104,6 +113,7 @@ class Command(BaseCommand):
                     term_months=options["term"],
                     notify_email=not options["no_email"],
                     mapping=mapping,
+                    need_by=options["need_by"],
                 )
         except uploads.UploadRejected as rejected:
             self.fail(rejected.message)
@@ -209,18 +219,22 @@ class Command(BaseCommand):
         if len(invalid) > SHOWN_INVALID_ROWS:
             self.say(f"  ... and {len(invalid) - SHOWN_INVALID_ROWS:,} more invalid rows")
 
-    def report_estimate(self, rows: int) -> None:
+    def report_estimate(self, rows: int, *, need_by: datetime | None = None) -> None:
         if not rows:
             self.result["estimate"] = None
             self.say("Nothing to quote.")
             return
-        estimate = selectors.upload_estimate(rows=rows)
+        estimate = selectors.upload_estimate(rows=rows, need_by=need_by)
         finish = timezone.localtime(estimate.finish_at)
         self.result["estimate"] = estimate.as_dict()
         self.say(
             f"Quoting {rows:,} addresses takes {estimate_text(estimate)}; "
             f"{estimate.ahead:,} quotes ahead; done around {finish:%Y-%m-%d %H:%M %Z}."
         )
+        if need_by is not None:
+            self.say(
+                f"{estimate.rows_by_need_by:,} of {rows:,} rows by {need_by:%Y-%m-%d %H:%M %Z}."
+            )
 
     def report_job(self, job: BatchJob) -> None:
         self.result |= {
@@ -252,3 +266,16 @@ class Command(BaseCommand):
                 self.report_job(job)
                 self.fail(f"Job {job.pk} had not ended after {timeout:g} seconds.")
             time.sleep(interval)
+
+
+def need_by_time(text: str) -> datetime:
+    """`--need-by`: an ISO time with a time zone, in the future."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text}") from error
+    if timezone.is_naive(moment):
+        raise argparse.ArgumentTypeError("give a time zone, e.g. 2026-12-10T09:00-07:00")
+    if moment <= timezone.now():
+        raise argparse.ArgumentTypeError("choose a time in the future")
+    return moment
