@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 from celery import chain
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -38,12 +40,43 @@ logger = logging.getLogger(__name__)
 def next_unit() -> NextRow:
     """The next unit of work: a waiting quote (single quotes first, then quotes sent back
     in line), else the next bulk row in the line's order (opened in the caller's
-    transaction)."""
+    transaction). Single quotes take at most SINGLE_QUOTE_SHARE of the turns while bulk
+    work waits."""
     quote = selectors.next_waiting_quote()
+    if quote is not None and quote.source == Quote.Source.SINGLE and singles_had_their_share():
+        bulk = _next_bulk_unit()
+        if bulk.quote is not None or bulk.conflict or bulk.more:
+            return bulk
     if quote is not None:
         # Rows of its address in any job may wait on it.
         return NextRow(quote=quote, others_waiting=True)
     return rows.open_next_row()
+
+
+def _next_bulk_unit() -> NextRow:
+    """A bulk quote sent back in line, else the next bulk row."""
+    sent_back = (
+        Quote.objects.waiting().exclude(source=Quote.Source.SINGLE).order_by("created_at", "pk")
+    ).first()
+    if sent_back is not None:
+        return NextRow(quote=sent_back, others_waiting=True)
+    return rows.open_next_row()
+
+
+def singles_had_their_share() -> bool:
+    """Whether a single quote now would pass SINGLE_QUOTE_SHARE of the turns: with the
+    share as a/b (0.5 = 1/2), at most a singles in any b turns in a row."""
+    share = Fraction(settings.SINGLE_QUOTE_SHARE).limit_denominator(10)
+    if share >= 1:
+        return False
+    window = share.denominator - 1
+    latest = (
+        Quote.objects.filter(claimed_at__isnull=False)
+        .order_by("-claimed_at", "-pk")
+        .values_list("source", flat=True)[:window]
+    )
+    singles = sum(1 for source in latest if source == Quote.Source.SINGLE)
+    return singles + 1 > share.numerator
 
 
 def start_chain(*, quote_id: int, token: str, resume: bool = False) -> None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from engine import services as engine
 from quotes.models import MomentumHealth, Quote
 from quotes.services import lifecycle
+from tests.harness import create_job
 from tests.quotes.factories import QuoteFactory, claim
 
 
@@ -122,3 +123,36 @@ def test_sweeper_fails_a_submit_that_gave_up_too_many_times(settings):
     quote.refresh_from_db()
     assert quote.status == Quote.Status.FAILED
     assert quote.momentum_slot is None
+
+
+def _run_turns(turns: int) -> list[str]:
+    """Dispatch `turns` times, each quote finished at once: the sources served in order."""
+    served = []
+    for _ in range(turns):
+        started = engine.dispatch_next()
+        if started is None:
+            break
+        served.append(started.source)
+        Quote.objects.filter(pk=started.pk).update(
+            status=Quote.Status.COMPLETE, completed_at=timezone.now(), momentum_slot=None
+        )
+    return served
+
+
+@pytest.mark.django_db
+def test_singles_take_at_most_their_share_of_turns_while_bulk_rows_wait(user, settings):
+    settings.SINGLE_QUOTE_SHARE = 0.5
+    create_job(user=user, rows=4)
+    for _ in range(4):
+        QuoteFactory(source=Quote.Source.SINGLE)
+    served = _run_turns(8)
+    single, bulk = Quote.Source.SINGLE, Quote.Source.BULK
+    assert served == [single, bulk, single, bulk, single, bulk, single, bulk]
+
+
+@pytest.mark.django_db
+def test_singles_go_one_after_another_when_no_bulk_work_waits(settings):
+    settings.SINGLE_QUOTE_SHARE = 0.5
+    for _ in range(3):
+        QuoteFactory(source=Quote.Source.SINGLE)
+    assert _run_turns(3) == [Quote.Source.SINGLE] * 3
