@@ -128,6 +128,11 @@ OWNER_NOTICES = {
         "was resumed by staff",
         "Its remaining rows are back in line and are being quoted.",
     ),
+    # Sent by the line itself (bulk.services.need_by), to the owner and ADMINS, once.
+    "need_by": (
+        "is expected to miss its need-by",
+        "It is served ahead of round-robin to come as close as it can.",
+    ),
 }
 
 
@@ -145,6 +150,8 @@ def build_owner_notice(
         subject=f"Bulk quote “{job.file_name}” {verb}",
         body=render_to_string("bulk/email/owner_notice.txt", context),
         to=[job.user.email],
+        # Staff hear of a need-by that will be missed too.
+        cc=[address for _, address in settings.ADMINS] if action == "need_by" else [],
     )
 
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bulk.services import completion, rows, uploads
+from bulk.services import completion, need_by, rows, uploads
 from bulk.services.rows import NextRow
 from engine import tasks
 from quotes import selectors
@@ -224,6 +224,7 @@ def sweep_jobs() -> dict:
         "finished": completion.finish_done_jobs(),
         "emails_resent": completion.resend_unsent_emails(),
         "uploads_deleted": uploads.delete_expired_uploads(),
+        "need_by_warned": need_by.warn_late_jobs(),
     }
 
 

@@ -93,6 +93,8 @@ class LineView:
     pace: Pace
     # Set while the line waits for Momentum (no time left counts down).
     hold: Hold | None
+    # Jobs served ahead of round-robin for their need-by, with their slack.
+    urgent: dict[int, timedelta]
     throughput: list[Throughput]
     incidents: list[Incident] = field(default_factory=list)
     recent_incidents: list[Incident] = field(default_factory=list)
@@ -132,6 +134,7 @@ def line_view(*, now: datetime | None = None) -> LineView:
         paused=held_back(),
         pace=line.pace,
         hold=line.hold,
+        urgent=line.urgent,
         throughput=_throughput(line.now),
         incidents=list(Incident.objects.filter(closed_at__isnull=True).order_by("opened_at")),
         recent_incidents=list(Incident.objects.filter(closed_at__isnull=False)[:5]),

@@ -102,6 +102,17 @@ class JobInLine:
     rows_left: int
     eta: Eta | None = None
 
+    @property
+    def slack(self) -> timedelta | None:
+        """Its need-by less its expected finish (negative: expected late); None without."""
+        if self.job.need_by is None or self.eta is None:
+            return None
+        return self.job.need_by - self.eta.finish_at
+
+    @property
+    def late(self) -> bool:
+        return self.slack is not None and self.slack < timedelta()
+
 
 @dataclass(frozen=True)
 class Hold:

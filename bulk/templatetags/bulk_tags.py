@@ -28,3 +28,9 @@ def estimate(value) -> str:
         return ""
     time_left = getattr(value, "time_left", None) or getattr(value, "duration", None)
     return eta_text(time_left or timedelta(), value.low, value.high)
+
+
+@register.filter
+def timedelta_neg(value: timedelta | None) -> timedelta | None:
+    """A negative span as a positive one ("late by 5 min")."""
+    return None if value is None else -value

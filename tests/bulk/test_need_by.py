@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from bulk.emails import build_owner_notice
 from bulk.line import load_line
 from bulk.models import BatchJob, BatchQuote
 from bulk.selectors import upload_estimate
+from bulk.services.need_by import warn_late_jobs
 from bulk.services.rows import _next_pending_row
 from tests.bulk.outcomes import price_row
 from tests.bulk.pace import measured_pace
@@ -66,3 +68,32 @@ def test_the_preview_says_how_many_rows_a_need_by_gets(user, other_user):
     assert estimate.need_by == need_by
     assert 0 < estimate.rows_by_need_by < 120
     assert upload_estimate(rows=3, need_by=need_by).rows_by_need_by == 3
+
+
+@pytest.fixture
+def notices(monkeypatch):
+    """What the line enqueues to tell owners, instead of sending it to a broker."""
+    from bulk import tasks as bulk_tasks
+
+    sent = []
+    monkeypatch.setattr(bulk_tasks.send_owner_notice, "delay_on_commit", lambda *a: sent.append(a))
+    return sent
+
+
+def test_a_job_predicted_to_miss_its_need_by_is_told_once(user, notices):
+    measured_pace(60)
+    late = create_job(user=user, rows=10, need_by=timezone.now() + timedelta(minutes=3))
+    create_job(user=user, rows=2, need_by=timezone.now() + timedelta(hours=1))
+    assert warn_late_jobs() == [late.pk]
+    assert warn_late_jobs() == []
+    ((job_id, action, _, note),) = notices
+    assert (job_id, action) == (late.pk, "need_by")
+    assert "now expected done around" in note
+
+
+def test_the_need_by_notice_goes_to_the_owner_and_admins(user, settings):
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    job = create_job(user=user, rows=3, need_by=timezone.now())
+    message = build_owner_notice(job=job, action="need_by", by_name="Staff", note="Soon.")
+    assert (message.to, message.cc) == ([user.email], ["ops@example.com"])
+    assert "is expected to miss its need-by." in message.body

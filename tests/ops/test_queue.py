@@ -176,3 +176,14 @@ def test_the_pause_notice_email(staff_user):
     assert message.to == [job.user.email]
     assert "paused by staff" in message.subject
     assert f"/bulk/{job.pk}/" in message.body
+
+
+def test_the_queue_page_shows_each_jobs_need_by_and_slack(client, staff_user):
+    measured_pace(60)
+    job_with_rows(10, need_by=timezone.now() + timedelta(minutes=3))
+    job_with_rows(2, need_by=timezone.now() + timedelta(hours=2))
+    client.force_login(staff_user)
+    page = client.get("/ops/queue/").content.decode()
+    assert "late by " in page
+    assert "served ahead" in page
+    assert "to spare)" in page
