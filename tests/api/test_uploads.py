@@ -1,6 +1,6 @@
 """Creating a job through the API: upload and validate, then submit."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -184,3 +184,17 @@ def test_uploads_past_the_hourly_limit_answer_429_and_read_nothing(api_client, s
     assert response.json()["code"] == "upload_rate_limited"
     assert "made 2 uploads in the last hour" in response.json()["detail"]
     assert StagedUpload.objects.count() == 2
+
+
+def test_an_upload_with_a_need_by_answers_the_rows_by_then(api_client):
+    need_by = (timezone.now() + timedelta(hours=3)).isoformat(timespec="seconds")
+    body = post_upload(api_client, xlsx_bytes(ROWS), need_by=need_by).json()
+    assert datetime.fromisoformat(body["need_by"]) == datetime.fromisoformat(need_by)
+    assert body["estimate"]["rows_by_need_by"] == body["estimate"]["rows"] == 2
+
+
+@pytest.mark.parametrize("need_by", ["2020-01-01T09:00:00+00:00", "2099-01-01T09:00:00"])
+def test_a_need_by_in_the_past_or_without_a_zone_answers_400(api_client, need_by):
+    response = post_upload(api_client, xlsx_bytes(ROWS), need_by=need_by)
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_need_by"

@@ -281,3 +281,20 @@ def test_a_file_whose_columns_cant_be_found_asks_for_map(tmp_path, user):
     path.write_bytes(csv_bytes([["alpha", "beta"], ["x", "y"]]))
     with pytest.raises(CommandError, match="Name them with --map FIELD=COLUMN"):
         run(path, "--user", user.email, "--dry-run")
+
+
+def test_dry_run_with_a_need_by_says_how_many_rows_by_then(sheet, user):
+    need_by = (timezone.now() + timedelta(days=2)).isoformat(timespec="seconds")
+    estimate = run_json(sheet, "--user", user.email, "--dry-run", "--need-by", need_by)["estimate"]
+    assert set(estimate) == {
+        "rows",
+        "ahead",
+        "seconds",
+        "low_seconds",
+        "high_seconds",
+        "finish_at",
+        "need_by",
+        "rows_by_need_by",
+    }
+    assert datetime.fromisoformat(estimate["need_by"]) == datetime.fromisoformat(need_by)
+    assert estimate["rows_by_need_by"] == 2
