@@ -313,6 +313,22 @@ def job_progress(
     return progress
 
 
+def jobs_time_left(*, jobs, health: MomentumHealth | None = None) -> dict[int, Eta | Hold]:
+    """For the jobs list: each open job's expected finish, or why it waits (one line read
+    for the page, so its figures are the job page's)."""
+    open_jobs = [job for job in jobs if job.status in BatchJob.OPEN_STATUSES]
+    if not open_jobs:
+        return {}
+    line = load_line(health=health)
+    times: dict[int, Eta | Hold] = {}
+    for job in open_jobs:
+        held = line.hold_for(job)
+        eta = line.eta_for(job)
+        if held is not None or eta is not None:
+            times[job.pk] = held or eta
+    return times
+
+
 def job_is_live(*, job: BatchJob) -> bool:
     """Whether the job page keeps refreshing: until the job has ended and its last row is
     recorded (a cancelled job's row in flight still gets its price)."""

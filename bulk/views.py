@@ -128,11 +128,14 @@ def invalid_rows(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 @login_required
 def job_list(request: HttpRequest) -> HttpResponse:
     status, page = JobFilterForm(request.GET).filters()
+    health = _health()
+    jobs = selectors.jobs_page(user=request.user, status=status, page=page)
     context = {
-        "page": selectors.jobs_page(user=request.user, status=status, page=page),
+        "page": jobs,
+        "time_left": selectors.jobs_time_left(jobs=jobs, health=health["health"]),
         "status": status,
         "status_choices": BatchJob.Status.choices,
-        **_health(),
+        **health,
     }
     return render(request, "bulk/jobs.html", context)
 

@@ -34,3 +34,9 @@ def estimate(value) -> str:
 def timedelta_neg(value: timedelta | None) -> timedelta | None:
     """A negative span as a positive one ("late by 5 min")."""
     return None if value is None else -value
+
+
+@register.filter
+def get_item(mapping: dict, key):
+    """`mapping[key]`, or None."""
+    return (mapping or {}).get(key)

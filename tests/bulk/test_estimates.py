@@ -71,3 +71,12 @@ def test_the_job_page_shows_why_time_left_waits(signed_in_client, user):
     page = signed_in_client.get(reverse("bulk:job", args=[job.pk])).content.decode()
     assert "Waiting for Momentum since " in page
     assert "estimated again when Momentum answers again" in page
+
+
+def test_the_jobs_list_gives_the_job_pages_figure(signed_in_client, user):
+    measured_pace(60)
+    job = create_job(user=user, rows=3)
+    listed = signed_in_client.get(reverse("bulk:jobs")).context["time_left"][job.pk]
+    page = signed_in_client.get(reverse("bulk:job", args=[job.pk])).context["progress"]
+    assert listed.time_left == pytest.approx(page.eta, abs=timedelta(seconds=1))
+    assert "About 3 min" in signed_in_client.get(reverse("bulk:jobs")).content.decode()
