@@ -218,7 +218,7 @@ _NOT_QUOTES = frozenset({
     "dates", "datetimes", "acount", "aexists", "aaggregate", "acontains",
 })  # fmt: skip
 # Relations whose far side is a Quote: BatchQuote.quote, Lead.quotes, Quote.takers and
-# Quote.taken_from (quotes/models.py, bulk/models.py).
+# Quote.taken_from (quotes/models.py, bulk/models/jobs.py).
 QUOTE_RELATIONS = frozenset(("quote", "quotes", "takers", "taken_from"))
 _MANAGERS = frozenset(("objects", "_default_manager", "_base_manager"))
 _QUOTE = "quote"  # an instance, a queryset or a manager of Quote
