@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from bulk.models import BatchJob, BatchQuote
 
@@ -58,6 +58,30 @@ def rows_before(
         # One turn in `every` goes round-robin while this job is served ahead.
         total += min(round_robin, rows // max(every - 1, 1))
     return total
+
+
+def jobs_in_turn(*, load_line) -> list[BatchJob]:
+    """The next two jobs with a pending row, in the order the engine serves them: service
+    order (staff priority, then round-robin), a job that would otherwise miss its need-by
+    ahead (`turn_order`)."""
+    has_pending = BatchQuote.objects.filter(
+        batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING
+    )
+    jobs = (
+        BatchJob.objects.in_service_order()
+        .filter(Exists(has_pending))
+        .only(
+            "pk",
+            "user_id",
+            "lead_id",
+            "speed_mbps",
+            "term_months",
+            "reuse_days",
+            "priority",
+            "last_served_at",
+        )
+    )
+    return turn_order(jobs, load_line=load_line)
 
 
 def turn_order(jobs: QuerySet[BatchJob], *, load_line) -> list[BatchJob]:

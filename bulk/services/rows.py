@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Case, Exists, F, OuterRef, QuerySet, Value, When
+from django.db.models import Case, F, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bulk.line import load_line
-from bulk.line.order import turn_order
+from bulk.line.order import jobs_in_turn
 from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import finish_job_if_done
 from quotes import selectors as quote_selectors
@@ -234,26 +234,7 @@ def open_next_row() -> NextRow:
 def _next_pending_row() -> tuple[BatchJob | None, BatchQuote | None, bool]:
     """The first job in line with a pending row, that row, and whether another job waits
     (else no row elsewhere can follow the row's quote)."""
-    has_pending = BatchQuote.objects.filter(
-        batch_job=OuterRef("pk"), status=BatchQuote.Status.PENDING
-    )
-    # The next two jobs in line, in one query.
-    # A job that would otherwise miss its need-by goes ahead (bulk.line.order).
-    line = turn_order(
-        BatchJob.objects.in_service_order()
-        .filter(Exists(has_pending))
-        .only(
-            "pk",
-            "user_id",
-            "lead_id",
-            "speed_mbps",
-            "term_months",
-            "reuse_days",
-            "priority",
-            "last_served_at",
-        ),
-        load_line=load_line,
-    )
+    line = jobs_in_turn(load_line=load_line)
     if not line:
         return None, None, False
     job = line[0]
