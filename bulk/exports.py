@@ -31,6 +31,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from bulk.models import BatchJob, BatchQuote, JobSource
 from bulk.spreadsheets.cells import cell_text, column_letter, decode_cell
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
+from bulk.spreadsheets.workbook import results_workbook
 from quotes.forms import speed_label
 
 RESULT_COLUMNS = [
@@ -137,34 +138,42 @@ def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[ob
     The failed-rows file has the rows not quoted (invalid or failed) and the reason, with
     the upload's own header, to fix and upload again.
     """
+    for _number, cells, result in numbered_rows(job=job, failed_only=failed_only):
+        yield [*cells, *result]
+
+
+def numbered_rows(
+    *, job: BatchJob, failed_only: bool = False
+) -> Iterator[tuple[int | None, list[object], list[object]]]:
+    """`(row of the upload, its cells, the result)`, the header first with row None."""
     sheet = _Sheet(job)
     legacy = job.source_columns or ADDRESS_COLUMNS
     header = [sheet.header[i] for i in sheet.keep]
     if failed_only:
         if sheet.has_header:
-            yield [*header, ERROR_COLUMN]
+            yield None, header, [ERROR_COLUMN]
     else:
         if sheet.has_header:
-            yield [*header, *RESULT_COLUMNS]
+            yield None, header, RESULT_COLUMNS
         else:
-            yield [f"Column {column_letter(i)}" for i in sheet.keep] + RESULT_COLUMNS
+            yield None, [f"Column {column_letter(i)}" for i in sheet.keep], RESULT_COLUMNS
     speed, term = speed_label(job.speed_mbps), f"{job.term_months} months"
     wanted = {first for _n, kind, first, _c in sheet.skipped if kind == "duplicate"}
     results: dict[int, list[object]] = {}
     skipped = iter(sheet.skipped)
     pending = next(skipped, None)
 
-    def skipped_line(item) -> list[object] | None:
-        _number, kind, detail, cells = item
+    def skipped_line(item) -> tuple[int, list[object], list[object]] | None:
+        number, kind, detail, cells = item
         values = sheet.cells(cells)
         if kind == "invalid":
             reason = "; ".join(detail)
-            return [*values, reason] if failed_only else [*values, f"Not quoted: {reason}"]
+            return number, values, [reason] if failed_only else [f"Not quoted: {reason}"]
         if failed_only:
             return None
         first = results.get(detail)
         tail = first[1:] if first else [None, None, "", "", "", "", "", None]
-        return [*values, f"Same as row {detail}", *tail]
+        return number, values, [f"Same as row {detail}", *tail]
 
     rows = job.rows.select_related("quote__taken_from").order_by("row_number")
     for row in rows.iterator(chunk_size=CHUNK):
@@ -179,12 +188,12 @@ def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[ob
             cells = [getattr(row, c, "") for c in ADDRESS_COLUMNS]
         if failed_only:
             if row.status == BatchQuote.Status.FAILED:
-                yield [*cells, row.error_message]
+                yield row.row_number, cells, [row.error_message]
             continue
         result = _result(job, row, speed, term)
         if row.row_number in wanted:
             results[row.row_number] = result
-        yield [*cells, *result]
+        yield row.row_number, cells, result
     while pending is not None:
         line = skipped_line(pending)
         if line is not None:
@@ -219,7 +228,20 @@ def _csv_cell(value: object) -> object:
 
 
 def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
-    """The results as an xlsx workbook (openpyxl's write-only mode keeps memory flat)."""
+    """The results as an xlsx workbook: for an xlsx upload kept whole, the user's own
+    workbook with the results beside each row; else a new one (openpyxl's write-only
+    mode keeps memory flat)."""
+    source = JobSource.objects.filter(batch_job=job).first()
+    if not failed_only and source is not None and source.content and source.file_format == "xlsx":
+        rows = numbered_rows(job=job)
+        _header_number, _header, columns = next(rows)
+        return results_workbook(
+            bytes(source.content),
+            sheet_name=source.sheet_name,
+            header_row=source.header_row,
+            columns=columns,
+            results=((number, result) for number, _cells, result in rows),
+        )
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Failed rows" if failed_only else "Results")
     sheet.freeze_panes = "A2"

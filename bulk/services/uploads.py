@@ -173,7 +173,7 @@ def _submit(*, staged_id, user: User) -> BatchJob:
     # The row lock (and on SQLite the IMMEDIATE transaction) makes a second, concurrent
     # submit wait here and then find the job the first one attached.
     staged = (
-        selectors.staged_uploads_for_user(user=user, with_rows=True)
+        selectors.staged_uploads_for_user(user=user, with_rows=True, with_content=True)
         .select_for_update()
         .filter(pk=staged_id)
         .first()
@@ -264,6 +264,7 @@ def _keep_source(*, staged: StagedUpload, job: BatchJob) -> None:
         duplicate_count=len(staged.rows.get("duplicates", [])),
         skipped_reasons=dict(reasons.most_common()),
         rows={"invalid": invalid, "duplicates": staged.rows.get("duplicates", [])},
+        content=staged.content,
     )
 
 
