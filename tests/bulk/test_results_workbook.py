@@ -1,0 +1,119 @@
+"""The results of an xlsx upload are the user's own workbook, row for row (issue 19)."""
+
+import datetime as dt
+import io
+import zipfile
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from bulk import exports
+from bulk.models import BatchQuote
+from bulk.services.uploads import stage_upload, submit_staged_upload
+from bulk.spreadsheets.workbook import NOTES_SHEET
+from tests.bulk.outcomes import price_row
+
+pytestmark = pytest.mark.django_db
+
+HEADER_ROW = 8
+ADDRESSES = [
+    ("HQ", "300 State Street", "Boston", "MA", "02109", dt.time(10, 30), Decimal("12.5")),
+    None,  # a blank row between data rows
+    ("Depot", "420 El Cerrito Plaza", "El Cerrito", "CA", "94530", dt.time(14, 5), 99),
+    ("Copy", "300 State St", "Boston", "MA", "02109", dt.time(9, 0), 1),
+]
+
+
+def excel_saved_workbook() -> bytes:
+    """Title rows, blank rows, a header on row 8, a time and a currency column, a second
+    sheet, widths and a picture part (what Excel saves and openpyxl does not carry)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Sites"
+    sheet["A1"] = "Acme Corp: sites to quote"
+    sheet["A1"].font = openpyxl.styles.Font(bold=True, size=16)
+    sheet["A3"] = "Prepared by the network team"
+    sheet.append([])
+    header = ["Site", "Street", "City", "State", "Zip", "Opens", "Budget"]
+    for column, name in enumerate(header, start=1):
+        sheet.cell(row=HEADER_ROW, column=column, value=name)
+    for offset, values in enumerate(ADDRESSES, start=1):
+        for column, value in enumerate(values or (), start=1):
+            cell = sheet.cell(row=HEADER_ROW + offset, column=column, value=value)
+            if column == 6:
+                cell.number_format = "h:mm AM/PM"
+            if column == 7:
+                cell.number_format = '"$"#,##0.00'
+    sheet.column_dimensions["B"].width = 33
+    other = book.create_sheet("Contacts")
+    other["A1"] = "Call Dana"
+    out = io.BytesIO()
+    book.save(out)
+    return _with_picture(out.getvalue())
+
+
+def _with_picture(data: bytes) -> bytes:
+    """The package with a drawing and an image part, as Excel saves a pasted picture."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item.filename))
+        target.writestr("xl/media/image1.png", b"\x89PNG\r\n\x1a\n")
+        target.writestr("xl/drawings/drawing1.xml", "<xdr:wsDr/>")
+    return out.getvalue()
+
+
+def submitted_job(user, data: bytes):
+    staged = stage_upload(
+        user=user,
+        uploaded_file=io.BytesIO(data),
+        file_name="sites.xlsx",
+        speed_mbps=100,
+        term_months=36,
+        notify_email=False,
+    )
+    return submit_staged_upload(staged=staged, user=user)
+
+
+def test_an_xlsx_upload_comes_back_as_its_own_workbook_row_for_row(user):
+    data = excel_saved_workbook()
+    job = submitted_job(user, data)
+    for number in BatchQuote.objects.filter(batch_job=job).values_list("row_number", flat=True):
+        price_row(job, number)
+    results = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(job=job)))
+    upload = openpyxl.load_workbook(io.BytesIO(data))
+
+    for name in upload.sheetnames:
+        for row in upload[name].iter_rows():
+            for cell in row:
+                if cell.value is None:
+                    continue
+                kept = results[name][cell.coordinate]
+                assert (kept.value, kept.number_format) == (cell.value, cell.number_format)
+    sheet = results["Sites"]
+    assert sheet["A1"].font.bold and sheet["A1"].font.size == 16
+    assert sheet.column_dimensions["B"].width == 33
+    assert sheet.cell(row=HEADER_ROW, column=8).value == exports.RESULT_COLUMNS[0]
+    assert sheet.cell(row=HEADER_ROW + 2, column=8).value is None  # the blank row stays blank
+    # "Same as row N" names a row with the same address, in this very file.
+    same = sheet.cell(row=HEADER_ROW + 4, column=8).value
+    assert same.startswith("Same as row ")
+    first = int(same.removeprefix("Same as row "))
+    assert sheet.cell(row=first, column=2).value == "300 State Street"
+    assert isinstance(sheet.cell(row=HEADER_ROW + 1, column=9).value, float | int)
+    # What openpyxl could not carry is named.
+    notes = [c.value for c in results[NOTES_SHEET]["A"]]
+    assert any("pictures" in (note or "") for note in notes)
+
+
+def test_a_workbook_with_nothing_lost_has_no_notes_sheet(user):
+    book = openpyxl.Workbook()
+    book.active.append(["Street", "City", "State", "Zip"])
+    book.active.append(["300 State Street", "Boston", "MA", "02109"])
+    out = io.BytesIO()
+    book.save(out)
+    job = submitted_job(user, out.getvalue())
+    results = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(job=job)))
+    assert NOTES_SHEET not in results.sheetnames
+    assert results.active["E1"].value == "Status"
