@@ -92,7 +92,8 @@ def test_an_xlsx_upload_comes_back_as_its_own_workbook_row_for_row(user):
                 kept = results[name][cell.coordinate]
                 assert (kept.value, kept.number_format) == (cell.value, cell.number_format)
     sheet = results["Sites"]
-    assert sheet["A1"].font.bold and sheet["A1"].font.size == 16
+    assert sheet["A1"].font.bold
+    assert sheet["A1"].font.size == 16
     assert sheet.column_dimensions["B"].width == 33
     assert sheet.cell(row=HEADER_ROW, column=8).value == exports.RESULT_COLUMNS[0]
     assert sheet.cell(row=HEADER_ROW + 2, column=8).value is None  # the blank row stays blank
