@@ -30,6 +30,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote, JobSource
 from bulk.spreadsheets.cells import cell_text, column_letter, decode_cell
+from bulk.spreadsheets.csvfile import results_lines
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
 from bulk.spreadsheets.workbook import results_workbook
 from quotes.forms import speed_label
@@ -210,8 +211,31 @@ def csv_chunks(*, job: BatchJob, failed_only: bool = False) -> Iterator[str]:
     """CSV text a line at a time (for a streaming response), with a BOM for Excel."""
     writer = csv.writer(_Echo(), lineterminator="\r\n")
     yield "\ufeff"
-    for cells in result_rows(job=job, failed_only=failed_only):
+    source = None if failed_only else _kept_upload(job, "csv")
+    if source is None:
+        lines = result_rows(job=job, failed_only=failed_only)
+    else:  # the user's own lines, row for row
+        columns, results = _results_by_row(job)
+        lines = results_lines(
+            bytes(source.content), header_row=source.header_row, columns=columns, results=results
+        )
+    for cells in lines:
         yield writer.writerow([_csv_cell(c) for c in cells])
+
+
+def _kept_upload(job: BatchJob, file_format: str) -> JobSource | None:
+    """The job's source when its upload was kept whole and was a `file_format` file."""
+    source = JobSource.objects.filter(batch_job=job).first()
+    if source is None or not source.content or source.file_format != file_format:
+        return None
+    return source
+
+
+def _results_by_row(job: BatchJob) -> tuple[list[str], Iterator[tuple[int, list[object]]]]:
+    """The result columns' names, and each row's results with its row of the upload."""
+    rows = numbered_rows(job=job)
+    _header_number, _header, columns = next(rows)
+    return list(columns), ((number, result) for number, _cells, result in rows)
 
 
 def _csv_cell(value: object) -> object:
@@ -231,16 +255,15 @@ def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
     """The results as an xlsx workbook: for an xlsx upload kept whole, the user's own
     workbook with the results beside each row; else a new one (openpyxl's write-only
     mode keeps memory flat)."""
-    source = JobSource.objects.filter(batch_job=job).first()
-    if not failed_only and source is not None and source.content and source.file_format == "xlsx":
-        rows = numbered_rows(job=job)
-        _header_number, _header, columns = next(rows)
+    source = None if failed_only else _kept_upload(job, "xlsx")
+    if source is not None:
+        columns, results = _results_by_row(job)
         return results_workbook(
             bytes(source.content),
             sheet_name=source.sheet_name,
             header_row=source.header_row,
             columns=columns,
-            results=((number, result) for number, _cells, result in rows),
+            results=results,
         )
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Failed rows" if failed_only else "Results")

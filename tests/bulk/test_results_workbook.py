@@ -1,5 +1,6 @@
 """The results of an xlsx upload are the user's own workbook, row for row (issue 19)."""
 
+import csv
 import datetime as dt
 import io
 import zipfile
@@ -64,11 +65,11 @@ def _with_picture(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def submitted_job(user, data: bytes):
+def submitted_job(user, data: bytes, file_name: str = "sites.xlsx"):
     staged = stage_upload(
         user=user,
         uploaded_file=io.BytesIO(data),
-        file_name="sites.xlsx",
+        file_name=file_name,
         speed_mbps=100,
         term_months=36,
         notify_email=False,
@@ -118,3 +119,33 @@ def test_a_workbook_with_nothing_lost_has_no_notes_sheet(user):
     results = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(job=job)))
     assert NOTES_SHEET not in results.sheetnames
     assert results.active["E1"].value == "Status"
+
+
+CSV_UPLOAD = (
+    "Acme sites\r\n"
+    "\r\n"
+    "Site,Street,City,State,Zip\r\n"
+    "HQ,300 State Street,Boston,MA,02108\r\n"
+    "Bad,,Boston,MA\r\n"
+    "Copy,300 State St,Boston,MA,02108\r\n"
+    "Depot,420 El Cerrito Plaza,El Cerrito,CA,94530,extra\r\n"
+)
+
+
+def test_a_csv_upload_comes_back_line_for_line_each_as_wide(user):
+    job = submitted_job(user, CSV_UPLOAD.encode(), file_name="sites.csv")
+    for number in job.rows.values_list("row_number", flat=True):
+        price_row(job, number)
+    body = "".join(exports.csv_chunks(job=job)).removeprefix("\ufeff")
+    results = list(csv.reader(io.StringIO(body, newline="")))
+    upload = list(csv.reader(io.StringIO(CSV_UPLOAD, newline="")))
+
+    assert len(results) == len(upload)
+    assert len({len(line) for line in results}) == 1
+    for line, record in zip(results, upload, strict=True):
+        assert line[: len(record)] == record
+    assert results[2][6] == exports.RESULT_COLUMNS[0]
+    assert results[3][4] == "02108"
+    assert results[4][6].startswith("Not quoted")
+    assert results[5][6] == "Same as row 4"
+    assert results[0][6:] == [""] * len(exports.RESULT_COLUMNS)
