@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from django.http import HttpResponse, StreamingHttpResponse
-from django.utils import timezone
 from django.utils.http import content_disposition_header
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -32,24 +31,19 @@ from bulk.models import BatchJob, BatchQuote, JobSource
 from bulk.spreadsheets.cells import cell_text, column_letter, decode_cell
 from bulk.spreadsheets.csvfile import results_lines
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
+from bulk.spreadsheets.results import result_columns, row_result, skipped_status
 from bulk.spreadsheets.workbook import results_workbook
 from quotes.forms import speed_label
 
-RESULT_COLUMNS = [
-    "Status",
-    "Monthly price",
-    "One-time price",
-    "Carrier",
-    "Speed",
-    "Term",
-    "Address quoted",
-    "Quote reference",
-    "Quoted at",
-]
+# The names as of the settings' zone (tests compare headers with it); files use
+# `result_columns()`, the one rule in bulk.spreadsheets.results.
+RESULT_COLUMNS = result_columns()
 ERROR_COLUMN = "Error"
 ADDRESS_COLUMNS = ["street_address", "city", "state", "zip_code"]
 # Columns a results file adds; dropped from an upload that is such a file, fixed.
-_OUR_COLUMNS = {c.casefold() for c in [*RESULT_COLUMNS, ERROR_COLUMN, "status", "mrc", "nrc"]}
+_OUR_COLUMNS = {
+    c.casefold() for c in [*RESULT_COLUMNS, ERROR_COLUMN, "Quoted at", "status", "mrc", "nrc"]
+}
 CHUNK = 2000
 MONEY_FORMAT = "#,##0.00"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -93,45 +87,6 @@ class _Sheet:
         return [values[i] if i < len(values) else None for i in self.keep]
 
 
-def _local(moment: dt.datetime | None) -> dt.datetime | None:
-    # In the viewer's zone (the request's); a spreadsheet holds no zone, so drop it.
-    if moment is None:
-        return None
-    return timezone.localtime(moment).replace(tzinfo=None, microsecond=0)
-
-
-def _result(job: BatchJob, row: BatchQuote, speed: str, term: str) -> list[object]:
-    quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
-    status = {
-        BatchQuote.Status.COMPLETE: "Quoted",
-        BatchQuote.Status.FAILED: f"Failed: {row.error_message}".strip(),
-        BatchQuote.Status.CANCELLED: "Cancelled",
-    }.get(row.status, "Waiting")
-    return [
-        status,
-        quote.mrc if quote else None,
-        quote.nrc if quote else None,
-        quote.carrier if quote else "",
-        speed,
-        term,
-        f"{row.street_address}, {row.city}, {row.state} {row.zip_code}",
-        _reference(row),
-        # A reused or shared answer was priced when its own quote was.
-        _local((quote.taken_from or quote).completed_at) if quote else None,
-    ]
-
-
-def _reference(row: BatchQuote) -> str:
-    """Momentum's id for the row's quote; "MQ-1 (reused)" or "MQ-1 (shared)" when the row
-    took the answer of another quote instead of asking Momentum."""
-    quote = row.quote
-    if quote is None:
-        return ""
-    if quote.taken_from is not None and quote.taken_as:
-        return f"{quote.taken_from.reference} ({quote.taken_as})"
-    return quote.momentum_quote_id or ""
-
-
 def result_rows(*, job: BatchJob, failed_only: bool = False) -> Iterator[list[object]]:
     """The header, then every row of the upload in its order: its cells, then the result.
 
@@ -155,9 +110,9 @@ def numbered_rows(
             yield None, header, [ERROR_COLUMN]
     else:
         if sheet.has_header:
-            yield None, header, RESULT_COLUMNS
+            yield None, header, result_columns()
         else:
-            yield None, [f"Column {column_letter(i)}" for i in sheet.keep], RESULT_COLUMNS
+            yield None, [f"Column {column_letter(i)}" for i in sheet.keep], result_columns()
     speed, term = speed_label(job.speed_mbps), f"{job.term_months} months"
     wanted = {first for _n, kind, first, _c in sheet.skipped if kind == "duplicate"}
     results: dict[int, list[object]] = {}
@@ -169,12 +124,12 @@ def numbered_rows(
         values = sheet.cells(cells)
         if kind == "invalid":
             reason = "; ".join(detail)
-            return number, values, [reason] if failed_only else [f"Not quoted: {reason}"]
+            return number, values, [reason] if failed_only else [skipped_status(kind, detail)]
         if failed_only:
             return None
         first = results.get(detail)
-        tail = first[1:] if first else [None, None, "", "", "", "", "", None]
-        return number, values, [f"Same as row {detail}", *tail]
+        tail = first[1:] if first else []
+        return number, values, [skipped_status(kind, detail), *tail]
 
     rows = job.rows.select_related("quote__taken_from").order_by("row_number")
     for row in rows.iterator(chunk_size=CHUNK):
@@ -191,7 +146,7 @@ def numbered_rows(
             if row.status == BatchQuote.Status.FAILED:
                 yield row.row_number, cells, [row.error_message]
             continue
-        result = _result(job, row, speed, term)
+        result = row_result(row, speed=speed, term=term)
         if row.row_number in wanted:
             results[row.row_number] = result
         yield row.row_number, cells, result
@@ -244,6 +199,8 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, str):
         return neutralise(value)
     if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:  # a time we state: ISO 8601 with its offset
+            return value.isoformat(timespec="seconds")
         return value.isoformat(sep=" ", timespec="minutes" if not value.second else "seconds")
     if isinstance(value, Decimal | int | float):
         return value
@@ -283,6 +240,11 @@ def _xlsx_cell(sheet, value: object) -> object:
     if isinstance(value, Decimal):
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = MONEY_FORMAT
+        return cell
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        # A time we state, in the zone its column's header names.
+        cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
+        cell.number_format = DATETIME_FORMAT
         return cell
     if isinstance(value, dt.datetime) and value.tzinfo is None and not value.second:
         cell = WriteOnlyCell(sheet, value=value)

@@ -282,6 +282,8 @@ MOMENTUM_POLL_SAMPLE_MIN = env.int("MOMENTUM_POLL_SAMPLE_MIN", default=10)
 # coverage") within this many days is reused instead of asking again; a job may choose
 # its own window on the upload form (0 turns reuse off). Timeouts are never reused.
 QUOTE_REUSE_DAYS = env.int("QUOTE_REUSE_DAYS", default=30)
+# A price is given as valid for this many days after it was quoted (the results' Valid until).
+QUOTE_VALID_DAYS = env.int("QUOTE_VALID_DAYS", default=30)
 # A quote not priced this many seconds after Momentum accepted it fails as timed out.
 MOMENTUM_QUOTE_TIMEOUT = env.float("MOMENTUM_QUOTE_TIMEOUT", default=300.0)
 # Submit retries (before Momentum accepts a quote) stop after this many seconds; the quote

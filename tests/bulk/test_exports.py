@@ -68,10 +68,10 @@ def test_csv_has_the_uploaded_columns_then_the_results_in_row_order(signed_in_cl
     assert lines[0] == [*COLUMNS, *exports.RESULT_COLUMNS]
     assert [line[:9] for line in lines[1:]] == [
         ["S1", "1 Main St", "Denver", "CO", "80202", "Waiting", "", "", ""],
-        ["S2", "2 Main St", "Denver", "CO", "80202", "Quoted", "1234.50", "99.00", "Zayo"],
+        ["S2", "2 Main St", "Denver", "CO", "80202", "Priced", "1234.50", "99.00", "Zayo"],
         [
             *["S3", "3 Main St", "Denver", "CO", "80202"],
-            *["Failed: No coverage at this address.", "", "", ""],
+            *["Rejected: No coverage at this address.", "", "", ""],
         ],
     ]
     assert lines[1][9:12] == ["1 Gbps", "36 months", "1 Main St, Denver, CO 80202"]
@@ -86,7 +86,7 @@ def test_xlsx_has_the_same_rows_with_prices_as_numbers(signed_in_client, user):
     rows = read_xlsx(response)
     assert rows[0] == (*COLUMNS, *exports.RESULT_COLUMNS)
     assert [row[0] for row in rows[1:]] == ["S1", "S2", "S3"]
-    assert rows[2][5:9] == ("Quoted", 1234.5, 99, "Zayo")
+    assert rows[2][5:9] == ("Priced", 1234.5, 99, "Zayo")
 
 
 def test_a_large_job_exports_every_row_in_order(user):

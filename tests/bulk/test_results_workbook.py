@@ -100,8 +100,8 @@ def test_an_xlsx_upload_comes_back_as_its_own_workbook_row_for_row(user):
     assert sheet.cell(row=HEADER_ROW + 2, column=8).value is None  # the blank row stays blank
     # "Same as row N" names a row with the same address, in this very file.
     same = sheet.cell(row=HEADER_ROW + 4, column=8).value
-    assert same.startswith("Same as row ")
-    first = int(same.removeprefix("Same as row "))
+    assert same.startswith("Duplicate: Same as row ")
+    first = int(same.removeprefix("Duplicate: Same as row "))
     assert sheet.cell(row=first, column=2).value == "300 State Street"
     assert isinstance(sheet.cell(row=HEADER_ROW + 1, column=9).value, float | int)
     # What openpyxl could not carry is named.
@@ -146,6 +146,6 @@ def test_a_csv_upload_comes_back_line_for_line_each_as_wide(user):
         assert line[: len(record)] == record
     assert results[2][6] == exports.RESULT_COLUMNS[0]
     assert results[3][4] == "02108"
-    assert results[4][6].startswith("Not quoted")
-    assert results[5][6] == "Same as row 4"
+    assert results[4][6].startswith("Invalid: ")
+    assert results[5][6] == "Duplicate: Same as row 4"
     assert results[0][6:] == [""] * len(exports.RESULT_COLUMNS)

@@ -330,7 +330,11 @@ def test_results_xlsx_hold_every_uploaded_row_in_order_with_its_types(signed_in_
     price_row(job, 9, mrc="120.50", nrc="0", carrier="Zayo")  # package 1
     fail_row(job, 10, error="No coverage at this address.")  # package 2
     response = signed_in_client.get(reverse("bulk:export", args=[job.pk, "xlsx"]))
-    rows = list(openpyxl.load_workbook(io.BytesIO(response.content)).active.values)
+    every = list(openpyxl.load_workbook(io.BytesIO(response.content)).active.values)
+    # The user's own sheet: the title rows above the header stay where they were.
+    header_row = job.source.header_row
+    assert every[0][0] == "Acme Logistics: delivery sites"
+    rows = [r for r in every[header_row - 1 :] if any(v is not None for v in r)]
     assert list(rows[0]) == [*HEADER, *exports.RESULT_COLUMNS]
     assert len(rows) == 1 + 40
     # Every row, in the upload's order, with its original values and types.
@@ -345,10 +349,11 @@ def test_results_xlsx_hold_every_uploaded_row_in_order_with_its_types(signed_in_
         "dock 1",
     )
     status = [r[7] for r in rows[1:]]
-    assert status[:3] == ["Quoted", "Failed: No coverage at this address.", "Waiting"]
+    assert status[:3] == ["Priced", "Rejected: No coverage at this address.", "Waiting"]
     # A duplicate carries its first row's price.
-    assert rows[27][7:11] == ("Same as row 9", 120.5, 0, "Zayo")
-    assert rows[28][7] == "Same as row 10"
+    assert rows[27][7:11] == ("Duplicate: Same as row 9", 120.5, 0, "Zayo")
+    assert rows[28][7] == "Duplicate: Same as row 10"
+    assert every[9 - 1][0] == 1  # row 9 of the results is row 9 of the upload
     assert rows[1][13] == "1 MAIN ST, BOSTON, MA 02134"
     assert isinstance(rows[1][15], dt.datetime)
 
@@ -360,20 +365,20 @@ def test_results_csv_hold_every_uploaded_row_in_order(signed_in_client, dispatch
     response = signed_in_client.get(reverse("bulk:export", args=[job.pk, "csv"]))
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     lines = list(csv.reader(io.StringIO(body)))
-    assert lines[0][:6] == ["Column A", "Column B", "Column C", "Column D", "Column E", "Column F"]
-    assert [line[:5] for line in lines[1:]] == [
+    # No header in the upload, none in the results: line k is record k.
+    assert [line[:5] for line in lines] == [
         ["1", "420 El Cerrito Plaza", "El Cerrito", "CA", "94530"],
         ["2", "300 State Street", "Boston", "MA", "02109"],
         ["3", "1 Elm St", "Salt Lake City", "UT", "8411"],
         ["4", "300 State St.", "Boston", "MA", "2109"],
     ]
-    assert [line[6] for line in lines[1:]] == [
+    assert [line[6] for line in lines] == [
         "Waiting",
-        "Quoted",
-        "Not quoted: ZIP 08411 is in NJ, not UT",
-        "Same as row 2",
+        "Priced",
+        "Invalid: ZIP 08411 is in NJ, not UT",
+        "Duplicate: Same as row 2",
     ]
-    assert lines[4][7] == "80.00"
+    assert lines[3][7] == "80.00"
 
 
 @pytest.mark.django_db

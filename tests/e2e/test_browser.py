@@ -120,15 +120,15 @@ def test_a_bulk_job_from_upload_to_email(chromium, live_server, engine, sandbox,
     assert [row[0] for row in rows[1:]] == ["S1", "S2", "S3", "S6", "S4", "S5", "S7"]
     statuses = {row[0]: row[5].split(":")[0] for row in rows[1:]}
     assert statuses == {
-        "S1": "Quoted",
-        "S2": "Quoted",
-        "S3": "Quoted",
+        "S1": "Priced",
+        "S2": "Priced",
+        "S3": "Priced",
         "S4": "Failed",
-        "S5": "Quoted",
+        "S5": "Priced",
         "S6": "Not quoted",
         "S7": "Not quoted",
     }
-    priced = [row for row in rows[1:] if row[5] == "Quoted"]
+    priced = [row for row in rows[1:] if row[5] == "Priced"]
     assert all(row[6] > 0 and row[8] for row in priced), priced
     context.close()
 

@@ -1,0 +1,111 @@
+"""The result columns, one rule for every download (XLSX, CSV, the API's files).
+
+A row's Status is one word a rep can sort on (Priced, No coverage, Rejected, Timed out,
+Unavailable, Cancelled, Duplicate, Invalid; Waiting while the job runs), with the reason
+after a colon where there is one. Prices are Decimals (a currency format in XLSX). A
+price states where it came from (Price source), when it was priced (Quoted at, in the
+zone named in the column's header: settings.TIME_ZONE) and until when it holds (Valid
+until: quoted at + settings.QUOTE_VALID_DAYS).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.conf import settings
+
+from bulk.models import BatchQuote
+
+# The outcome kind quotes.outcomes gives an address Momentum does not serve.
+NO_COVERAGE_KIND = "no_coverage"
+_FAILURES = {
+    BatchQuote.Failure.REJECTED: "Rejected",
+    BatchQuote.Failure.TIMED_OUT: "Timed out",
+    BatchQuote.Failure.UNAVAILABLE: "Unavailable",
+}
+
+
+def zone() -> zoneinfo.ZoneInfo:
+    """The one zone every download states its times in."""
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def result_columns() -> list[str]:
+    return [
+        "Status",
+        "Monthly price",
+        "One-time price",
+        "Carrier",
+        "Speed",
+        "Term",
+        "Address quoted",
+        "Price source",
+        f"Quoted at ({settings.TIME_ZONE})",
+        "Valid until",
+        "Quote reference",
+    ]
+
+
+def row_status(row: BatchQuote) -> str:
+    """The Status cell of a quoted (or not yet quoted) row."""
+    if row.status == BatchQuote.Status.COMPLETE:
+        return "Priced"
+    if row.status == BatchQuote.Status.CANCELLED:
+        return "Cancelled"
+    if row.status != BatchQuote.Status.FAILED:
+        return "Waiting"
+    quote = row.quote
+    if quote is not None and quote.outcome_kind == NO_COVERAGE_KIND:
+        label = "No coverage"
+    else:
+        label = _FAILURES.get(row.failure, "Rejected")
+    return f"{label}: {row.error_message}" if row.error_message else label
+
+
+def skipped_status(kind: str, detail: object) -> str:
+    """The Status cell of a row not quoted: invalid (its reasons) or a duplicate."""
+    if kind == "duplicate":
+        return f"Duplicate: Same as row {detail}"
+    return f"Invalid: {'; '.join(detail)}"
+
+
+def row_result(row: BatchQuote, *, speed: str, term: str) -> list[object]:
+    """The result cells of a row, in `result_columns()` order."""
+    quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
+    address = f"{row.street_address}, {row.city}, {row.state} {row.zip_code}"
+    if quote is None:
+        return [row_status(row), None, None, "", speed, term, address, "", None, None, ""]
+    priced = (quote.taken_from or quote).completed_at
+    quoted_at = priced.astimezone(zone()).replace(microsecond=0) if priced else None
+    valid_until = quoted_at + dt.timedelta(days=settings.QUOTE_VALID_DAYS) if priced else None
+    return [
+        row_status(row),
+        quote.mrc,
+        quote.nrc,
+        quote.carrier,
+        speed,
+        term,
+        address,
+        price_source(quote),
+        quoted_at,
+        valid_until,
+        reference(quote),
+    ]
+
+
+def price_source(quote) -> str:
+    """fresh; reused from a quote of <date>; shared with another job's quote."""
+    origin = quote.taken_from
+    if origin is None or not quote.taken_as:
+        return "fresh"
+    if quote.taken_as == "shared":
+        return "shared with another job's quote"
+    when = origin.completed_at
+    return f"reused from a quote of {when.astimezone(zone()):%Y-%m-%d}" if when else "reused"
+
+
+def reference(quote) -> str:
+    """Momentum's id for the quote the price came from."""
+    origin = quote.taken_from if quote.taken_from is not None and quote.taken_as else quote
+    return origin.momentum_quote_id or ""
