@@ -123,10 +123,10 @@ def test_a_bulk_job_from_upload_to_email(chromium, live_server, engine, sandbox,
         "S1": "Priced",
         "S2": "Priced",
         "S3": "Priced",
-        "S4": "Failed",
+        "S4": "Rejected",
         "S5": "Priced",
-        "S6": "Not quoted",
-        "S7": "Not quoted",
+        "S6": "Invalid",
+        "S7": "Invalid",
     }
     priced = [row for row in rows[1:] if row[5] == "Priced"]
     assert all(row[6] > 0 and row[8] for row in priced), priced
