@@ -12,6 +12,7 @@ from pydantic import Field
 from api.schemas.uploads import cells_by_column
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote
+from bulk.spreadsheets.results import price_source, quote_times
 from quotes.models import Quote
 
 JobStatus = Literal["pending", "processing", "complete", "cancelled", "failed"]
@@ -227,6 +228,26 @@ class Row(Schema):
     carrier: str
     error: str = Field(validation_alias="error_message")
     cells: dict[str, str] = Field(description="The row's cells as uploaded, by header.")
+    quoted_at: datetime | None = Field(
+        None,
+        description="When the price was quoted, ISO 8601 with the offset of the zone "
+        "the results state (settings.TIME_ZONE).",
+    )
+    valid_until: datetime | None = Field(None, description="Until when the price holds.")
+    price_source: str = Field("", description="fresh, reused from a quote of <date>, or shared.")
+
+    @staticmethod
+    def resolve_quoted_at(row: BatchQuote) -> datetime | None:
+        return quote_times(_priced(row))[0]
+
+    @staticmethod
+    def resolve_valid_until(row: BatchQuote) -> datetime | None:
+        return quote_times(_priced(row))[1]
+
+    @staticmethod
+    def resolve_price_source(row: BatchQuote) -> str:
+        quote = _priced(row)
+        return price_source(quote) if quote else ""
 
     @staticmethod
     def resolve_mrc(row: BatchQuote) -> Decimal | None:

@@ -76,9 +76,7 @@ def row_result(row: BatchQuote, *, speed: str, term: str) -> list[object]:
     address = f"{row.street_address}, {row.city}, {row.state} {row.zip_code}"
     if quote is None:
         return [row_status(row), None, None, "", speed, term, address, "", None, None, ""]
-    priced = (quote.taken_from or quote).completed_at
-    quoted_at = priced.astimezone(zone()).replace(microsecond=0) if priced else None
-    valid_until = quoted_at + dt.timedelta(days=settings.QUOTE_VALID_DAYS) if priced else None
+    quoted_at, valid_until = quote_times(quote)
     return [
         row_status(row),
         quote.mrc,
@@ -92,6 +90,16 @@ def row_result(row: BatchQuote, *, speed: str, term: str) -> list[object]:
         valid_until,
         reference(quote),
     ]
+
+
+def quote_times(quote) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """When the price was quoted (a reused or shared one: when its own quote was), in the
+    stated zone, and until when it holds."""
+    priced = (quote.taken_from or quote).completed_at if quote is not None else None
+    if priced is None:
+        return None, None
+    quoted_at = priced.astimezone(zone()).replace(microsecond=0)
+    return quoted_at, quoted_at + dt.timedelta(days=settings.QUOTE_VALID_DAYS)
 
 
 def price_source(quote) -> str:
