@@ -45,6 +45,7 @@ _OUR_COLUMNS = {
     c.casefold() for c in [*RESULT_COLUMNS, ERROR_COLUMN, "Quoted at", "status", "mrc", "nrc"]
 }
 CHUNK = 2000
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
@@ -262,6 +263,20 @@ def _xlsx_cell(sheet, value: object) -> object:
     return cell
 
 
+def stored_results(*, job: BatchJob, fmt: str) -> bytes | None:
+    """The results file written when the job ended, if no row changed since it was."""
+    if not job.is_finished:
+        return None
+    field = "results_csv" if fmt == "csv" else "results_xlsx"
+    kept = JobSource.objects.filter(batch_job=job).values(field, "results_built_at").first()
+    built_at = kept["results_built_at"] if kept else None
+    if built_at is None or kept[field] is None or built_at < job.finished_at:
+        return None
+    if job.rows.filter(finished_at__gt=built_at).exists():
+        return None  # a row changed after the file was written
+    return bytes(kept[field])
+
+
 def export_file_name(*, job: BatchJob, fmt: str, failed_only: bool = False) -> str:
     """`<upload>-results.xlsx`, safe for a Content-Disposition header."""
     suffix = f"{'failed-rows' if failed_only else 'results'}.{fmt}"
@@ -272,6 +287,10 @@ def download_response(*, job: BatchJob, fmt: str, failed_only: bool = False) -> 
     """The results (or the failed rows) as a download: CSV streamed, XLSX in one piece."""
     name = export_file_name(job=job, fmt=fmt, failed_only=failed_only)
     headers = {"Content-Disposition": content_disposition_header(True, name)}
+    stored = None if failed_only else stored_results(job=job, fmt=fmt)
+    if stored is not None:
+        kind = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_TYPE
+        return HttpResponse(stored, content_type=kind, headers=headers)
     if fmt == "csv":
         return StreamingHttpResponse(
             csv_chunks(job=job, failed_only=failed_only),
@@ -280,7 +299,7 @@ def download_response(*, job: BatchJob, fmt: str, failed_only: bool = False) -> 
         )
     return HttpResponse(
         xlsx_bytes(job=job, failed_only=failed_only),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        content_type=XLSX_TYPE,
         headers=headers,
     )
 

@@ -134,6 +134,14 @@ class JobSource(models.Model):
     skipped_reasons = models.JSONField(default=dict, blank=True)
     # {"invalid": [[row, cells, errors]], "duplicates": [[row, first row, cells]]}
     rows = models.JSONField(default=dict, blank=True)
+    # The uploaded bytes (within the upload size limit), so that the results are the
+    # user's own file, row for row; deleted with the job.
+    content = models.BinaryField(null=True, blank=True, editable=False)
+    # The results files, written once when the job ends (bulk.tasks.build_job_results);
+    # served only while no row changed after `results_built_at` (bulk.exports).
+    results_xlsx = models.BinaryField(null=True, blank=True, editable=False)
+    results_csv = models.BinaryField(null=True, blank=True, editable=False)
+    results_built_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Sheet of job {self.batch_job_id}"

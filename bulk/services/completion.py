@@ -13,7 +13,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from bulk.models import BatchJob, BatchQuote
-from bulk.tasks import send_job_email
+from bulk.tasks import build_job_results, send_job_email
 
 OPEN_ROW_STATUSES = (BatchQuote.Status.PENDING, BatchQuote.Status.PROCESSING)
 
@@ -42,6 +42,7 @@ def finish_job_if_done(*, job_id: int) -> bool:
     if not ended:
         return False
     claim_email(job_id=job_id)
+    transaction.on_commit(lambda: build_job_results.delay(job_id))
     return True
 
 

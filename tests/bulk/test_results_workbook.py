@@ -8,12 +8,14 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.utils import timezone
 
 from bulk import exports
 from bulk.models import BatchQuote
 from bulk.services.uploads import stage_upload, submit_staged_upload
 from bulk.spreadsheets.workbook import NOTES_SHEET
-from tests.bulk.outcomes import price_row
+from bulk.tasks import build_job_results
+from tests.bulk.outcomes import finish, price_row
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +151,20 @@ def test_a_csv_upload_comes_back_line_for_line_each_as_wide(user):
     assert results[4][6].startswith("Invalid: ")
     assert results[5][6] == "Duplicate: Same as row 4"
     assert results[0][6:] == [""] * len(exports.RESULT_COLUMNS)
+
+
+def test_a_finished_jobs_results_are_built_once_and_a_changed_row_invalidates_them(user):
+    job = submitted_job(user, CSV_UPLOAD.encode(), file_name="sites.csv")
+    first = job.rows.order_by("row_number").first()
+    price_row(job, first.row_number)
+    job = finish(job)
+    assert exports.stored_results(job=job, fmt="csv") is None  # not built yet
+    build_job_results(job.pk)
+    stored = exports.stored_results(job=job, fmt="csv")
+    assert stored == "".join(exports.csv_chunks(job=job)).encode()
+    assert exports.stored_results(job=job, fmt="xlsx").startswith(b"PK")
+    response = exports.download_response(job=job, fmt="csv")
+    assert response.content == stored
+    # A row that changes after the file was written: the file is not served.
+    job.rows.filter(pk=first.pk).update(finished_at=timezone.now() + dt.timedelta(seconds=1))
+    assert exports.stored_results(job=job, fmt="csv") is None
