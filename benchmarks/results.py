@@ -104,10 +104,7 @@ def download(client, url: str) -> tuple[float, int]:
     response = client.get(url)
     if response.status_code != 200:
         raise SystemExit(f"{url}: answered {response.status_code}")
-    if response.streaming:
-        body = b"".join(response.streaming_content)
-    else:
-        body = response.content
+    body = b"".join(response.streaming_content) if response.streaming else response.content
     return time.perf_counter() - started, len(body)
 
 

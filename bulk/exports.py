@@ -28,7 +28,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote, JobSource
-from bulk.spreadsheets.cells import cell_text, column_letter, decode_cell
+from bulk.spreadsheets.cells import cell_text, column_letter, csv_value, decode_cell
 from bulk.spreadsheets.csvfile import results_lines
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
 from bulk.spreadsheets.results import result_columns, row_result, skipped_status
@@ -225,8 +225,22 @@ def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
         )
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Failed rows" if failed_only else "Results")
-    sheet.freeze_panes = "A2"
-    for cells in result_rows(job=job, failed_only=failed_only):
+    source = None if failed_only else _kept_upload(job, "csv")
+    if source is None:
+        sheet.freeze_panes = "A2"
+        lines = result_rows(job=job, failed_only=failed_only)
+    else:  # the CSV's own lines, row for row; its numbers as numbers, ZIPs as text
+        if source.header_row:
+            sheet.freeze_panes = f"A{source.header_row + 1}"
+        columns, results = _results_by_row(job)
+        lines = results_lines(
+            bytes(source.content),
+            header_row=source.header_row,
+            columns=columns,
+            results=results,
+            field=csv_value,
+        )
+    for cells in lines:
         sheet.append([_xlsx_cell(sheet, value) for value in cells])
     out = io.BytesIO()
     workbook.save(out)

@@ -9,6 +9,7 @@ give back the whole file (DESIGN.md, invariant 10): `encode_cell` stores one in 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 Cell = str | int | float | bool | dt.date | dt.datetime | dt.time | dt.timedelta | None
@@ -110,6 +111,21 @@ def trimmed(texts: list[str]) -> list[str]:
     while end and not texts[end - 1]:
         end -= 1
     return texts[:end]
+
+
+# A number as a CSV field writes one: no leading zero (a ZIP such as 02108 is text), at
+# most 15 digits (what a spreadsheet holds exactly; longer ones are account numbers).
+_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,15})?")
+
+
+def csv_value(text: str) -> Cell:
+    """A CSV field as a spreadsheet cell: a number when it is written as one, else text
+    as it is (leading zeros kept)."""
+    if not _NUMBER_RE.fullmatch(text):
+        return text
+    if "." in text:
+        return float(text)
+    return int(text)
 
 
 def column_letter(index: int) -> str:

@@ -168,3 +168,36 @@ def test_a_finished_jobs_results_are_built_once_and_a_changed_row_invalidates_th
     # A row that changes after the file was written: the file is not served.
     job.rows.filter(pk=first.pk).update(finished_at=timezone.now() + dt.timedelta(seconds=1))
     assert exports.stored_results(job=job, fmt="csv") is None
+
+
+NUMBERS_CSV = (
+    "Acme sites\r\n"
+    "Site,Street,City,State,Zip,Seats,Budget,Account\r\n"
+    "HQ,300 State Street,Boston,MA,02108,12,99.50,0042\r\n"
+    "Depot,420 El Cerrito Plaza,El Cerrito,CA,94530,-3,0.5,12345678901234567\r\n"
+)
+
+
+def test_a_csv_uploads_xlsx_results_have_numbers_as_numbers_and_zips_as_text(user):
+    job = submitted_job(user, NUMBERS_CSV.encode(), file_name="sites.csv")
+    for number in job.rows.values_list("row_number", flat=True):
+        price_row(job, number)
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(job=job))).active
+
+    assert sheet["A1"].value == "Acme sites"  # line k of the upload is row k
+    assert sheet["I2"].value == exports.RESULT_COLUMNS[0]
+    assert [c.value for c in sheet[3]][:8] == [
+        "HQ",
+        "300 State Street",
+        "Boston",
+        "MA",
+        "02108",
+        12,
+        99.5,
+        "0042",
+    ]
+    assert sheet["E3"].data_type == "s"
+    assert sheet["F3"].data_type == "n"
+    assert (sheet["F4"].value, sheet["G4"].value) == (-3, 0.5)
+    assert sheet["H4"].value == "12345678901234567"  # past 15 digits: text, not rounded
+    assert sheet["I3"].value == "Priced"
