@@ -29,8 +29,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote, JobSource
 from bulk.spreadsheets.cells import cell_text, column_letter, csv_value, decode_cell
-from bulk.spreadsheets.csvfile import results_lines
+from bulk.spreadsheets.csvfile import lines_with_results, results_lines, upload_records
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
+from bulk.spreadsheets.reading import sheet_records
 from bulk.spreadsheets.results import result_columns, row_result, skipped_status
 from bulk.spreadsheets.workbook import results_workbook
 from quotes.forms import speed_label
@@ -179,12 +180,26 @@ def csv_chunks(*, job: BatchJob, failed_only: bool = False) -> Iterator[str]:
         yield writer.writerow([_csv_cell(c) for c in cells])
 
 
-def _kept_upload(job: BatchJob, file_format: str) -> JobSource | None:
-    """The job's source when its upload was kept whole and was a `file_format` file."""
+def _kept_upload(job: BatchJob, *formats: str) -> JobSource | None:
+    """The job's source when its upload was kept whole and was a file of one of `formats`."""
     source = JobSource.objects.filter(batch_job=job).first()
-    if source is None or not source.content or source.file_format != file_format:
+    if source is None or not source.content or source.file_format not in formats:
         return None
     return source
+
+
+def _upload_lines(job: BatchJob, source: JobSource) -> Iterator[list[object]]:
+    """A csv, xls or ods upload's own rows, row k at row k, each with its results: a
+    CSV's numbers as numbers and its ZIPs as text, a workbook's cells as typed."""
+    columns, results = _results_by_row(job)
+    content = bytes(source.content)
+    if source.file_format == "csv":
+        records = [[csv_value(v) for v in record] for record in upload_records(content)]
+    else:
+        records = sheet_records(content, source.sheet_name)
+    return lines_with_results(
+        records, header_row=source.header_row, columns=columns, results=results
+    )
 
 
 def _results_by_row(job: BatchJob) -> tuple[list[str], Iterator[tuple[int, list[object]]]]:
@@ -225,21 +240,14 @@ def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
         )
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Failed rows" if failed_only else "Results")
-    source = None if failed_only else _kept_upload(job, "csv")
+    source = None if failed_only else _kept_upload(job, "csv", "xls", "ods")
     if source is None:
         sheet.freeze_panes = "A2"
         lines = result_rows(job=job, failed_only=failed_only)
-    else:  # the CSV's own lines, row for row; its numbers as numbers, ZIPs as text
+    else:
         if source.header_row:
             sheet.freeze_panes = f"A{source.header_row + 1}"
-        columns, results = _results_by_row(job)
-        lines = results_lines(
-            bytes(source.content),
-            header_row=source.header_row,
-            columns=columns,
-            results=results,
-            field=csv_value,
-        )
+        lines = _upload_lines(job, source)
     for cells in lines:
         sheet.append([_xlsx_cell(sheet, value) for value in cells])
     out = io.BytesIO()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from bulk.spreadsheets.reading import decode_text, sniff_delimiter
 
@@ -27,11 +27,21 @@ def results_lines(
     header_row: int | None,
     columns: list[str],
     results: Iterable[tuple[int, list[object]]],
-    field: Callable[[str], object] = str,
 ) -> Iterator[list[object]]:
-    """Every record of the upload padded to the widest, then its results (or blanks);
-    `field` makes each of the upload's fields a cell (`cells.csv_value` for xlsx)."""
-    records = upload_records(content)
+    """Every record of the upload, then its results (`lines_with_results`)."""
+    records: list[list[object]] = list(upload_records(content))
+    return lines_with_results(records, header_row=header_row, columns=columns, results=results)
+
+
+def lines_with_results(
+    records: list[list[object]],
+    *,
+    header_row: int | None,
+    columns: list[str],
+    results: Iterable[tuple[int, list[object]]],
+) -> Iterator[list[object]]:
+    """Every record (row k of the sheet is `records[k - 1]`) padded to the widest, then
+    its results (or blanks): the result columns' names on the header's line."""
     width = max((len(record) for record in records), default=0)
     blank = [None] * len(columns)
     pending = iter(results)
@@ -39,7 +49,7 @@ def results_lines(
     for number, record in enumerate(records, start=1):
         while upcoming is not None and upcoming[0] < number:
             upcoming = next(pending, None)
-        line = [*map(field, record), *[None] * (width - len(record))]
+        line = [*record, *[None] * (width - len(record))]
         if number == header_row:
             yield [*line, *columns]
         elif upcoming is not None and upcoming[0] == number:

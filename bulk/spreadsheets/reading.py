@@ -62,6 +62,16 @@ def read_sheets(data: bytes) -> tuple[str, list[tuple[str, Rows]]]:
     return file_format, _workbook_sheets(data)
 
 
+def sheet_records(data: bytes, sheet_name: str) -> list[list[Cell]]:
+    """The typed cells of the named sheet of a workbook, row k at index k - 1 (the rows
+    as the upload was read: for giving an xls or ods upload back row for row)."""
+    sheets = dict(_workbook_sheets(data))
+    rows = sheets.get(sheet_name)
+    if rows is None:
+        rows = next(iter(sheets.values()), [])
+    return [cells for _number, cells in rows]
+
+
 def detect_format(data: bytes) -> str:
     """`xlsx`, `ods`, `xls` or `csv`, from the content (never the file name alone)."""
     if not data.strip():

@@ -15,6 +15,8 @@ from bulk.models import BatchQuote
 from bulk.services.uploads import stage_upload, submit_staged_upload
 from bulk.spreadsheets.workbook import NOTES_SHEET
 from bulk.tasks import build_job_results
+from tests.bulk.bad_files import xls_bytes
+from tests.bulk.conftest import ods_bytes
 from tests.bulk.outcomes import finish, price_row
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +203,33 @@ def test_a_csv_uploads_xlsx_results_have_numbers_as_numbers_and_zips_as_text(use
     assert (sheet["F4"].value, sheet["G4"].value) == (-3, 0.5)
     assert sheet["H4"].value == "12345678901234567"  # past 15 digits: text, not rounded
     assert sheet["I3"].value == "Priced"
+
+
+SHEET_UPLOAD = [
+    ["Acme sites"],
+    [],
+    ["Site", "Street", "City", "State", "Zip", "Seats"],
+    ["HQ", "300 State Street", "Boston", "MA", "02108", 12],
+    [],
+    ["Depot", "420 El Cerrito Plaza", "El Cerrito", "CA", "94530", 2.5],
+]
+
+
+@pytest.mark.parametrize("kind", ["ods", "xls"])
+def test_xls_and_ods_uploads_come_back_as_xlsx_row_for_row(user, kind):
+    if kind == "ods":
+        rows, data = SHEET_UPLOAD, ods_bytes(SHEET_UPLOAD)
+    else:  # the test's xls writer holds text cells only
+        rows = [[str(v) for v in row] for row in SHEET_UPLOAD]
+        data = xls_bytes(rows)
+    job = submitted_job(user, data, file_name=f"sites.{kind}")
+    for number in job.rows.values_list("row_number", flat=True):
+        price_row(job, number)
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(job=job))).active
+
+    for number, row in enumerate(rows, start=1):
+        for column, value in enumerate(row, start=1):
+            kept = sheet.cell(row=number, column=column).value
+            assert (kept, type(kept)) == (value, type(value))
+    assert sheet["G3"].value == exports.RESULT_COLUMNS[0]
+    assert (sheet["G4"].value, sheet["G5"].value, sheet["G6"].value) == ("Priced", None, "Priced")
