@@ -40,10 +40,13 @@ from quotes.forms import speed_label
 # `result_columns()`, the one rule in bulk.spreadsheets.results.
 RESULT_COLUMNS = result_columns()
 ERROR_COLUMN = "Error"
+# The failed-rows file names each row as the user's own file numbers it (issue 19).
+ROW_COLUMN = "Row in upload"
 ADDRESS_COLUMNS = ["street_address", "city", "state", "zip_code"]
 # Columns a results file adds; dropped from an upload that is such a file, fixed.
 _OUR_COLUMNS = {
-    c.casefold() for c in [*RESULT_COLUMNS, ERROR_COLUMN, "Quoted at", "status", "mrc", "nrc"]
+    c.casefold()
+    for c in [*RESULT_COLUMNS, ERROR_COLUMN, ROW_COLUMN, "Quoted at", "status", "mrc", "nrc"]
 }
 CHUNK = 2000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -109,7 +112,7 @@ def numbered_rows(
     header = [sheet.header[i] for i in sheet.keep]
     if failed_only:
         if sheet.has_header:
-            yield None, header, [ERROR_COLUMN]
+            yield None, header, [ROW_COLUMN, ERROR_COLUMN]
     else:
         if sheet.has_header:
             yield None, header, result_columns()
@@ -126,7 +129,11 @@ def numbered_rows(
         values = sheet.cells(cells)
         if kind == "invalid":
             reason = "; ".join(detail)
-            return number, values, [reason] if failed_only else [skipped_status(kind, detail)]
+            return (
+                number,
+                values,
+                [number, reason] if failed_only else [skipped_status(kind, detail)],
+            )
         if failed_only:
             return None
         first = results.get(detail)
@@ -146,7 +153,7 @@ def numbered_rows(
             cells = [getattr(row, c, "") for c in ADDRESS_COLUMNS]
         if failed_only:
             if row.status == BatchQuote.Status.FAILED:
-                yield row.row_number, cells, [row.error_message]
+                yield row.row_number, cells, [row.row_number, row.error_message]
             continue
         result = row_result(row, speed=speed, term=term)
         if row.row_number in wanted:

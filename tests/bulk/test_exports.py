@@ -122,9 +122,9 @@ def test_failed_rows_file_has_only_the_failed_rows_and_their_errors(signed_in_cl
     fail_row(job, 5, error="Address not found.")
     lines = read_csv(export(signed_in_client, job, "csv", failed=True))
     assert lines == [
-        [*COLUMNS, "Error"],
-        ["S2", "2 Main St", "Denver", "CO", "80202", "No coverage."],
-        ["S4", "4 Main St", "Denver", "CO", "80202", "Address not found."],
+        [*COLUMNS, "Row in upload", "Error"],
+        ["S2", "2 Main St", "Denver", "CO", "80202", "3", "No coverage."],
+        ["S4", "4 Main St", "Denver", "CO", "80202", "5", "Address not found."],
     ]
 
 
