@@ -128,12 +128,8 @@ def numbered_rows(
         number, kind, detail, cells = item
         values = sheet.cells(cells)
         if kind == "invalid":
-            reason = "; ".join(detail)
-            return (
-                number,
-                values,
-                [number, reason] if failed_only else [skipped_status(kind, detail)],
-            )
+            failed = [number, "; ".join(detail)]
+            return number, values, failed if failed_only else [skipped_status(kind, detail)]
         if failed_only:
             return None
         first = results.get(detail)
