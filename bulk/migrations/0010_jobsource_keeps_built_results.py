@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bulk', '0007_jobsource_keeps_upload_bytes'),
+        ('bulk', '0009_jobsource_keeps_upload_bytes'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bulk', '0006_reuse_and_share'),
+        ('bulk', '0008_job_need_by'),
     ]
 
     operations = [
