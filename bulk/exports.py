@@ -27,7 +27,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from bulk.models import BatchJob, BatchQuote, JobSource
+from bulk.models import BatchJob, BatchQuote, JobSource, StagedUpload
 from bulk.spreadsheets.cells import cell_text, column_letter, csv_value, decode_cell
 from bulk.spreadsheets.csvfile import lines_with_results, results_lines, upload_records
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
@@ -363,3 +363,26 @@ def template_xlsx() -> bytes:
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+def invalid_rows_csv(*, staged: StagedUpload) -> str:
+    """The invalid rows as CSV, with the user's columns and an `Error` column to fix and
+    upload again; cells a spreadsheet would run as formulas are neutralised."""
+    # A re-uploaded file of fixes has its old error column; don't stack a second one.
+    keep = [i for i, name in enumerate(staged.columns) if name.casefold() != "error"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if staged.header_row is not None:
+        writer.writerow([neutralise(staged.columns[i]) for i in keep] + ["Error"])
+    for _row_number, cells, errors, *_reasons in staged.rows.get("invalid", []):
+        texts = [cell_text(decode_cell(c)) for c in cells]
+        writer.writerow(
+            [neutralise(texts[i]) if i < len(texts) else "" for i in keep]
+            + [neutralise("; ".join(errors))]
+        )
+    return out.getvalue()
+
+
+def invalid_rows_file_name(*, staged: StagedUpload) -> str:
+    """`<upload name>-invalid-rows.csv`, safe for a Content-Disposition header."""
+    return download_file_name(staged.file_name, "invalid-rows.csv")

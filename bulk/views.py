@@ -115,8 +115,8 @@ def invalid_rows(request: HttpRequest, upload_id: UUID) -> HttpResponse:
         messages.error(request, "The invalid rows of this upload are no longer available.")
         return redirect("bulk:preview", upload_id=staged.pk)
     # The BOM tells Excel the file is UTF-8.
-    body = "\ufeff" + uploads.invalid_rows_csv(staged=staged)
-    name = uploads.invalid_rows_file_name(staged=staged)
+    body = "\ufeff" + exports.invalid_rows_csv(staged=staged)
+    name = exports.invalid_rows_file_name(staged=staged)
     return HttpResponse(
         body,
         content_type="text/csv; charset=utf-8",

@@ -6,8 +6,6 @@ after STAGED_UPLOAD_TTL, and submitting it twice gives the same job.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections import Counter
 from datetime import datetime, timedelta
@@ -22,8 +20,8 @@ from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.services.rows import create_row_quotes
 from bulk.services.throttling import UploadRateLimited, check_upload_rate
-from bulk.spreadsheets.cells import cell_text, decode_cell, encode_cell
-from bulk.spreadsheets.downloads import download_file_name, neutralise, upload_file_name
+from bulk.spreadsheets.cells import cell_text, encode_cell
+from bulk.spreadsheets.downloads import upload_file_name
 from bulk.spreadsheets.isolated import ReadLimits
 from bulk.spreadsheets.mapping import ColumnMap
 from bulk.spreadsheets.reading import UploadRejected
@@ -272,29 +270,6 @@ def delete_expired_uploads() -> int:
     """Delete staged uploads past their expiry (their jobs stay); return how many."""
     _, by_model = StagedUpload.objects.filter(expires_at__lte=timezone.now()).delete()
     return by_model.get(StagedUpload._meta.label, 0)
-
-
-def invalid_rows_csv(*, staged: StagedUpload) -> str:
-    """The invalid rows as CSV, with the user's columns and an `Error` column to fix and
-    upload again; cells a spreadsheet would run as formulas are neutralised."""
-    # A re-uploaded file of fixes has its old error column; don't stack a second one.
-    keep = [i for i, name in enumerate(staged.columns) if name.casefold() != "error"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    if staged.header_row is not None:
-        writer.writerow([neutralise(staged.columns[i]) for i in keep] + ["Error"])
-    for _row_number, cells, errors, *_reasons in staged.rows.get("invalid", []):
-        texts = [cell_text(decode_cell(c)) for c in cells]
-        writer.writerow(
-            [neutralise(texts[i]) if i < len(texts) else "" for i in keep]
-            + [neutralise("; ".join(errors))]
-        )
-    return out.getvalue()
-
-
-def invalid_rows_file_name(*, staged: StagedUpload) -> str:
-    """`<upload name>-invalid-rows.csv`, safe for a Content-Disposition header."""
-    return download_file_name(staged.file_name, "invalid-rows.csv")
 
 
 # --- Helpers ------------------------------------------------------------------------------

@@ -17,14 +17,6 @@ from django.conf import settings
 
 from bulk.models import BatchQuote
 
-# The outcome kind quotes.outcomes gives an address Momentum does not serve.
-NO_COVERAGE_KIND = "no_coverage"
-_FAILURES = {
-    BatchQuote.Failure.REJECTED: "Rejected",
-    BatchQuote.Failure.TIMED_OUT: "Timed out",
-    BatchQuote.Failure.UNAVAILABLE: "Unavailable",
-}
-
 
 def zone() -> zoneinfo.ZoneInfo:
     """The one zone every download states its times in."""
@@ -55,12 +47,12 @@ def row_status(row: BatchQuote) -> str:
         return "Cancelled"
     if row.status != BatchQuote.Status.FAILED:
         return "Waiting"
-    quote = row.quote
-    if quote is not None and quote.outcome_kind == NO_COVERAGE_KIND:
-        label = "No coverage"
-    else:
-        label = _FAILURES.get(row.failure, "Rejected")
-    return f"{label}: {row.error_message}" if row.error_message else label
+    # The row's outcome as every page names it (No coverage, Rejected, Timed out, ...).
+    label = row.outcome
+    message = row.error_message
+    if not message or message.lower().startswith(label.lower()):
+        return message or label  # "No coverage at this address.", not said twice
+    return f"{label}: {message}"
 
 
 def skipped_status(kind: str, detail: object) -> str:

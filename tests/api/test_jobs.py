@@ -208,7 +208,7 @@ def test_results_as_csv_and_xlsx(api_client, user):
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
     assert lines[0][-11:] == exports.RESULT_COLUMNS
-    assert [line[-11] for line in lines[1:]] == ["Priced", "Rejected: No coverage at this address."]
+    assert [line[-11] for line in lines[1:]] == ["Priced", "No coverage at this address."]
     failed = api_client.get(f"{API}/jobs/{job.pk}/results.xlsx?rows=failed")
     sheet = openpyxl.load_workbook(io.BytesIO(failed.content)).active
     assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [

@@ -35,7 +35,7 @@ def test_a_workbook_with_title_rows_shows_its_own_row_numbers_everywhere(
     assert sheet.cell(row=PRICED, column=2).value == "300 State Street"
     assert sheet.cell(row=PRICED, column=status).value == "Priced"
     assert sheet.cell(row=FAILED, column=2).value == "420 El Cerrito Plaza"
-    assert sheet.cell(row=FAILED, column=status).value.startswith("Rejected")
+    assert sheet.cell(row=FAILED, column=status).value.startswith("No coverage")
     assert sheet.cell(row=COPY, column=status).value == f"Duplicate: Same as row {PRICED}"
 
     # The job page numbers the rows the same.

@@ -71,7 +71,7 @@ def test_csv_has_the_uploaded_columns_then_the_results_in_row_order(signed_in_cl
         ["S2", "2 Main St", "Denver", "CO", "80202", "Priced", "1234.50", "99.00", "Zayo"],
         [
             *["S3", "3 Main St", "Denver", "CO", "80202"],
-            *["Rejected: No coverage at this address.", "", "", ""],
+            *["No coverage at this address.", "", "", ""],
         ],
     ]
     assert lines[1][9:12] == ["1 Gbps", "36 months", "1 Main St, Denver, CO 80202"]

@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from bulk.exports import invalid_rows_csv
 from bulk.models import BatchJob, BatchQuote, StagedUpload
 from bulk.services import uploads
 from bulk.services.uploads import (
@@ -14,7 +15,6 @@ from bulk.services.uploads import (
     UploadExpired,
     UploadRejected,
     delete_expired_uploads,
-    invalid_rows_csv,
     stage_upload,
     submit_staged_upload,
 )

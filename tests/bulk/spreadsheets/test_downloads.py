@@ -12,7 +12,6 @@ from django.urls import reverse
 
 from bulk import exports
 from bulk.models import BatchQuote
-from bulk.services import uploads
 from bulk.spreadsheets.cells import FORMULA_PREFIXES, encode_cell, is_formula_like
 from bulk.spreadsheets.downloads import download_file_name, neutralise, upload_file_name
 from tests.bulk.conftest import BatchJobFactory, StagedUploadFactory
@@ -79,7 +78,7 @@ def test_every_download_of_sites_ods_is_named_sites(user):
     # "sites-failed-rows.csv": two cleaners, two answers.
     staged = StagedUploadFactory(user=user, file_name="sites.ods")
     job = BatchJobFactory(user=user, file_name="sites.ods")
-    assert uploads.invalid_rows_file_name(staged=staged) == "sites-invalid-rows.csv"
+    assert exports.invalid_rows_file_name(staged=staged) == "sites-invalid-rows.csv"
     assert exports.export_file_name(job=job, fmt="csv", failed_only=True) == (
         "sites-failed-rows.csv"
     )
@@ -116,7 +115,7 @@ def test_a_download_name_keeps_only_safe_characters_of_the_upload_name(name, ste
 def test_the_invalid_rows_and_the_failed_rows_of_one_upload_have_one_name(user, name, stem):
     staged = StagedUploadFactory(user=user, file_name=upload_file_name(name))
     job = BatchJobFactory(user=user, file_name=staged.file_name)
-    assert uploads.invalid_rows_file_name(staged=staged) == f"{stem}-invalid-rows.csv"
+    assert exports.invalid_rows_file_name(staged=staged) == f"{stem}-invalid-rows.csv"
     assert exports.export_file_name(job=job, fmt="csv", failed_only=True) == (
         f"{stem}-failed-rows.csv"
     )
