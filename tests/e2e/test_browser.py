@@ -104,7 +104,9 @@ def test_a_bulk_job_from_upload_to_email(chromium, live_server, engine, sandbox,
     )
     assert page.locator("#job-progress[hx-trigger]").count() == 0
     expect(page.locator(".stat.ok .value")).to_have_text("4")
-    expect(page.locator(".stat.bad .value")).to_have_text("1")
+    # The unserved address is no coverage, counted apart from failures.
+    expect(page.get_by_test_id("failed-count")).to_have_text("0")
+    expect(page.get_by_test_id("no-coverage-count")).to_have_text("1")
     expect(page.get_by_role("list", name="Quotes per carrier")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "job-finished.png"), full_page=True)
 
@@ -118,12 +120,13 @@ def test_a_bulk_job_from_upload_to_email(chromium, live_server, engine, sandbox,
     assert rows[0] == (*HEADER, *RESULT_COLUMNS)
     # Every row of the upload, in its order, the invalid ones too.
     assert [row[0] for row in rows[1:]] == ["S1", "S2", "S3", "S6", "S4", "S5", "S7"]
-    statuses = {row[0]: row[5].split(":")[0] for row in rows[1:]}
+    # "No coverage at this address." says its status in its first words.
+    statuses = {row[0]: row[5].split(":")[0].removesuffix(" at this address.") for row in rows[1:]}
     assert statuses == {
         "S1": "Priced",
         "S2": "Priced",
         "S3": "Priced",
-        "S4": "Rejected",
+        "S4": "No coverage",
         "S5": "Priced",
         "S6": "Invalid",
         "S7": "Invalid",
@@ -138,7 +141,7 @@ def test_a_bulk_job_from_upload_to_email(chromium, live_server, engine, sandbox,
     assert len(emails) == 1
     assert emails[0]["to"] == user.email
     assert emails[0]["subject"].startswith(
-        "Bulk quote “Q3 sites.xlsx” finished: 4 quoted, 1 failed"
+        "Bulk quote “Q3 sites.xlsx” finished: 4 quoted, 0 failed, 1 no coverage"
     )
     assert f"/bulk/{job.pk}/results.xlsx" in emails[0]["text"]
 
