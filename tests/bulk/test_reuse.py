@@ -296,7 +296,9 @@ def test_the_job_page_results_and_email_say_how_many_rows_were_reused(signed_in_
     assert "2 rows reused from recent quotes" in page
     lines = list(exports.result_rows(job=job))
     reference = lines[0].index("Quote reference")
-    assert [line[reference] for line in lines[1:]] == ["MQ-1 (reused)", "MQ-2 (reused)"]
+    source = lines[0].index("Price source")
+    assert [line[reference] for line in lines[1:]] == ["MQ-1", "MQ-2"]
+    assert all(line[source].startswith("reused from a quote of ") for line in lines[1:])
     email = build_job_email(job=BatchJob.objects.get(pk=job.pk))
     assert "2 rows reused from recent quotes" in email.body
 
