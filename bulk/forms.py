@@ -167,6 +167,17 @@ class RowFilterForm(_ListFilter):
 
 
 class JobFilterForm(_ListFilter):
-    """The jobs list: which status, which page."""
+    """The jobs list: which status, what to search for, which page."""
 
     status = forms.ChoiceField(choices=[("", "All jobs"), *BatchJob.Status.choices], required=False)
+    q = forms.CharField(max_length=200, required=False, strip=True)
+
+    def query(self) -> str:
+        """The search (name, file name or an address in the job); "" when none or bad."""
+        return self.cleaned_data.get("q", "") if self.is_valid() else ""
+
+
+class JobNameForm(forms.Form):
+    """A job's new name (blank: its file name again)."""
+
+    name = forms.CharField(max_length=255, required=False, strip=True)

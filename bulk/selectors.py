@@ -18,14 +18,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from bulk.line import Eta, Hold, expected_finish, load_line, rows_by
-from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
+from bulk.models import BatchJob, BatchQuote, ColumnMapping, StagedUpload
 from bulk.spreadsheets.mapping import ColumnMap
 from quotes import selectors as quote_selectors
 from quotes.models import MomentumHealth
 
 RECENT_JOBS = 10
 ROWS_PER_PAGE = 50
-JOBS_PER_PAGE = 25
 # The carriers chart shows this many bars; the rest are summed as "Other carriers".
 CHART_CARRIERS = 8
 CENT = Decimal("0.01")
@@ -67,16 +66,6 @@ def recent_jobs_for_user(*, user: User, limit: int = RECENT_JOBS) -> list[BatchJ
     return list(jobs_for_user(user=user)[:limit])
 
 
-def jobs_page(
-    *, user: User, status: str | None = None, page: object = 1, per_page: int = JOBS_PER_PAGE
-) -> Page:
-    """One page of the user's jobs, newest first, optionally of one status."""
-    jobs = jobs_for_user(user=user)
-    if status:
-        jobs = jobs.filter(status=status)
-    return Paginator(jobs, per_page).get_page(page)
-
-
 def staged_uploads_for_user(
     *, user: User, with_rows: bool = False, with_content: bool = False
 ) -> QuerySet[StagedUpload]:
@@ -98,11 +87,6 @@ def remembered_mappings(*, user: User) -> dict[str, ColumnMap]:
             "signature", "mapping"
         )
     }
-
-
-def job_source(*, job: BatchJob) -> JobSource | None:
-    """What the job page says about the uploaded sheet (rows skipped and why)."""
-    return JobSource.objects.filter(batch_job=job).defer("rows").first()
 
 
 def reusable_rows(*, staged: StagedUpload) -> int:

@@ -1,6 +1,6 @@
 from django.urls import path, re_path, register_converter
 
-from bulk import views
+from bulk import tidy_views, views
 
 
 class JobIdConverter:
@@ -34,5 +34,7 @@ urlpatterns = [
         views.job_action,
         name="job_action",
     ),
+    path("<job_id:job_id>/name/", tidy_views.rename, name="rename"),
+    path("<job_id:job_id>/delete/", tidy_views.delete, name="delete"),
     re_path(r"^(?P<job_id>[0-9]{1,18})/results\.(?P<fmt>csv|xlsx)$", views.export, name="export"),
 ]

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRefresh
 
-from bulk import exports, selectors
+from bulk import exports, listing, selectors
 from bulk.forms import JobFilterForm, MappingForm, RowFilterForm, UploadForm
 from bulk.models import BatchJob, BatchQuote, StagedUpload
 from bulk.services import jobs, uploads
@@ -127,13 +127,15 @@ def invalid_rows(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 @require_GET
 @login_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    status, page = JobFilterForm(request.GET).filters()
+    form = JobFilterForm(request.GET)
+    status, page = form.filters()
     health = _health()
-    jobs = selectors.jobs_page(user=request.user, status=status, page=page)
+    jobs = listing.jobs_page(user=request.user, status=status, query=form.query(), page=page)
     context = {
         "page": jobs,
         "time_left": selectors.jobs_time_left(jobs=jobs, health=health["health"]),
         "status": status,
+        "query": form.query(),
         "status_choices": BatchJob.Status.choices,
         **health,
     }
@@ -160,7 +162,9 @@ def job(request: HttpRequest, job_id: int) -> HttpResponse:
         return render(request, "bulk/job.html#progress", context)
     if not live:
         context["summary"] = selectors.job_summary(job=batch_job)
-    context["source"] = selectors.job_source(job=batch_job)
+    context["source"] = listing.job_source(job=batch_job)
+    if context["source"] and context["source"].skipped_count:
+        context["skipped"] = listing.skipped_rows(job=batch_job)
     return render(request, "bulk/job.html", context)
 
 

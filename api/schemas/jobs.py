@@ -76,6 +76,9 @@ class Links(Schema):
 
 class Job(Schema):
     id: int
+    name: str = Field(
+        validation_alias="title", description="The job's name: the file name until renamed."
+    )
     file_name: str
     status: JobStatus
     paused_by_staff: bool = Field(

@@ -7,14 +7,14 @@ from typing import Literal
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from api import errors, schemas
 from api.pagination import ListPage, list_page
-from bulk import exports, selectors
+from bulk import exports, listing, selectors
 from bulk.models import BatchJob
-from bulk.services import jobs
+from bulk.services import jobs, tidy
 
 router = Router()
 
@@ -30,8 +30,11 @@ def _my_job(request: HttpRequest, job_id: int) -> BatchJob:
 
 class JobFilter(Schema):
     status: schemas.JobStatus | None = None
+    q: str = Field(
+        "", max_length=200, description="Name, file name or an address (street, city, ZIP)."
+    )
     page: int = Field(1, ge=1)
-    page_size: int = Field(selectors.JOBS_PER_PAGE, ge=1, le=200)
+    page_size: int = Field(listing.JOBS_PER_PAGE, ge=1, le=200)
 
 
 @router.get(
@@ -42,7 +45,7 @@ class JobFilter(Schema):
     tags=["jobs"],
 )
 def list_jobs(request: HttpRequest, filters: Query[JobFilter]) -> ListPage:
-    mine = selectors.jobs_for_user(user=request.auth)
+    mine = listing.search_jobs(selectors.jobs_for_user(user=request.auth), query=filters.q)
     if filters.status:
         mine = mine.filter(status=filters.status)
     return list_page(Paginator(mine, filters.page_size), page=filters.page)
@@ -58,6 +61,33 @@ def list_jobs(request: HttpRequest, filters: Query[JobFilter]) -> ListPage:
 def get_job(request: HttpRequest, job_id: int) -> schemas.JobWithProgress:
     job = _my_job(request, job_id)
     return schemas.JobWithProgress(job, selectors.job_progress(job=job))
+
+
+class JobChange(Schema):
+    name: str = Field(max_length=255, description="Blank: the file name again.")
+
+
+@router.patch(
+    "/jobs/{job_id}",
+    response={200: schemas.Job, **errors.WRITE},
+    url_name="job_update",
+    summary="Rename a job",
+    tags=["jobs"],
+)
+def update_job(request: HttpRequest, job_id: int, change: JobChange) -> BatchJob:
+    return tidy.rename_job(job=_my_job(request, job_id), name=change.name, by=request.auth)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response={204: None, **errors.WRITE, **errors.answers(jobs.JobActionRefused)},
+    url_name="job_delete",
+    summary="Delete a finished or cancelled job, its rows, its file and its results",
+    tags=["jobs"],
+)
+def delete_job(request: HttpRequest, job_id: int) -> Status:
+    tidy.delete_job(job=_my_job(request, job_id), by=request.auth)
+    return Status(204, None)
 
 
 # --- Actions ------------------------------------------------------------------------------

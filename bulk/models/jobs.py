@@ -44,6 +44,8 @@ class BatchJob(models.Model):
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     file_name = models.CharField(max_length=255)
+    # What the owner calls the job; the file name until they rename it.
+    name = models.CharField(max_length=255, blank=True)
     # The uploaded file's header, in order, for exports with the user's own columns.
     source_columns = models.JSONField(default=list, blank=True)
     notify_email = models.BooleanField(default=True)
@@ -121,7 +123,12 @@ class BatchJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Job {self.pk}: {self.file_name}"
+        return f"Job {self.pk}: {self.title}"
+
+    @property
+    def title(self) -> str:
+        """The job's name, or its file name for a job never named."""
+        return self.name or self.file_name
 
     @property
     def is_finished(self) -> bool:

@@ -212,6 +212,7 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
         user=user,
         status=BatchJob.Status.PENDING,
         file_name=staged.file_name,
+        name=staged.file_name,
         source_columns=staged.columns,
         notify_email=staged.notify_email,
         speed_mbps=staged.speed_mbps,
@@ -353,14 +354,14 @@ def _preview(parsed: ParsedUpload) -> dict:
             for r in parsed.valid_rows[:PREVIEW_VALID_ROWS]
         ],
         "invalid": [
-            {"row": r.row_number, "errors": r.errors, "address": _shown(r.cells, mapped)}
+            {"row": r.row_number, "errors": r.errors, "address": shown_address(r.cells, mapped)}
             for r in parsed.invalid_rows[:PREVIEW_PROBLEM_ROWS]
         ],
         "duplicates": [
             {
                 "row": r.row_number,
                 "duplicate_of": r.duplicate_of,
-                "address": _shown(r.cells, mapped),
+                "address": shown_address(r.cells, mapped),
             }
             for r in parsed.duplicate_rows[:PREVIEW_PROBLEM_ROWS]
         ],
@@ -371,6 +372,6 @@ def _encoded(cells: list) -> list:
     return [encode_cell(c) for c in cells]
 
 
-def _shown(cells: list, mapped: list[int]) -> str:
+def shown_address(cells: list, mapped: list[int]) -> str:
     """What a problem row holds in the mapped columns, for the preview."""
     return ", ".join(t for i in mapped if i < len(cells) and (t := cell_text(cells[i])))
