@@ -75,6 +75,7 @@
 
   document.addEventListener("DOMContentLoaded", refresh);
   document.addEventListener("htmx:afterSettle", refresh);
-  window.addEventListener("resize", markScrollers);
+  // Not markScrollers itself: it would take the resize event for its root.
+  window.addEventListener("resize", function () { markScrollers(); });
   window.setInterval(refreshTimes, 15000);
 })();

@@ -283,7 +283,7 @@ def test_the_preview_says_how_many_addresses_will_be_reused(signed_in_client):
     staged = StagedUpload.objects.get()
     response = signed_in_client.get(reverse("bulk:preview", args=[staged.pk]))
     assert response.context["reusable"] == 1
-    assert "1 of these addresses were priced in the last 30 days and will be reused" in (
+    assert "1 of these addresses was priced in the last 30 days and will be reused" in (
         response.content.decode()
     )
 

@@ -106,10 +106,8 @@ def test_the_jobs_list_fits_the_screen(chromium, live_server, jobs_of, device):
         # Each status is whole (not cut or wrapped), even where the table scrolls.
         assert not badge.evaluate(SPILLS)
         assert badge.bounding_box()["height"] < 30
-    table = page.locator(".table-wrap")
-    assert table.evaluate(SCROLLS) == (device == "phone")
-    if device == "phone":
-        assert "Scroll sideways" in table.evaluate(HINT)
+    # On a phone the counts columns give way: status and progress stay in view.
+    assert not page.locator(".table-wrap").evaluate(SCROLLS)
     assert refused == []
     context.close()
 
