@@ -23,6 +23,7 @@ from bulk.services.uploads import (
     UploadRateLimited,
 )
 from bulk.spreadsheets.reading import UploadRejected
+from webhooks.services import DeliveryRefused, EndpointRefused
 
 
 class BadMapping(ValueError):
@@ -56,12 +57,14 @@ ANSWERS: dict[type[Exception], Answer] = {
     UploadRejected: Answer(400, "upload_rejected"),
     BadMapping: Answer(400, "bad_mapping"),
     BadNeedBy: Answer(400, "bad_need_by"),
+    EndpointRefused: Answer(400, "webhook_refused"),
     URLTooLong: Answer(414, "url_too_long"),
     # Another user's job or upload too: whether it exists is not theirs to know.
     Http404: Answer(404, "not_found", "Not found."),
     # The job or upload is not in a state that allows the action, or nothing would change.
     JobActionRefused: Answer(409, "action_refused"),
     NothingToDo: Answer(409, "action_refused"),
+    DeliveryRefused: Answer(409, "delivery_busy"),
     # Raised as itself only for an upload already made into a job.
     SubmitRefused: Answer(409, "upload_submitted"),
     UploadNotReady: Answer(409, "upload_not_ready"),

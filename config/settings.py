@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "bulk",
     "engine",
     "api",
+    # Signed webhooks to users' own systems (docs/webhooks.md).
+    "webhooks",
     # Health checks' templates; the checks themselves are listed in ops/views.py.
     "health_check",
     # Operations: alerts, the staff queue page, health, metrics (depends on every app).
@@ -480,8 +482,28 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-jobs": {"task": "engine.tasks.sweep_jobs", "schedule": SWEEP_INTERVAL},
     # Alerts to staff and the slot clock for /metrics (ops); default queue.
     "ops-check-alerts": {"task": "ops.tasks.check_alerts", "schedule": ALERT_CHECK_INTERVAL},
+    # Webhook retries too long for a countdown, lost messages, and job.progress; default queue.
+    "webhooks-sweep": {"task": "webhooks.tasks.sweep", "schedule": SWEEP_INTERVAL},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Webhooks (docs/webhooks.md) -----------------------------------------------------------
+
+# Allow http:// and addresses inside private networks (loopback, 10/8, link-local...):
+# development and tests only. Production sends only https to public addresses.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+# Seconds to connect and to wait for each read of a receiver's answer.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# A delivery is retried (exponential backoff, full jitter, BASE to CAP seconds) for this
+# long after the event (at least a day, so a receiver down overnight still gets it);
+# then it fails for good and its endpoint is switched off, its owner emailed.
+WEBHOOK_RETRY_FOR = env.int("WEBHOOK_RETRY_FOR", default=26 * 3600)
+WEBHOOK_BACKOFF_BASE = env.float("WEBHOOK_BACKOFF_BASE", default=30.0)
+WEBHOOK_BACKOFF_CAP = env.float("WEBHOOK_BACKOFF_CAP", default=3600.0)
+# A retry this soon is a Celery countdown; a later one is the sweeper's.
+WEBHOOK_COUNTDOWN_LIMIT = env.float("WEBHOOK_COUNTDOWN_LIMIT", default=300.0)
+# job.progress goes out at most this often per job (seconds).
+WEBHOOK_PROGRESS_INTERVAL = env.float("WEBHOOK_PROGRESS_INTERVAL", default=60.0)
 
 # --- Operations: alerts, metrics, error reporting ----------------------------------------
 

@@ -14,7 +14,7 @@ from ninja.operation import Operation
 from api import errors
 from api.auth import API_AUTH
 from api.parsing import OnceEachParser
-from api.views import jobs, uploads
+from api.views import jobs, uploads, webhooks
 
 DESCRIPTION = """
 Bulk quotes for programs. Sign in with `Authorization: Bearer <token>` (make the token on
@@ -26,6 +26,11 @@ counts, and every invalid row with its reasons), then `POST /uploads/{id}/submit
 the job (calling it again returns the same job). The file is read while you wait; when
 its address columns can't all be found its status is `mapping`: choose them with
 `POST /uploads/{id}/columns`.
+
+To be told when prices are ready instead of polling, register a webhook:
+`POST /webhooks` with `{"url", "events"}` (`job.finished`, `job.progress`,
+`quote.finished`); every delivery is signed with the secret in its answer
+(docs/webhooks.md).
 
 Errors answer `{"detail": "...", "code": "..."}`: 400 for bad input (including a file
 that is not an xlsx, xls, ods or csv spreadsheet, or a bad mapping), 401 without valid
@@ -61,3 +66,4 @@ api = BulkQuotesAPI(
 errors.install(api)
 api.add_router("", uploads.router)
 api.add_router("", jobs.router)
+api.add_router("", webhooks.router)

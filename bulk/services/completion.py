@@ -13,6 +13,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from bulk.models import BatchJob, BatchQuote
+from bulk.signals import job_round_finished
 from bulk.tasks import build_job_results, send_job_email
 
 OPEN_ROW_STATUSES = (BatchQuote.Status.PENDING, BatchQuote.Status.PROCESSING)
@@ -43,7 +44,13 @@ def finish_job_if_done(*, job_id: int) -> bool:
         return False
     claim_email(job_id=job_id)
     transaction.on_commit(lambda: build_job_results.delay(job_id))
+    transaction.on_commit(lambda: _announce_finished(job_id))
     return True
+
+
+def _announce_finished(job_id: int) -> None:
+    # Robust: a receiver's failure (webhooks) is logged there, never the engine's problem.
+    job_round_finished.send_robust(sender=BatchJob, job_id=job_id)
 
 
 def claim_email(*, job_id: int, again: bool = False) -> bool:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -50,6 +51,7 @@ from quotes.services.health import (
     stop_for_configuration,
 )
 from quotes.services.leases import lease_until, renew_lease, take_lease, wait
+from quotes.signals import quote_finished
 
 logger = logging.getLogger(__name__)
 
@@ -247,15 +249,19 @@ def mark_overdue(*, quote_id: int, token: str, outcome: Outcome) -> bool:
     """Our deadline passed with Momentum still pricing: the quote fails as timed out for
     its user but keeps the slot (the caller polls on). False if this run lost it."""
     now = timezone.now()
-    return bool(
-        Quote.objects.filter(pk=quote_id, status=Quote.Status.IN_FLIGHT, lease_token=token).update(
-            status=Quote.Status.OVERDUE,
-            error_message=outcome.message,
-            outcome_kind=Kind.TIMED_OUT,
-            timed_out_at=now,
-            completed_at=now,
-        )
+    overdue = Quote.objects.filter(
+        pk=quote_id, status=Quote.Status.IN_FLIGHT, lease_token=token
+    ).update(
+        status=Quote.Status.OVERDUE,
+        error_message=outcome.message,
+        outcome_kind=Kind.TIMED_OUT,
+        timed_out_at=now,
+        completed_at=now,
     )
+    if overdue:
+        # Its user's answer: timed out (a late price is stored, not announced).
+        transaction.on_commit(lambda: quote_finished.send_robust(sender=Quote, quote_id=quote_id))
+    return bool(overdue)
 
 
 def _slot_released(*, abandoned_at: datetime | None = None) -> dict:
@@ -294,4 +300,6 @@ def finish_quote(*, quote_id: int, outcome: Outcome) -> bool:
     )
     if not finished:
         logger.info("quote %s was recorded already", quote_id)
-    return bool(finished)
+        return False
+    transaction.on_commit(lambda: quote_finished.send_robust(sender=Quote, quote_id=quote_id))
+    return True

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 PROJECT_PACKAGES = frozenset(
-    ("accounts", "api", "bulk", "config", "engine", "momentum", "ops", "quotes")
+    ("accounts", "api", "bulk", "config", "engine", "momentum", "ops", "quotes", "webhooks")
 )
 _NOT_APP_CODE = frozenset(("tests", "benchmarks", "migrations", "__pycache__", "node_modules"))
 
@@ -33,6 +33,7 @@ LONG_MODULES_ALLOWED = frozenset(("config/settings.py",))
 FUNCTION_IMPORTS_ALLOWED = {
     # Django's documented place to connect signal handlers: the app registry is ready.
     ("ops/apps.py", "OpsConfig.ready"),
+    ("webhooks/apps.py", "WebhooksConfig.ready"),
     # ops.logging is loaded by settings.LOGGING, which Django configures before the app
     # registry is ready: a module-level model import there raises AppRegistryNotReady.
     ("ops/logging.py", "_row_of_quote"),
@@ -183,7 +184,12 @@ def imports_in(app: str, names: str, root: Path = ROOT) -> list[str]:
 
 
 # engine → bulk → quotes → momentum: no app imports one above it.
-LAYERS_ABOVE = {"quotes": "bulk|engine", "momentum": "bulk|engine|quotes", "bulk": "engine"}
+# webhooks sits above bulk and quotes: they announce by signal, it subscribes.
+LAYERS_ABOVE = {
+    "quotes": "bulk|engine|webhooks",
+    "momentum": "bulk|engine|quotes|webhooks",
+    "bulk": "engine|webhooks",
+}
 
 
 def upward_imports(root: Path) -> list[str]:
