@@ -11,7 +11,11 @@ EventName = Literal["job.finished", "job.progress", "quote.finished"]
 
 
 class EndpointIn(Schema):
-    url: str = Field(max_length=2000, description="https:// URL on a public address.")
+    url: str = Field(
+        max_length=2000,
+        pattern=r"^https?://",
+        description="An https:// URL whose host resolves to public addresses only.",
+    )
     events: list[EventName] = Field(min_length=1)
 
 
