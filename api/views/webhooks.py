@@ -14,11 +14,11 @@ from pydantic import Field
 from api import errors
 from api.pagination import ListPage, list_page
 from api.schemas import webhooks as schemas
+from api.views.jobs import MAX_ID
 from webhooks import services
 from webhooks.models import Delivery, Endpoint
 
 router = Router()
-MAX_ID = 2**63 - 1
 
 
 def _my_endpoint(request: HttpRequest, endpoint_id: int) -> Endpoint:

@@ -5,25 +5,13 @@ import io
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
-from django.test import Client
 from django.urls import reverse
 
-from accounts.services import regenerate_api_token
 from bulk.models import BatchJob, BatchQuote, JobSource, StagedUpload
 from bulk.services.uploads import stage_upload, submit_staged_upload
 from tests.bulk.conftest import HEADER, BatchJobFactory, xlsx_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api_client(user) -> Client:
-    return Client(headers={"Authorization": f"Bearer {regenerate_api_token(user=user)}"})
-
-
-@pytest.fixture
-def other_api_client(other_user) -> Client:
-    return Client(headers={"Authorization": f"Bearer {regenerate_api_token(user=other_user)}"})
 
 
 ROWS = [
@@ -90,15 +78,6 @@ def test_another_users_job_cannot_be_renamed(client, other_user, user, dispatche
     assert job.name == "sites.xlsx"
 
 
-def test_the_api_renames_a_job_and_shows_its_name(api_client, user, dispatched):
-    job = submitted_job(user)
-    url = reverse("api:job_update", args=[job.pk])
-    answer = api_client.patch(url, {"name": "Acme"}, content_type="application/json")
-    assert answer.status_code == 200
-    assert answer.json()["name"] == "Acme"
-    assert api_client.get(reverse("api:job_detail", args=[job.pk])).json()["name"] == "Acme"
-
-
 # --- Search and filters -------------------------------------------------------------------
 
 
@@ -133,13 +112,6 @@ def test_the_status_filter_and_search_combine(signed_in_client, user):
     page = listed(signed_in_client, q="acme", status="complete")
     assert "Acme done" in page
     assert "Acme open" not in page
-
-
-def test_the_api_searches_jobs(api_client, user):
-    BatchJobFactory(user=user, name="Acme")
-    BatchJobFactory(user=user, name="Beta")
-    answer = api_client.get(reverse("api:job_list"), {"q": "acm"}).json()
-    assert [job["name"] for job in answer["items"]] == ["Acme"]
 
 
 def test_finished_jobs_have_download_links_on_the_list(signed_in_client, user):
@@ -188,20 +160,6 @@ def test_another_users_job_cannot_be_deleted(client, other_user, user, dispatche
 def test_a_running_job_is_not_deleted(signed_in_client, user, dispatched):
     job = submitted_job(user)
     signed_in_client.post(reverse("bulk:delete", args=[job.pk]))
-    assert BatchJob.objects.filter(pk=job.pk).exists()
-
-
-def test_the_api_deletes_a_finished_job_and_refuses_an_open_one(api_client, user, dispatched):
-    running = submitted_job(user)
-    assert api_client.delete(reverse("api:job_delete", args=[running.pk])).status_code == 409
-    done = finished(submitted_job(user))
-    assert api_client.delete(reverse("api:job_delete", args=[done.pk])).status_code == 204
-    assert not BatchJob.objects.filter(pk=done.pk).exists()
-
-
-def test_the_api_answers_404_for_another_users_job(other_api_client, user, dispatched):
-    job = finished(submitted_job(user))
-    assert other_api_client.delete(reverse("api:job_delete", args=[job.pk])).status_code == 404
     assert BatchJob.objects.filter(pk=job.pk).exists()
 
 
