@@ -27,6 +27,10 @@ the job (calling it again returns the same job). The file is read while you wait
 its address columns can't all be found its status is `mapping`: choose them with
 `POST /uploads/{id}/columns`.
 
+`GET /jobs?q=` finds jobs by name, file name or an address in them; `PATCH /jobs/{id}`
+renames a job; `DELETE /jobs/{id}` deletes a finished or cancelled one with its rows,
+file and results.
+
 To be told when prices are ready instead of polling, register a webhook:
 `POST /webhooks` with `{"url", "events"}` (`job.finished`, `job.progress`,
 `quote.finished`); every delivery is signed with the secret in its answer

@@ -80,9 +80,10 @@ def test_the_last_row_ends_the_job_and_claims_one_email(user, django_capture_on_
     job.refresh_from_db()
     assert job.status == BatchJob.Status.COMPLETE
     assert job.notified_at is not None
-    # One email, after commit (beside it, the results file is built once).
+    # One email, after commit; beside it the results file is built once, and the ends of
+    # the quote and of the job are announced (quotes.signals, bulk.signals: webhooks).
     assert sum("send_job_email" in repr(callback) for callback in callbacks) == 1
-    assert len(callbacks) == 2
+    assert len(callbacks) == 4
     with transaction.atomic():
         assert not completion.finish_job_if_done(job_id=job.pk)
 
