@@ -216,15 +216,9 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 # --- Email ------------------------------------------------------------------------------
 
-# Without EMAIL_URL (the embedded default, the demo) each email is written to
-# EMAIL_OUTBOX_DIR and logged as one line; staff read them on /ops/outbox/ (DEBUG only).
-EMAIL_OUTBOX_DIR = Path(env.str("EMAIL_OUTBOX_DIR", default=str(VAR_DIR / "mail")))
-if env.str("EMAIL_URL", default=""):
-    vars().update(env.email_url("EMAIL_URL"))
-else:
-    EMAIL_BACKEND = "config.outbox.OutboxEmailBackend"
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 # SMTP goes through config.mail, which bounds the whole send (below), not only each read.
-if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821 - from EMAIL_URL
     EMAIL_BACKEND = "config.mail.DeadlineEmailBackend"
 # A stalled mail server must not hold a worker until its hard time limit: no one socket
 # operation (connect, or one read or write) waits longer than this many seconds.

@@ -6,6 +6,5 @@ app_name = "ops"
 
 urlpatterns = [
     path("queue/", views.queue, name="queue"),
-    path("outbox/", views.outbox, name="outbox"),
     path("queue/jobs/<int:job_id>/<slug:action>/", views.job_action, name="job_action"),
 ]

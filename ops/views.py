@@ -15,7 +15,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bulk.models import BatchJob
 from bulk.services import staff
 from bulk.services.jobs import JobActionRefused
-from config.outbox import outbox as read_outbox
 from ops import metrics, selectors
 
 
@@ -117,12 +116,3 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
     else:
         messages.success(request, done.format(pk=job.pk))
     return redirect("ops:queue")
-
-
-@require_GET
-@staff_only
-def outbox(request: HttpRequest) -> HttpResponse:
-    """The demo's emails (config.outbox), newest first; only with DEBUG on."""
-    if not settings.DEBUG:
-        raise Http404
-    return render(request, "ops/outbox.html", {"emails": read_outbox()})
