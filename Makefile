@@ -33,7 +33,7 @@ migrate: install
 run: migrate
 	$(BIN)/python manage.py ensure_demo_user
 	PATH="$(abspath $(BIN)):$$PATH" MOMENTUM_POLL_INTERVAL="$${MOMENTUM_POLL_INTERVAL:-3}" \
-		$(BIN)/python -m config.demo -f Procfile
+		$(BIN)/honcho start -f Procfile
 
 test: install-dev
 	$(BIN)/ruff check .

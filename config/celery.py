@@ -4,14 +4,8 @@ way a lower layer wakes the engine."""
 import os
 
 from celery import Celery
-from celery.signals import task_prerun, worker_process_init, worker_shutdown
+from celery.signals import task_prerun
 from django.db import close_old_connections, transaction
-
-from config.shutdown import (
-    exit_at_once,
-    ignore_sigterm_in_pool_process,
-    note_sigterm_while_working,
-)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -35,14 +29,3 @@ def _recycle_old_connections(**kwargs) -> None:
     # What Django does at the start of a request: drop a connection that is broken or
     # older than CONN_MAX_AGE, so a restarted database costs one failed task at most.
     close_old_connections()
-    note_sigterm_while_working()
-
-
-@worker_process_init.connect
-def _stop_gently(**kwargs) -> None:
-    ignore_sigterm_in_pool_process()
-
-
-@worker_shutdown.connect
-def _exit_at_once(sender, **kwargs) -> None:
-    exit_at_once(sender)

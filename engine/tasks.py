@@ -11,7 +11,6 @@ nothing slow shares.
 import logging
 
 from celery import shared_task
-from celery.signals import beat_init
 
 from engine import services
 from quotes.outcomes import Outcome
@@ -50,13 +49,6 @@ def sweep() -> None:
     report = services.sweep()
     if report:
         logger.warning("sweeper: %s", report)
-
-
-@beat_init.connect
-def sweep_at_start(**kwargs) -> None:
-    """A (re)started engine sweeps at once: a quote whose stopping worker handed its lease
-    back resumes now, not at the next beat (config/shutdown.py)."""
-    sweep.delay()
 
 
 @shared_task

@@ -14,7 +14,6 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from config.shutdown import stopping
 from quotes.models import Quote
 
 logger = logging.getLogger(__name__)
@@ -59,26 +58,12 @@ def wait(*, quote_id: int, token: str, seconds: float) -> bool:
     end = time.monotonic() + max(0.0, seconds)
     step = max(0.01, settings.MOMENTUM_LEASE_SECONDS / 3)
     while True:
-        if stopping.is_set():
-            hand_back_lease(quote_id=quote_id, token=token)
-            return False
         if not renew_lease(quote_id=quote_id, token=token):
             return False
         left = end - time.monotonic()
         if left <= 0:
             return True
-        stopping.wait(min(step, left))
-
-
-def hand_back_lease(*, quote_id: int, token: str) -> bool:
-    """A stopping worker's run lets its lease lapse now, rather than when it would have
-    expired: the sweeper resumes the quote (polling its Momentum id) at once."""
-    handed = Quote.objects.filter(pk=quote_id, lease_token=token).update(
-        lease_expires_at=timezone.now() - timedelta(seconds=1)
-    )
-    if handed:
-        logger.info("worker stopping: quote %s handed back to the sweeper", quote_id)
-    return bool(handed)
+        time.sleep(min(step, left))
 
 
 def expired_quotes() -> QuerySet[Quote]:
