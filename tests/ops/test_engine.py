@@ -113,7 +113,8 @@ def test_momentum_unreachable_past_the_threshold_alerts_then_resolves(alerting, 
 
 def test_a_job_with_every_row_failed_alerts_then_resolves_when_quotes_are_priced(alerting, sandbox):
     alerting.start()
-    doomed = create_job(user=UserFactory(), rows=2, zip_for=lambda n: "99901")
+    # Momentum refuses both addresses (no coverage would be an answer, and complete).
+    doomed = create_job(user=UserFactory(), rows=2, street_for=lambda n: f"{n + 1} Invalid Way")
     wait_until(lambda: job_finished(doomed), timeout=60, what="the failing job")
     assert doomed.status == BatchJob.Status.FAILED
     wait_until(lambda: incident_opened(Kind.JOB_ALL_FAILED), timeout=20, what="the alert")
