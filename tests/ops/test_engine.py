@@ -141,7 +141,16 @@ def test_a_slot_freed_by_staff_alerts_then_resolves(alerting, sandbox):
     held = Quote.objects.get(batch_row__batch_job=stuck)
     assert held.status == Quote.Status.OVERDUE
     assert held.momentum_slot is not None
+    # Staff are told the quote holds the slot past MOMENTUM_ABANDON_AFTER, and what to do.
+    wait_until(
+        lambda: incident_opened(Kind.SLOT_HELD_LONG),
+        timeout=30,
+        what="the slot-held alert\n" + alerting.logs(),
+    )
+    assert Incident.objects.get(kind=Kind.SLOT_HELD_LONG).key == str(held.pk)
     assert staff.free_momentum_slot(job=stuck, by=UserFactory(is_staff=True)) == 1
+    wait_until(lambda: incident_closed(Kind.SLOT_HELD_LONG), timeout=20, what="its end")
+    assert_once_and_ended_once(alerting, Kind.SLOT_HELD_LONG, "held the slot")
     wait_until(
         lambda: incident_opened(Kind.SLOT_ABANDONED),
         timeout=60,
