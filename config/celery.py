@@ -5,7 +5,13 @@ import os
 import signal
 
 from celery import Celery
-from celery.signals import task_prerun, worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import (
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_ready,
+    worker_shutting_down,
+)
 from django.db import close_old_connections, transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -33,33 +39,51 @@ def _recycle_old_connections(**kwargs) -> None:
     close_old_connections()
 
 
-# Pool processes of this worker (set in each by worker_process_init), and whether this one
-# has its SIGTERM handler yet.
-_pool_child = {"is": False, "handled": False}
+# In a pool process of this worker (set by worker_process_init): whether a task runs now.
+_pool_child = {"is": False, "in_task": False}
 
 
 @worker_process_init.connect
-def _ignore_sigterm_until_a_task(**kwargs) -> None:
-    """A pool process sent SIGTERM (a demo's Ctrl-C: honcho signals the worker's whole
-    process group) must not die in its task. Ignored here (billiard then leaves it so);
-    from its first task on, it ends the task early and cleanly instead (below). The main
-    process's warm shutdown then closes the pool. A hard time limit still kills: billiard
-    follows SIGTERM with SIGKILL."""
+def _take_sigterm(**kwargs) -> None:
+    """A pool process sent SIGTERM (the demo's Ctrl-C: honcho signals the worker's whole
+    process group; celery ending a task on a lost broker connection) is handled by
+    `_sigterm` rather than killed outright. SIGTERM is ignored here (billiard then leaves
+    it so) and the handler set at the first task."""
     _pool_child["is"] = True
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-@task_prerun.connect
-def _stop_gently(**kwargs) -> None:
-    """In a pool process, SIGTERM sets quotes.services.leases.STOPPING: a quote being
-    polled hands its lease back and the task ends (not the main process: its SIGTERM is
-    Celery's warm shutdown)."""
-    if not _pool_child["is"] or _pool_child["handled"]:
+def _sigterm(signum, frame) -> None:
+    """Idle: ignore it (the warm shutdown closes the pool). Waiting between two polls of
+    a quote: hand the quote back and end the task cleanly (quotes.services.leases). In any
+    other task: exit as billiard's own handler does (the task's message is redelivered).
+    A hard time limit still kills: billiard follows SIGTERM with SIGKILL."""
+    from quotes.services.leases import STOPPING, WAITING
+
+    if not _pool_child["in_task"]:
         return
+    if WAITING.is_set():
+        STOPPING.set()
+        return
+    from billiard.common import _shutdown_cleanup
+
+    _shutdown_cleanup(signum, frame)
+
+
+@task_prerun.connect
+def _task_starts(**kwargs) -> None:
+    if not _pool_child["is"]:
+        return  # the main process (solo pool): its SIGTERM is Celery's warm shutdown
     from quotes.services.leases import STOPPING
 
-    signal.signal(signal.SIGTERM, lambda signum, frame: STOPPING.set())
-    _pool_child["handled"] = True
+    STOPPING.clear()  # a stop meant for an earlier task (its worker went on) is over
+    _pool_child["in_task"] = True
+    signal.signal(signal.SIGTERM, _sigterm)
+
+
+@task_postrun.connect
+def _task_ends(**kwargs) -> None:
+    _pool_child["in_task"] = False
 
 
 @worker_shutting_down.connect

@@ -21,9 +21,11 @@ from quotes.models import Quote
 
 logger = logging.getLogger(__name__)
 
-# Set when this worker process is told to stop (config.celery): a run waiting between
-# polls hands its quote back at once rather than keep it until the worker is killed.
+# Set when this worker process is told to stop while a run waits between polls
+# (config.celery): the run hands its quote back at once rather than keep it until the
+# worker is killed. WAITING says whether a run is in that wait now.
 STOPPING = threading.Event()
+WAITING = threading.Event()
 
 
 def new_token() -> str:
@@ -65,16 +67,20 @@ def wait(*, quote_id: int, token: str, seconds: float) -> bool:
     if this worker is stopping (the lease handed back: the next worker resumes it)."""
     end = time.monotonic() + max(0.0, seconds)
     step = max(0.01, settings.MOMENTUM_LEASE_SECONDS / 3)
-    while True:
-        if STOPPING.is_set():
-            hand_back(quote_id=quote_id, token=token)
-            return False
-        if not renew_lease(quote_id=quote_id, token=token):
-            return False
-        left = end - time.monotonic()
-        if left <= 0:
-            return True
-        STOPPING.wait(min(step, left))
+    WAITING.set()
+    try:
+        while True:
+            if STOPPING.is_set():
+                hand_back(quote_id=quote_id, token=token)
+                return False
+            if not renew_lease(quote_id=quote_id, token=token):
+                return False
+            left = end - time.monotonic()
+            if left <= 0:
+                return True
+            STOPPING.wait(min(step, left))
+    finally:
+        WAITING.clear()
 
 
 def hand_back(*, quote_id: int, token: str) -> bool:
