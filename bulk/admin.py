@@ -10,9 +10,9 @@ from django.utils.html import format_html
 
 from bulk.models import BatchJob, BatchJobEvent, BatchQuote
 from bulk.services import jobs, staff
+from quotes.admin import FREE_SLOT_ACTION
 
 INLINE_ROWS = 50
-FREE_SLOT_ACTION = "Free Momentum slot (the quote may still be pending at Momentum)"
 FREE_SLOT_WARNING = (
     "This frees Momentum's one-in-flight slot held by the selected jobs' quotes WITHOUT "
     "Momentum's answer: those quotes end as unavailable, with every row waiting on them "
@@ -251,11 +251,11 @@ class BatchJobAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "title": FREE_SLOT_ACTION,
                 "warning": FREE_SLOT_WARNING,
-                "jobs": queryset,
+                "items": queryset,
                 "opts": self.model._meta,
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
             }
-            return TemplateResponse(request, "admin/bulk/free_slot_confirmation.html", context)
+            return TemplateResponse(request, "admin/free_slot_confirmation.html", context)
         self._act(
             request,
             queryset,

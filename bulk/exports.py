@@ -32,12 +32,12 @@ from bulk.spreadsheets.cells import cell_text, column_letter, csv_value, decode_
 from bulk.spreadsheets.csvfile import lines_with_results, results_lines, upload_records
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
 from bulk.spreadsheets.reading import sheet_records
-from bulk.spreadsheets.results import result_columns, row_result, skipped_status
+from bulk.spreadsheets.results import QUOTED_AT, result_columns, row_result, skipped_status
 from bulk.spreadsheets.workbook import results_workbook
 from quotes.forms import speed_label
 
-# The names as of the settings' zone (tests compare headers with it); files use
-# `result_columns()`, the one rule in bulk.spreadsheets.results.
+# The names as of the site's zone (tests compare headers with it); a job's files use
+# `result_columns(zone)`, the one rule in bulk.spreadsheets.results.
 RESULT_COLUMNS = result_columns()
 ERROR_COLUMN = "Error"
 # The failed-rows file names each row as the user's own file numbers it (issue 19).
@@ -46,8 +46,16 @@ ADDRESS_COLUMNS = ["street_address", "city", "state", "zip_code"]
 # Columns a results file adds; dropped from an upload that is such a file, fixed.
 _OUR_COLUMNS = {
     c.casefold()
-    for c in [*RESULT_COLUMNS, ERROR_COLUMN, ROW_COLUMN, "Quoted at", "status", "mrc", "nrc"]
+    for c in [*RESULT_COLUMNS, ERROR_COLUMN, ROW_COLUMN, QUOTED_AT, "status", "mrc", "nrc"]
 }
+
+
+def _is_ours(name: object) -> bool:
+    """Whether a header is one a results file adds ("Quoted at (<any zone>)" too)."""
+    text = cell_text(name).casefold()
+    return text in _OUR_COLUMNS or text.startswith(f"{QUOTED_AT.casefold()} (")
+
+
 CHUNK = 2000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
@@ -61,7 +69,7 @@ class _Sheet:
         self.source = JobSource.objects.filter(batch_job=job).first()
         names = list(job.source_columns)
         if self.source is None:  # a job made before the whole sheet was kept
-            names = [c for c in names if c.casefold() not in _OUR_COLUMNS] or ADDRESS_COLUMNS
+            names = [c for c in names if not _is_ours(c)] or ADDRESS_COLUMNS
             self.header = names
             self.keep = list(range(len(names)))
             self.skipped: list[tuple[int, str, object, list]] = []
@@ -76,9 +84,7 @@ class _Sheet:
             for i in range(width)
         ]
         # A re-uploaded results file: give back its own columns, not ours twice.
-        self.keep = [
-            i for i in range(width) if cell_text(self.header[i]).casefold() not in _OUR_COLUMNS
-        ]
+        self.keep = [i for i in range(width) if not _is_ours(self.header[i])]
         rows = self.source.rows or {}
         skipped = [(n, "invalid", errors, c) for n, c, errors, *_ in rows.get("invalid", [])]
         skipped += [(n, "duplicate", first, c) for n, first, c in rows.get("duplicates", [])]
@@ -107,7 +113,7 @@ def numbered_rows(
     *, job: BatchJob, failed_only: bool = False
 ) -> Iterator[tuple[int | None, list[object], list[object]]]:
     """`(row of the upload, its cells, the result)`, the header first with row None."""
-    sheet = _Sheet(job)
+    sheet, zone = _Sheet(job), job.zone
     legacy = job.source_columns or ADDRESS_COLUMNS
     header = [sheet.header[i] for i in sheet.keep]
     if failed_only:
@@ -115,9 +121,9 @@ def numbered_rows(
             yield None, header, [ROW_COLUMN, ERROR_COLUMN]
     else:
         if sheet.has_header:
-            yield None, header, result_columns()
+            yield None, header, result_columns(zone)
         else:
-            yield None, [f"Column {column_letter(i)}" for i in sheet.keep], result_columns()
+            yield None, [f"Column {column_letter(i)}" for i in sheet.keep], result_columns(zone)
     speed, term = speed_label(job.speed_mbps), f"{job.term_months} months"
     wanted = {first for _n, kind, first, _c in sheet.skipped if kind == "duplicate"}
     results: dict[int, list[object]] = {}
@@ -151,7 +157,7 @@ def numbered_rows(
             if row.status == BatchQuote.Status.FAILED:
                 yield row.row_number, cells, [row.row_number, row.error_message]
             continue
-        result = row_result(row, speed=speed, term=term)
+        result = row_result(row, speed=speed, term=term, zone=zone)
         if row.row_number in wanted:
             results[row.row_number] = result
         yield row.row_number, cells, result

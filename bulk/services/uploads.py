@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from accounts.zones import zone_or_site
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.services.rows import create_row_quotes
@@ -219,6 +220,7 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
         term_months=staged.term_months,
         reuse_days=staged.reuse_days,
         need_by=staged.need_by,
+        time_zone=zone_or_site(user.time_zone).key,
         total_count=len(valid),
     )
     BatchQuote.objects.bulk_create(

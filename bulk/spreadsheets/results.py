@@ -4,26 +4,27 @@ A row's Status is one word a rep can sort on (Priced, No coverage, Rejected, Tim
 Unavailable, Cancelled, Duplicate, Invalid; Waiting while the job runs), with the reason
 after a colon where there is one. Prices are Decimals (a currency format in XLSX). A
 price states where it came from (Price source), when it was priced (Quoted at, in the
-zone named in the column's header: settings.TIME_ZONE) and until when it holds (Valid
-until: quoted at + settings.QUOTE_VALID_DAYS).
+job's zone, its owner's, named in the column's header) and until when it holds (Valid
+until: quoted at + settings.QUOTE_VALID_DAYS). Every download and the API state the same
+instant in the same zone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 
+from accounts.zones import site_zone
 from bulk.models import BatchQuote
 
-
-def zone() -> zoneinfo.ZoneInfo:
-    """The one zone every download states its times in."""
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+QUOTED_AT = "Quoted at"
 
 
-def result_columns() -> list[str]:
+def result_columns(zone: ZoneInfo | None = None) -> list[str]:
+    """The result columns' headers; "Quoted at" names the zone (the site's by default)."""
+    zone = zone or site_zone()
     return [
         "Status",
         "Monthly price",
@@ -33,7 +34,7 @@ def result_columns() -> list[str]:
         "Term",
         "Address quoted",
         "Price source",
-        f"Quoted at ({settings.TIME_ZONE})",
+        f"{QUOTED_AT} ({zone.key})",
         "Valid until",
         "Quote reference",
     ]
@@ -62,13 +63,13 @@ def skipped_status(kind: str, detail: object) -> str:
     return f"Invalid: {'; '.join(detail)}"
 
 
-def row_result(row: BatchQuote, *, speed: str, term: str) -> list[object]:
-    """The result cells of a row, in `result_columns()` order."""
+def row_result(row: BatchQuote, *, speed: str, term: str, zone: ZoneInfo) -> list[object]:
+    """The result cells of a row, in `result_columns()` order, times in `zone`."""
     quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
     address = f"{row.street_address}, {row.city}, {row.state} {row.zip_code}"
     if quote is None:
         return [row_status(row), None, None, "", speed, term, address, "", None, None, ""]
-    quoted_at, valid_until = quote_times(quote)
+    quoted_at, valid_until = quote_times(quote, zone)
     return [
         row_status(row),
         quote.mrc,
@@ -77,24 +78,24 @@ def row_result(row: BatchQuote, *, speed: str, term: str) -> list[object]:
         speed,
         term,
         address,
-        price_source(quote),
+        price_source(quote, zone),
         quoted_at,
         valid_until,
         reference(quote),
     ]
 
 
-def quote_times(quote) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """When the price was quoted (a reused or shared one: when its own quote was), in the
-    stated zone, and until when it holds."""
+def quote_times(quote, zone: ZoneInfo) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """When the price was quoted (a reused or shared one: when its own quote was), in
+    `zone`, and until when it holds."""
     priced = (quote.taken_from or quote).completed_at if quote is not None else None
     if priced is None:
         return None, None
-    quoted_at = priced.astimezone(zone()).replace(microsecond=0)
+    quoted_at = priced.astimezone(zone).replace(microsecond=0)
     return quoted_at, quoted_at + dt.timedelta(days=settings.QUOTE_VALID_DAYS)
 
 
-def price_source(quote) -> str:
+def price_source(quote, zone: ZoneInfo) -> str:
     """fresh; reused from a quote of <date>; shared with another job's quote."""
     origin = quote.taken_from
     if origin is None or not quote.taken_as:
@@ -102,7 +103,7 @@ def price_source(quote) -> str:
     if quote.taken_as == "shared":
         return "shared with another job's quote"
     when = origin.completed_at
-    return f"reused from a quote of {when.astimezone(zone()):%Y-%m-%d}" if when else "reused"
+    return f"reused from a quote of {when.astimezone(zone):%Y-%m-%d}" if when else "reused"
 
 
 def reference(quote) -> str:

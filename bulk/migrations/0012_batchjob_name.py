@@ -9,7 +9,7 @@ def name_jobs_by_their_file(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bulk", "0010_jobsource_keeps_built_results"),
+        ("bulk", "0011_job_time_zone"),
     ]
 
     operations = [
