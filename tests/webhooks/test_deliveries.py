@@ -296,3 +296,19 @@ def test_job_progress_goes_out_at_most_once_a_minute(user, receiver, private_all
     Delivery.objects.update(created_at=timezone.now() - timedelta(seconds=61))
     assert len(progress.record_progress()) == 1
     assert Delivery.objects.filter(event="job.progress").count() == 2
+
+
+def test_a_new_round_of_a_job_sends_a_new_job_finished(
+    user, receiver, private_allowed, queued, django_capture_on_commit_callbacks
+):
+    endpoint_for(user, receiver)
+    job = finished_job(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        finish_job_if_done(job_id=job.pk)
+    # A retry or resume reopens the job (bulk.services.jobs._reopen); it ends again.
+    BatchJob.objects.filter(pk=job.pk).update(
+        status=BatchJob.Status.PROCESSING, finished_at=None, notified_at=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        finish_job_if_done(job_id=job.pk)
+    assert Delivery.objects.filter(event="job.finished").count() == 2
