@@ -32,6 +32,7 @@ urlpatterns = [
     path("quote/", include("quotes.urls")),
     path("bulk/", include("bulk.urls")),
     path("api/v1/", api.urls),
+    path("webhooks/", include("webhooks.urls")),
     path("ops/", include("ops.urls")),
     path("health/live", ops_views.live, name="health_live"),
     path("health/ready", ops_views.ready, name="health_ready"),
