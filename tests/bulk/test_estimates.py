@@ -11,8 +11,8 @@ from bulk.services import staff
 from quotes.models import MomentumHealth
 from quotes.services.health import note_momentum_success
 from tests.bulk.outcomes import start_row
-from tests.bulk.pace import measured_pace
 from tests.harness import create_job
+from tests.quotes.pace import measured_pace
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from bulk.selectors import upload_estimate
 from bulk.services.need_by import warn_late_jobs
 from bulk.services.rows import _next_pending_row
 from tests.bulk.outcomes import price_row
-from tests.bulk.pace import measured_pace
 from tests.harness import create_job
+from tests.quotes.pace import measured_pace
 
 pytestmark = pytest.mark.django_db
 
