@@ -270,6 +270,23 @@ def rows_by(line: Line, *, rows: int, need_by: datetime) -> int:
     return low
 
 
+def submit_estimate(job: BatchJob) -> timedelta | None:
+    """The job's time left as the line says it now, just submitted (kept on the job for
+    its completion email); None while it waits on a pause."""
+    line = load_line()
+    eta = line.eta_for(job)
+    return eta.time_left if eta is not None and line.hold is None else None
+
+
+def rows_by_need_by_text(*, rows: int, by: int, need_by: datetime, rest_at=None) -> str:
+    """ "all 120 rows by Thu 09:00", or "85 of 120 rows by Thu 09:00" (with the rest's
+    time when known: ", the rest by 11:40")."""
+    if by >= rows:
+        return f"all {rows:,} row{'s' if rows != 1 else ''} by {clock(need_by)}"
+    rest = f", the rest by {clock(rest_at)}" if rest_at else ""
+    return f"{by:,} of {rows:,} rows by {clock(need_by)}{rest}"
+
+
 def eta_text(time_left: timedelta, low: timedelta, high: timedelta) -> str:
     """An estimate as a rep can say it: "about 3 h 20 min, between 3 h 5 min and 3 h 40 min"."""
     if duration(low) == duration(high):

@@ -104,6 +104,9 @@ class BatchJob(models.Model):
     )
     # When the owner and ADMINS were told the job will miss its need-by (once).
     need_by_warned_at = models.DateTimeField(null=True, blank=True)
+    # The line's time left for the job as it was submitted (bulk.line.submit_estimate),
+    # which the completion email sets against what it took.
+    estimate_at_submit = models.DurationField(null=True, blank=True)
 
     objects = BatchJobQuerySet.as_manager()
 

@@ -17,6 +17,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from bulk import selectors
+from bulk.line import submit_estimate
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
 from bulk.services.rows import create_row_quotes
 from bulk.services.throttling import UploadRateLimited, check_upload_rate
@@ -183,6 +184,8 @@ def _submit(*, staged_id, user: User) -> BatchJob:
     _check_submittable(staged)
     job = _create_job(staged=staged, user=user)
     create_row_quotes(job=job)
+    job.estimate_at_submit = submit_estimate(job)
+    job.save(update_fields=["estimate_at_submit"])
     attached = StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(
         batch_job=job, submitted_at=timezone.now(), content=None
     )
