@@ -31,8 +31,9 @@ from tests.harness import create_job, job_finished, wait_until
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(240)]
 
 ROWS = 20
-# One cycle of the sandbox's delays after the first turn: the pace is measured (5 turns).
-WARMUP = 6
+# Two cycles of the sandbox's delays after the first quote (10 turns): the pace is
+# measured, and the first turns of freshly started workers (slower) weigh half as much.
+WARMUP = 11
 TOLERANCE = 0.10
 QUARTERS = (0.25, 0.5, 0.75)
 
