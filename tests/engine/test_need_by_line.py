@@ -43,17 +43,22 @@ def test_a_job_goes_ahead_to_meet_its_need_by_and_the_other_keeps_moving(engine,
     wait_until(lambda: expected_pace().measured, timeout=60, what="a measured pace")
     turn = expected_pace().per_quote.total_seconds()
     # Ahead: the row in flight, then B, B, A, B, B, A, B (8 turns); round-robin: 10-11.
-    need_by = timezone.now() + timedelta(seconds=9.5 * turn)
-    assert upload_estimate(rows=5).finish_at > need_by, "round-robin would miss it"
+    # The need-by three quarters of the way from the one to the other, as the line sees
+    # them: as much room for a loaded machine's slower turns as round-robin leaves.
+    ahead = upload_estimate(rows=5, need_by=timezone.now()).finish_at
+    round_robin = upload_estimate(rows=5).finish_at
+    need_by = ahead + (round_robin - ahead) * 0.75
     assert upload_estimate(rows=5, need_by=need_by).rows_by_need_by == 5
 
     small = create_job(user=UserFactory(), rows=5, file_name="small.csv", need_by=need_by)
+    assert round_robin - ahead > timedelta(seconds=turn), "round-robin would miss it"
     wait_until(lambda: job_finished(small), timeout=60, what="the need-by job")
 
-    assert small.finished_at <= need_by, engine.logs()
     turns = bulk_turns(big, small)
     first, last = turns.index(small.pk), len(turns) - turns[::-1].index(small.pk)
     served = turns[first:last]
+    late = f"{small.finished_at - need_by} late; turns {served}, pace {turn:.2f} s"
+    assert small.finished_at <= need_by, late
     # Ahead of round-robin (which alternates the two jobs): two of its rows in a row.
     assert [small.pk, small.pk] in [served[n : n + 2] for n in range(len(served) - 1)], served
     windows = [served[n : n + every] for n in range(len(served) - every + 1)]
