@@ -23,7 +23,8 @@ from tests.harness import create_job, job_finished, wait_until
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(240)]
 
-PRICING = 0.4
+# Long enough that a loaded machine's drifting overhead (0.1-0.5 s a turn) stays small.
+PRICING = 0.8
 
 
 def bulk_turns(*jobs) -> list[int]:
@@ -43,11 +44,11 @@ def test_a_job_goes_ahead_to_meet_its_need_by_and_the_other_keeps_moving(engine,
     wait_until(lambda: expected_pace().measured, timeout=60, what="a measured pace")
     turn = expected_pace().per_quote.total_seconds()
     # Ahead: the row in flight, then B, B, A, B, B, A, B (8 turns); round-robin: 10-11.
-    # The need-by three quarters of the way from the one to the other, as the line sees
-    # them: as much room for a loaded machine's slower turns as round-robin leaves.
+    # The need-by 60 % of the way from the one to the other, as the line sees them: room
+    # for slower turns on the way ahead, and for faster ones before round-robin meets it.
     ahead = upload_estimate(rows=5, need_by=timezone.now()).finish_at
     round_robin = upload_estimate(rows=5).finish_at
-    need_by = ahead + (round_robin - ahead) * 0.75
+    need_by = ahead + (round_robin - ahead) * 0.6
     assert upload_estimate(rows=5, need_by=need_by).rows_by_need_by == 5
 
     small = create_job(user=UserFactory(), rows=5, file_name="small.csv", need_by=need_by)
@@ -69,7 +70,7 @@ def test_a_job_goes_ahead_to_meet_its_need_by_and_the_other_keeps_moving(engine,
     preview = upload_estimate(rows=4, need_by=hopeless)
     assert preview.rows_by_need_by < 4
     late = create_job(user=owner, rows=4, file_name="late.csv", need_by=hopeless)
-    wait_until(lambda: job_finished(late) and job_finished(big), timeout=60, what="the jobs")
+    wait_until(lambda: job_finished(late), timeout=60, what="the late job")
     wait_until(lambda: late_notices(engine), timeout=10, what="the need-by notice")
     time.sleep(3 * float(engine.env["SWEEP_INTERVAL"]))  # sweeps go on: still one
     late.refresh_from_db()
