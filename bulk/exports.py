@@ -34,7 +34,7 @@ from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neu
 from bulk.spreadsheets.reading import sheet_records
 from bulk.spreadsheets.results import result_columns, row_result, skipped_status
 from bulk.spreadsheets.workbook import results_workbook
-from quotes.forms import speed_label
+from quotes.options import speed_label, term_label
 
 # The names as of the settings' zone (tests compare headers with it); files use
 # `result_columns()`, the one rule in bulk.spreadsheets.results.
@@ -118,7 +118,7 @@ def numbered_rows(
             yield None, header, result_columns()
         else:
             yield None, [f"Column {column_letter(i)}" for i in sheet.keep], result_columns()
-    speed, term = speed_label(job.speed_mbps), f"{job.term_months} months"
+    speed, term = speed_label(job.speed_mbps), term_label(job.term_months)
     wanted = {first for _n, kind, first, _c in sheet.skipped if kind == "duplicate"}
     results: dict[int, list[object]] = {}
     skipped = iter(sheet.skipped)
