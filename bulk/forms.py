@@ -116,7 +116,9 @@ class MappingForm(forms.Form):
                 required=False,
             )
         self.fields["sheet"].choices = [(n, n) for n in staged.sheet_names or [""]]
-        self.order_fields(["address", "street", "unit", "city", "state", "zip", "no_header"])
+        self.order_fields(
+            ["address", "street", "unit", "city", "state", "zip", "speed", "term", "no_header"]
+        )
 
     def clean(self) -> dict:
         data = super().clean()

@@ -215,6 +215,10 @@ class BatchQuote(models.Model):
     # The address in USPS form ("300 STATE ST||BOSTON|MA|02109"): one address however it
     # was spelled (quotes.addresses.NormalisedAddress.key), for duplicates and reuse.
     address_key = models.CharField(max_length=400, blank=True, db_index=True)
+    # The speed and term this row is quoted at: its own (the file's Speed and Term
+    # columns) or its job's.
+    speed_mbps = models.PositiveIntegerField(default=DEFAULT_SPEED_MBPS)
+    term_months = models.PositiveSmallIntegerField(default=DEFAULT_TERM_MONTHS)
     # The row's cells as uploaded, typed (bulk.spreadsheets.cells.encode_cell), for exports.
     # Jobs made before typed cells hold a dict of column name to text.
     source_data = models.JSONField(default=dict, blank=True)

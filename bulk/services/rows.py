@@ -33,7 +33,10 @@ logger = logging.getLogger(__name__)
 
 ACTIVE_JOB_STATUSES = (BatchJob.Status.PENDING, BatchJob.Status.PROCESSING)
 # What picking and opening a row reads of it.
-ROW_FIELDS = ("pk", "row_number", "street_address", "city", "state", "zip_code", "address_key")
+ROW_FIELDS = (
+    *("pk", "row_number", "street_address", "city", "state", "zip_code", "address_key"),
+    *("speed_mbps", "term_months"),
+)
 ROW_QUOTE_FIELDS = ("status", "taken_from", "address_key", "speed_mbps", "term_months")
 SETTLED_ROW_FIELDS = (
     *("quote", "address_key", "status", "error_message", "failure"),
@@ -158,18 +161,12 @@ def create_row_quotes(*, job: BatchJob) -> None:
     wait for their turn. Runs in the caller's transaction (the one that made the rows)."""
     rows = list(
         job.rows.filter(quote__isnull=True, status=BatchQuote.Status.PENDING)
-        .only("pk", "street_address", "city", "state", "zip_code", "address_key")
+        .only(*ROW_FIELDS)
         .order_by("row_number")
     )
     if not rows:
         return
-    quotes = intake.queue_quotes(
-        lead=job_lead(job),
-        addresses=[_address(row) for row in rows],
-        speed_mbps=job.speed_mbps,
-        term_months=job.term_months,
-        reuse_days=job.reuse_days,
-    )
+    quotes = _queue_row_quotes(job=job, rows=rows)
     now = timezone.now()
     plain, settled = [], []
     tally = Counter()
@@ -191,6 +188,24 @@ def create_row_quotes(*, job: BatchJob) -> None:
         count_results(job_id=job.pk, **tally, reused=tally["succeeded"] + tally["failed"])
         finish_job_if_done(job_id=job.pk)
         job.refresh_from_db()
+
+
+def _queue_row_quotes(*, job: BatchJob, rows: list[BatchQuote]) -> list[Quote]:
+    """The rows' quotes, in the rows' order: one bulk insert per speed and term asked."""
+    asked: dict[tuple[int, int], list[BatchQuote]] = {}
+    for row in rows:
+        asked.setdefault((row.speed_mbps, row.term_months), []).append(row)
+    made: dict[int, Quote] = {}
+    for (speed_mbps, term_months), group in asked.items():
+        quotes = intake.queue_quotes(
+            lead=job_lead(job),
+            addresses=[_address(row) for row in group],
+            speed_mbps=speed_mbps,
+            term_months=term_months,
+            reuse_days=job.reuse_days,
+        )
+        made.update(zip((row.pk for row in group), quotes, strict=True))
+    return [made[row.pk] for row in rows]
 
 
 # --- A row's turn -------------------------------------------------------------------------
@@ -216,8 +231,8 @@ def open_next_row() -> NextRow:
         source, live = quote_selectors.answer_for(
             organization_id=quote.organization_id,
             address_key=quote.address_key,
-            speed_mbps=job.speed_mbps,
-            term_months=job.term_months,
+            speed_mbps=row.speed_mbps,
+            term_months=row.term_months,
             days=0 if retried else job.reuse_days,
         )
         if source is not None:
@@ -256,8 +271,8 @@ def _row_quote(*, job: BatchJob, row: BatchQuote) -> Quote:
     quote = intake.queue_quote(
         lead=job_lead(job),
         address=_address(row),
-        speed_mbps=job.speed_mbps,
-        term_months=job.term_months,
+        speed_mbps=row.speed_mbps,
+        term_months=row.term_months,
     )
     row.address_key = quote.address_key
     BatchQuote.objects.filter(pk=row.pk).update(quote=quote, address_key=quote.address_key)
@@ -308,8 +323,8 @@ def follow_quote(*, quote: Quote) -> int:
         BatchQuote.objects.filter(
             status=BatchQuote.Status.PENDING,
             address_key=quote.address_key,
-            batch_job__speed_mbps=quote.speed_mbps,
-            batch_job__term_months=quote.term_months,
+            speed_mbps=quote.speed_mbps,
+            term_months=quote.term_months,
             batch_job__status__in=ACTIVE_JOB_STATUSES,
             quote__status=Quote.Status.QUEUED,
             quote__taken_from__isnull=True,

@@ -231,8 +231,11 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
                 zip_code=zip_code,
                 address_key=key,
                 source_data=cells,
+                # The row's own speed and term (kept since issue 21), else the job's.
+                speed_mbps=(asked[0] if asked and asked[0] else staged.speed_mbps),
+                term_months=(asked[1] if asked and asked[1] else staged.term_months),
             )
-            for row_number, street, city, state, zip_code, key, cells in valid
+            for row_number, street, city, state, zip_code, key, cells, *asked in valid
         ),
         batch_size=1000,
     )
@@ -326,6 +329,8 @@ def _stored_rows(parsed: ParsedUpload) -> dict:
                 r.zip_code,
                 r.address_key,
                 _encoded(r.cells),
+                r.speed_mbps,
+                r.term_months,
             ]
             for r in parsed.valid_rows
         ],

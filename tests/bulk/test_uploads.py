@@ -70,6 +70,9 @@ def test_stage_upload_holds_the_parsed_rows_and_counts(user):
         "02134",
         "12 MAIN ST||BOSTON|MA|02134",
         ["HQ", "12 Main St", "Boston", "massachusetts", 2134],
+        # No Speed or Term column: the job's speed and term.
+        None,
+        None,
     ]
     assert staged.rows["invalid"] == [
         [
