@@ -20,6 +20,8 @@ import datetime as dt
 import io
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import groupby
+from operator import attrgetter
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
@@ -27,14 +29,19 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from bulk.models import BatchJob, BatchQuote, JobSource, StagedUpload
+from bulk.models import BatchJob, JobSource, StagedUpload
 from bulk.spreadsheets.cells import cell_text, column_letter, csv_value, decode_cell
 from bulk.spreadsheets.csvfile import lines_with_results, results_lines, upload_records
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
 from bulk.spreadsheets.reading import sheet_records
-from bulk.spreadsheets.results import result_columns, row_result, skipped_status
+from bulk.spreadsheets.results import (
+    failed_reason,
+    option_columns,
+    options_result,
+    result_columns,
+    skipped_status,
+)
 from bulk.spreadsheets.workbook import results_workbook
-from quotes.options import speed_label, term_label
 
 # The names as of the settings' zone (tests compare headers with it); files use
 # `result_columns()`, the one rule in bulk.spreadsheets.results.
@@ -110,15 +117,13 @@ def numbered_rows(
     sheet = _Sheet(job)
     legacy = job.source_columns or ADDRESS_COLUMNS
     header = [sheet.header[i] for i in sheet.keep]
+    options = job.option_list
     if failed_only:
         if sheet.has_header:
             yield None, header, [ROW_COLUMN, ERROR_COLUMN]
     else:
-        if sheet.has_header:
-            yield None, header, result_columns()
-        else:
-            yield None, [f"Column {column_letter(i)}" for i in sheet.keep], result_columns()
-    speed, term = speed_label(job.speed_mbps), term_label(job.term_months)
+        names = header if sheet.has_header else [f"Column {column_letter(i)}" for i in sheet.keep]
+        yield None, names, option_columns(options)
     wanted = {first for _n, kind, first, _c in sheet.skipped if kind == "duplicate"}
     results: dict[int, list[object]] = {}
     skipped = iter(sheet.skipped)
@@ -136,8 +141,11 @@ def numbered_rows(
         tail = first[1:] if first else []
         return number, values, [skipped_status(kind, detail), *tail]
 
-    rows = job.rows.select_related("quote__taken_from").order_by("row_number")
-    for row in rows.iterator(chunk_size=CHUNK):
+    rows = job.rows.select_related("quote__taken_from").order_by("row_number", "option")
+    # One line per uploaded row: its options' BatchQuotes together, the first with the cells.
+    for _number, options_rows in groupby(rows.iterator(chunk_size=CHUNK), attrgetter("row_number")):
+        group = list(options_rows)
+        row = group[0]
         while pending is not None and pending[0] < row.row_number:
             line = skipped_line(pending)
             if line is not None:
@@ -148,10 +156,10 @@ def numbered_rows(
         else:
             cells = [getattr(row, c, "") for c in ADDRESS_COLUMNS]
         if failed_only:
-            if row.status == BatchQuote.Status.FAILED:
-                yield row.row_number, cells, [row.row_number, row.error_message]
+            if reason := failed_reason(group, options):
+                yield row.row_number, cells, [row.row_number, reason]
             continue
-        result = row_result(row, speed=speed, term=term)
+        result = options_result(group, options)
         if row.row_number in wanted:
             results[row.row_number] = result
         yield row.row_number, cells, result

@@ -155,7 +155,8 @@ def retryable_count(*, job: BatchJob) -> int:
 
 def job_rows(*, job: BatchJob, status: str | None = None) -> QuerySet[BatchQuote]:
     """The job's rows in spreadsheet order, with their quotes, optionally of one status."""
-    rows = job.rows.select_related("quote").order_by("row_number")
+    # An address's options side by side (issue 21).
+    rows = job.rows.select_related("quote").order_by("row_number", "option")
     if status:
         # Served by the (batch_job, status, row_number) index.
         rows = rows.filter(status=status)
@@ -258,7 +259,8 @@ def preview_estimate(*, staged: StagedUpload, reusable: int | None = None) -> Es
     if reusable is None:
         reusable = reusable_rows(staged=staged)
     return upload_estimate(
-        rows=staged.valid_count - reusable, need_by=getattr(staged, "need_by", None)
+        rows=staged.valid_count * len(staged.option_list) - reusable,
+        need_by=getattr(staged, "need_by", None),
     )
 
 

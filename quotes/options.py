@@ -155,3 +155,23 @@ def check_options(options: list[Option]) -> list[Option]:
             raise OptionError(f"{option.label} is asked for twice.", "Option twice")
         seen.add(option)
     return list(options)
+
+
+def asked_options(data: object, *, speed_mbps: int, term_months: int) -> list[Option]:
+    """A job's options as kept (a list of {"speed_mbps", "term_months"}); with none kept,
+    its one speed and term."""
+    if isinstance(data, list) and data:
+        return [Option(int(o["speed_mbps"]), int(o["term_months"])) for o in data]
+    return [Option(speed_mbps, term_months)]
+
+
+def row_options(options: list[Option], *, speed_mbps: int | None, term_months: int | None):
+    """One row's options, in order: its own speed and term first (where its file gives
+    them; a blank is the first option's), then the job's others, none asked twice."""
+    first = options[0]
+    own = Option(speed_mbps or first.speed_mbps, term_months or first.term_months)
+    found = [own]
+    for option in options[1:]:
+        if option not in found:
+            found.append(option)
+    return found

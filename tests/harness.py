@@ -226,6 +226,9 @@ def create_job(
                 city=city,
                 state=state,
                 zip_code=zip_for(n) if zip_for else "80202",
+                # A row is quoted at its own speed and term: here, its job's.
+                speed_mbps=job.speed_mbps,
+                term_months=job.term_months,
             )
             for n in range(rows)
         )

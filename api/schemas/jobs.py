@@ -74,6 +74,12 @@ class Links(Schema):
         return reverse("api:job_results_csv", args=[job.pk]) + "?rows=failed"
 
 
+class OptionOut(Schema):
+    speed_mbps: int
+    term_months: int
+    label: str = Field(description='How results head the option: "1 Gbps · 36 mo".')
+
+
 class Job(Schema):
     id: int
     file_name: str
@@ -84,6 +90,11 @@ class Job(Schema):
     )
     speed_mbps: int
     term_months: int
+    options: list[OptionOut] = Field(
+        validation_alias="option_list",
+        description="The speed/term options asked for every address, the first being "
+        "speed_mbps/term_months; each is its own quote and its own item in the results.",
+    )
     notify_email: bool
     reuse_days: int
     need_by: datetime | None
@@ -214,6 +225,14 @@ class JobPage(Schema):
 
 class Row(Schema):
     row_number: int
+    option: int = Field(
+        0,
+        description="Which of the job's options this is (0: the first). An address asked "
+        "at several options has one item per option, sharing its row_number; `cells` are "
+        "on its first.",
+    )
+    speed_mbps: int = Field(description="The speed this row is quoted at.")
+    term_months: int = Field(description="The term this row is quoted at.")
     street_address: str
     city: str
     state: str

@@ -10,6 +10,7 @@ from quotes.models import (  # noqa: F401 (a job's choices are a quote's)
     SPEEDS_MBPS,
     TERMS_MONTHS,
 )
+from quotes.options import Option, asked_options
 
 
 class BatchJobQuerySet(models.QuerySet):
@@ -49,6 +50,9 @@ class BatchJob(models.Model):
     notify_email = models.BooleanField(default=True)
     speed_mbps = models.PositiveIntegerField(default=1000)
     term_months = models.PositiveSmallIntegerField(default=36)
+    # The speed/term options asked for each address, in order (Option.as_json), the first
+    # being speed_mbps/term_months; empty: that one alone (quotes.options, issue 21).
+    options = models.JSONField(default=list, blank=True)
     # A row takes the answer of an identical quote finished within this many days instead
     # of asking Momentum (0: never). Defaults to QUOTE_REUSE_DAYS.
     reuse_days = models.PositiveSmallIntegerField(default=30)
@@ -126,6 +130,11 @@ class BatchJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED_STATUSES
+
+    @property
+    def option_list(self) -> list[Option]:
+        """The speed/term options asked for each address, the first one first."""
+        return asked_options(self.options, speed_mbps=self.speed_mbps, term_months=self.term_months)
 
     @property
     def is_paused(self) -> bool:
@@ -208,6 +217,8 @@ class BatchQuote(models.Model):
         "quotes.Quote", null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_row"
     )
     row_number = models.PositiveIntegerField()
+    # Which of its job's options this is (0: the first); one BatchQuote per row and option.
+    option = models.PositiveSmallIntegerField(default=0)
     street_address = models.CharField(max_length=200)
     city = models.CharField(max_length=100)
     state = models.CharField(max_length=2)
@@ -234,15 +245,20 @@ class BatchQuote(models.Model):
     objects = BatchQuoteQuerySet.as_manager()
 
     class Meta:
-        ordering = ["batch_job", "row_number"]
+        ordering = ["batch_job", "row_number", "option"]
         constraints = [
             models.UniqueConstraint(
-                fields=["batch_job", "row_number"], name="batchquote_unique_row"
+                fields=["batch_job", "row_number", "option"], name="batchquote_unique_row_option"
             ),
         ]
         indexes = [
             models.Index(
                 fields=["batch_job", "status", "row_number"], name="batchquote_job_status_row"
+            ),
+            # The next row breadth first: every address's first option before any second.
+            models.Index(
+                fields=["batch_job", "status", "option", "row_number"],
+                name="batchquote_job_status_option",
             ),
         ]
 

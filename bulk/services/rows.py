@@ -21,7 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bulk.line import load_line
-from bulk.line.order import jobs_in_turn
+from bulk.line.order import ROW_ORDER, jobs_in_turn
 from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import finish_job_if_done
 from quotes import selectors as quote_selectors
@@ -257,7 +257,7 @@ def _next_pending_row() -> tuple[BatchJob | None, BatchQuote | None, bool]:
         job.rows.pending()
         .select_related("quote")
         .only(*ROW_FIELDS, *(f"quote__{name}" for name in ROW_QUOTE_FIELDS))
-        .order_by("row_number")
+        .order_by(*ROW_ORDER)
         .first()
     )
     return job, row, len(line) > 1

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
+from bulk.services.job_rows import job_rows
 from bulk.services.rows import create_row_quotes
 from bulk.services.throttling import UploadRateLimited, check_upload_rate
 from bulk.spreadsheets.cells import cell_text, encode_cell
@@ -27,6 +28,7 @@ from bulk.spreadsheets.mapping import ColumnMap
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import ParsedUpload, parse_upload
 from config.celery import wake_engine
+from quotes.options import Option
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -98,6 +100,7 @@ def stage_upload(
     mapping: ColumnMap | None = None,
     reuse_days: int | None = None,
     need_by: datetime | None = None,
+    options: list[Option] | None = None,
 ) -> StagedUpload:
     """Read and validate an upload and hold the result for its preview.
 
@@ -112,11 +115,15 @@ def stage_upload(
     parsed = _parse(data, mapping=mapping, remembered=selectors.remembered_mappings(user=user))
     if mapping is not None and not parsed.mapping_problem:
         remember_mapping(user=user, parsed=parsed)
+    if options:
+        # Several options: the first is the job's speed and term.
+        speed_mbps, term_months = options[0].speed_mbps, options[0].term_months
     return StagedUpload.objects.create(
         user=user,
         file_name=upload_file_name(file_name),
         speed_mbps=speed_mbps,
         term_months=term_months,
+        options=[o.as_json() for o in options] if options and len(options) > 1 else [],
         notify_email=notify_email,
         reuse_days=settings.QUOTE_REUSE_DAYS if reuse_days is None else reuse_days,
         need_by=need_by,
@@ -216,29 +223,16 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
         notify_email=staged.notify_email,
         speed_mbps=staged.speed_mbps,
         term_months=staged.term_months,
+        options=staged.options,
         reuse_days=staged.reuse_days,
         need_by=staged.need_by,
-        total_count=len(valid),
     )
-    BatchQuote.objects.bulk_create(
-        (
-            BatchQuote(
-                batch_job=job,
-                row_number=row_number,
-                street_address=street,
-                city=city,
-                state=state,
-                zip_code=zip_code,
-                address_key=key,
-                source_data=cells,
-                # The row's own speed and term (kept since issue 21), else the job's.
-                speed_mbps=(asked[0] if asked and asked[0] else staged.speed_mbps),
-                term_months=(asked[1] if asked and asked[1] else staged.term_months),
-            )
-            for row_number, street, city, state, zip_code, key, cells, *asked in valid
-        ),
-        batch_size=1000,
+    made = BatchQuote.objects.bulk_create(
+        job_rows(job=job, valid=valid, options=job.option_list), batch_size=1000
     )
+    # Counters go per quote: an address asked at two options is two quotes.
+    job.total_count = len(made)
+    BatchJob.objects.filter(pk=job.pk).update(total_count=job.total_count)
     _keep_source(staged=staged, job=job)
     if staged.signature and staged.mapping:
         ColumnMapping.objects.update_or_create(

@@ -16,6 +16,10 @@ import zoneinfo
 from django.conf import settings
 
 from bulk.models import BatchQuote
+from quotes.options import Option, speed_label, term_label
+
+# With several options: after each option's block, the lowest monthly price and its option.
+LOWEST_COLUMNS = ["Lowest monthly", "Lowest monthly option"]
 
 
 def zone() -> zoneinfo.ZoneInfo:
@@ -37,6 +41,50 @@ def result_columns() -> list[str]:
         "Valid until",
         "Quote reference",
     ]
+
+
+def option_columns(options: list[Option]) -> list[str]:
+    """The result columns for a job's options: one option, `result_columns()`; several, a
+    block of them per option headed with it ("1 Gbps · 36 mo · Monthly price"), then the
+    lowest monthly price and the option that has it."""
+    if len(options) < 2:
+        return result_columns()
+    blocks = [f"{option.label} · {name}" for option in options for name in result_columns()]
+    return [*blocks, *LOWEST_COLUMNS]
+
+
+def options_result(rows: list[BatchQuote], options: list[Option]) -> list[object]:
+    """The result cells of one uploaded row, from its BatchQuotes (one per option), in
+    `option_columns(options)` order. An option the row asked as its own first (its file's
+    Speed and Term) has an empty block."""
+    if len(options) < 2:
+        row = rows[0]
+        return row_result(row, speed=speed_label(row.speed_mbps), term=term_label(row.term_months))
+    by_option = {row.option: row for row in rows}
+    cells: list[object] = []
+    lowest: tuple | None = None
+    for index in range(len(options)):
+        row = by_option.get(index)
+        if row is None:
+            cells += ["Asked as the row's first option"] + [None] * (len(result_columns()) - 1)
+            continue
+        speed, term = speed_label(row.speed_mbps), term_label(row.term_months)
+        cells += row_result(row, speed=speed, term=term)
+        price = row.quote.mrc if row.status == BatchQuote.Status.COMPLETE and row.quote else None
+        if price is not None and (lowest is None or price < lowest[0]):
+            lowest = (price, Option(row.speed_mbps, row.term_months).label)
+    return [*cells, *(lowest or (None, ""))]
+
+
+def failed_reason(rows: list[BatchQuote], options: list[Option]) -> str:
+    """Why an uploaded row's failed options failed ("" when none did), each named by its
+    option when the job has several."""
+    failed = [row for row in rows if row.status == BatchQuote.Status.FAILED]
+    if len(options) < 2:
+        return "; ".join(row.error_message for row in failed)
+    return "; ".join(
+        f"{Option(row.speed_mbps, row.term_months).label}: {row.error_message}" for row in failed
+    )
 
 
 def row_status(row: BatchQuote) -> str:

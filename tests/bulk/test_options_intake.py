@@ -1,0 +1,113 @@
+"""Asking for several speed/term options (issue 21): the upload form, the API and
+`submit_batch`; the preview and the job page say what the options cost."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from bulk.models import BatchJob, StagedUpload
+from bulk.services.uploads import submit_staged_upload
+from tests.bulk.conftest import csv_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+SITES = [["Street", "City", "State", "ZIP"]] + [
+    [f"{n} Main St", "Denver", "CO", "80202"] for n in range(1, 4)
+]
+
+
+def post_form(client, **fields):
+    form = {"speed_mbps": 1000, "term_months": 36, "notify_email": "on"} | fields
+    return client.post(reverse("bulk:index"), {**form, "file": upload(csv_bytes(SITES), "s.csv")})
+
+
+def test_the_upload_form_takes_more_options(signed_in_client):
+    response = post_form(signed_in_client, more_options="500x60, 1G x 2 yr")
+    assert response.status_code == 302
+    staged = StagedUpload.objects.get()
+    assert staged.options == [
+        {"speed_mbps": 1000, "term_months": 36},
+        {"speed_mbps": 500, "term_months": 60},
+        {"speed_mbps": 1000, "term_months": 24},
+    ]
+
+
+def test_the_preview_says_what_the_options_cost(signed_in_client):
+    post_form(signed_in_client, more_options="500x60")
+    staged = StagedUpload.objects.get()
+    page = signed_in_client.get(reverse("bulk:preview", args=[staged.pk])).content.decode()
+    assert "Options: 1 Gbps · 36 mo, 500 Mbps · 60 mo" in page
+    assert "2 options \u00d7 3 addresses = 6 quotes, about" in page
+    assert "first prices for every site in about" in page
+
+
+def test_the_job_page_shows_each_rows_options(signed_in_client, user):
+    post_form(signed_in_client, more_options="500x60")
+    job = submit_staged_upload(staged=StagedUpload.objects.get(), user=user)
+    page = signed_in_client.get(reverse("bulk:job", args=[job.pk])).content.decode()
+    assert page.count('data-testid="option"') == 6
+    assert "2 options \u00d7 3 addresses = 6 quotes" in page
+
+
+def test_an_unsold_option_is_refused_with_the_reason(signed_in_client):
+    response = post_form(signed_in_client, more_options="750x36")
+    assert response.status_code == 200
+    assert "Speed &#x27;750&#x27; is not one Momentum sells: 500 Mbps or 1 Gbps?" in (
+        response.content.decode()
+    )
+    assert not StagedUpload.objects.exists()
+
+
+def test_more_than_four_options_are_refused(signed_in_client):
+    response = post_form(signed_in_client, more_options="100x12, 200x12, 500x12, 2000x12")
+    assert "at most 4" in response.content.decode()
+    assert not StagedUpload.objects.exists()
+
+
+def test_submit_batch_takes_options(tmp_path, user):
+    path = tmp_path / "sites.csv"
+    path.write_bytes(csv_bytes(SITES))
+    out = StringIO()
+    call_command(
+        "submit_batch",
+        str(path),
+        "--user",
+        user.email,
+        "--option",
+        "1000x36",
+        "--option",
+        "500x60",
+        stdout=out,
+    )
+    job = BatchJob.objects.get()
+    assert job.total_count == 6
+    assert [o.label for o in job.option_list] == ["1 Gbps · 36 mo", "500 Mbps · 60 mo"]
+
+
+def test_submit_batch_dry_run_says_what_options_cost(tmp_path, user):
+    path = tmp_path / "sites.csv"
+    path.write_bytes(csv_bytes(SITES))
+    out = StringIO()
+    call_command(
+        "submit_batch",
+        str(path),
+        "--user",
+        user.email,
+        "--dry-run",
+        "--option",
+        "1000x36",
+        "--option",
+        "500x60",
+        stdout=out,
+    )
+    assert "2 options \u00d7 3 addresses = 6 quotes" in out.getvalue()
+
+
+def test_submit_batch_refuses_an_unsold_option(tmp_path, user):
+    path = tmp_path / "sites.csv"
+    path.write_bytes(csv_bytes(SITES))
+    with pytest.raises(CommandError, match="Term '48' is not one Momentum sells"):
+        call_command("submit_batch", str(path), "--user", user.email, "--option", "1000x48")
+    assert not BatchJob.objects.exists()
