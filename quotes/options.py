@@ -10,6 +10,7 @@ form, `submit_batch` and a file's Speed and Term columns all read them here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from quotes.models import SPEEDS_MBPS, TERMS_MONTHS
@@ -86,46 +87,60 @@ def _nearest(value: float, sold: tuple[int, ...], label) -> str:
     return " or ".join(label(s) for s in near)
 
 
-def parse_speed(text: object) -> int:
-    """The speed in Mbps Momentum sells that `text` names; raise OptionError."""
-    written = str(text).strip()
+@dataclass(frozen=True)
+class _Quantity:
+    """How a speed or a term is written: its name, its units (small and large), how many
+    small make a large, the bare numbers read as large, what is sold, an example."""
+
+    name: str
+    small: frozenset[str]
+    large: frozenset[str]
+    factor: int
+    bare_large_up_to: int
+    sold: tuple[int, ...]
+    label: Callable[[int], str]
+    example: str
+
+
+_SPEED = _Quantity(
+    "Speed", frozenset(_MBPS_UNITS), frozenset(_GBPS_UNITS), 1000, _BARE_GBPS_UP_TO,
+    SPEEDS_MBPS, speed_label, "1 Gbps or 500 Mbps",
+)  # fmt: skip
+_TERM = _Quantity(
+    "Term", frozenset(_MONTH_UNITS), frozenset(_YEAR_UNITS), 12, _BARE_YEARS_UP_TO,
+    TERMS_MONTHS, term_label, "36 months or 3 years",
+)  # fmt: skip
+
+
+def _parse(text: object, quantity: _Quantity) -> int:
+    """The sold value (in small units) that `text` names; raise OptionError."""
+    written, name = str(text).strip(), quantity.name
     read = _number_and_unit(written)
-    if read is None or read[1] not in _MBPS_UNITS | _GBPS_UNITS | {""}:
+    if read is None or read[1] not in quantity.small | quantity.large | {""}:
         raise OptionError(
-            f"Speed '{written}' can't be read: write it like 1 Gbps or 500 Mbps.",
-            "Speed unreadable",
+            f"{name} '{written}' can't be read: write it like {quantity.example}.",
+            f"{name} unreadable",
         )
     number, unit = read
-    if unit in _GBPS_UNITS or (not unit and number <= _BARE_GBPS_UP_TO):
-        number *= 1000
-    if number in SPEEDS_MBPS:
+    if unit in quantity.large or (not unit and number <= quantity.bare_large_up_to):
+        number *= quantity.factor
+    if number in quantity.sold:
         return int(number)
     raise OptionError(
-        f"Speed '{written}' is not one Momentum sells: "
-        f"{_nearest(number, SPEEDS_MBPS, speed_label)}?",
-        "Speed not sold",
+        f"{name} '{written}' is not one Momentum sells: "
+        f"{_nearest(number, quantity.sold, quantity.label)}?",
+        f"{name} not sold",
     )
+
+
+def parse_speed(text: object) -> int:
+    """The speed in Mbps Momentum sells that `text` names; raise OptionError."""
+    return _parse(text, _SPEED)
 
 
 def parse_term(text: object) -> int:
     """The term in months Momentum sells that `text` names; raise OptionError."""
-    written = str(text).strip()
-    read = _number_and_unit(written)
-    if read is None or read[1] not in _MONTH_UNITS | _YEAR_UNITS | {""}:
-        raise OptionError(
-            f"Term '{written}' can't be read: write it like 36 months or 3 years.",
-            "Term unreadable",
-        )
-    number, unit = read
-    if unit in _YEAR_UNITS or (not unit and number <= _BARE_YEARS_UP_TO):
-        number *= 12
-    if number in TERMS_MONTHS:
-        return int(number)
-    raise OptionError(
-        f"Term '{written}' is not one Momentum sells: "
-        f"{_nearest(number, TERMS_MONTHS, term_label)}?",
-        "Term not sold",
-    )
+    return _parse(text, _TERM)
 
 
 def parse_option(text: str) -> Option:

@@ -66,48 +66,28 @@ def test_more_than_four_options_are_refused(signed_in_client):
     assert not StagedUpload.objects.exists()
 
 
-def test_submit_batch_takes_options(tmp_path, user):
+def submit_batch(tmp_path, user, *args: str) -> str:
     path = tmp_path / "sites.csv"
     path.write_bytes(csv_bytes(SITES))
     out = StringIO()
-    call_command(
-        "submit_batch",
-        str(path),
-        "--user",
-        user.email,
-        "--option",
-        "1000x36",
-        "--option",
-        "500x60",
-        stdout=out,
-    )
+    call_command("submit_batch", str(path), "--user", user.email, *args, stdout=out)
+    return out.getvalue()
+
+
+def test_submit_batch_takes_options(tmp_path, user):
+    submit_batch(tmp_path, user, "--option", "1000x36", "--option", "500x60")
     job = BatchJob.objects.get()
     assert job.total_count == 6
     assert [o.label for o in job.option_list] == ["1 Gbps · 36 mo", "500 Mbps · 60 mo"]
 
 
 def test_submit_batch_dry_run_says_what_options_cost(tmp_path, user):
-    path = tmp_path / "sites.csv"
-    path.write_bytes(csv_bytes(SITES))
-    out = StringIO()
-    call_command(
-        "submit_batch",
-        str(path),
-        "--user",
-        user.email,
-        "--dry-run",
-        "--option",
-        "1000x36",
-        "--option",
-        "500x60",
-        stdout=out,
-    )
-    assert "2 options \u00d7 3 addresses = 6 quotes" in out.getvalue()
+    out = submit_batch(tmp_path, user, "--dry-run", "--option", "1000x36", "--option", "500x60")
+    assert "2 options \u00d7 3 addresses = 6 quotes" in out
+    assert not BatchJob.objects.exists()
 
 
 def test_submit_batch_refuses_an_unsold_option(tmp_path, user):
-    path = tmp_path / "sites.csv"
-    path.write_bytes(csv_bytes(SITES))
     with pytest.raises(CommandError, match="Term '48' is not one Momentum sells"):
-        call_command("submit_batch", str(path), "--user", user.email, "--option", "1000x48")
+        submit_batch(tmp_path, user, "--option", "1000x48")
     assert not BatchJob.objects.exists()
