@@ -70,8 +70,9 @@ MAPPING_FIELD = Form(
     "",
     description='Optional JSON: which column feeds each field, e.g. {"street": "B", "city": 3, '
     '"state": "State", "zip": "E"} or {"address": "B"}. A column is a header name, a letter or '
-    "a 1-based number. Fields: street, unit, city, state, zip, address; any other key "
-    "answers 400 `bad_mapping`.",
+    "a 1-based number. Fields: street, unit, city, state, zip, address, and speed and term "
+    "(a row's own speed and term, as people write them: 1 Gbps, 500M; 36, 3 yr); any other "
+    "key answers 400 `bad_mapping`.",
 )
 NO_HEADER_FIELD = Form(False, description="The first row is data, not headers.")
 UPLOAD_FILE = File(
@@ -211,7 +212,7 @@ class Columns(Schema):
     mapping: MappingObject = Field(
         description='Field to column: {"street": "B", "city": 3, "state": "State"}; a column '
         "is a header name, a letter or a 1-based number. Fields: street, unit, city, state, "
-        "zip, address; any other key answers 400 `bad_mapping`."
+        "zip, address, speed, term; any other key answers 400 `bad_mapping`."
     )
     no_header: bool = Field(False, description="The first row is data, not headers.")
     sheet: str | None = Field(None, description="The sheet to read (default: as found).")

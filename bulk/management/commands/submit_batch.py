@@ -152,7 +152,9 @@ class Command(BaseCommand):
             job = uploads.submit_staged_upload(staged=staged, user=user)
         except uploads.SubmitRefused as refused:
             self.fail(refused.message)
-        self.say(f"Submitted as job {job.pk} with {job.total_count:,} addresses.")
+        asked_count = len(job.option_list)
+        what = f"quotes ({asked_count} options per address)" if asked_count > 1 else "addresses"
+        self.say(f"Submitted as job {job.pk} with {job.total_count:,} {what}.")
         if options["wait"]:
             job = self.wait_for(job, options["poll_interval"], options["timeout"])
         self.report_job(job)
