@@ -35,7 +35,9 @@ from bulk.spreadsheets.csvfile import lines_with_results, results_lines, upload_
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
 from bulk.spreadsheets.reading import sheet_records
 from bulk.spreadsheets.results import (
+    LOWEST_COLUMNS,
     failed_reason,
+    is_result_column,
     option_columns,
     options_result,
     result_columns,
@@ -53,8 +55,8 @@ ADDRESS_COLUMNS = ["street_address", "city", "state", "zip_code"]
 # Columns a results file adds; dropped from an upload that is such a file, fixed.
 _OUR_COLUMNS = {
     c.casefold()
-    for c in [*RESULT_COLUMNS, ERROR_COLUMN, ROW_COLUMN, "Quoted at", "status", "mrc", "nrc"]
-}
+    for c in [*RESULT_COLUMNS, *LOWEST_COLUMNS, ERROR_COLUMN, ROW_COLUMN, "Quoted at", "status"]
+} | {"mrc", "nrc"}
 CHUNK = 2000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
@@ -68,7 +70,7 @@ class _Sheet:
         self.source = JobSource.objects.filter(batch_job=job).first()
         names = list(job.source_columns)
         if self.source is None:  # a job made before the whole sheet was kept
-            names = [c for c in names if c.casefold() not in _OUR_COLUMNS] or ADDRESS_COLUMNS
+            names = [c for c in names if not is_result_column(c, _OUR_COLUMNS)] or ADDRESS_COLUMNS
             self.header = names
             self.keep = list(range(len(names)))
             self.skipped: list[tuple[int, str, object, list]] = []
@@ -84,7 +86,7 @@ class _Sheet:
         ]
         # A re-uploaded results file: give back its own columns, not ours twice.
         self.keep = [
-            i for i in range(width) if cell_text(self.header[i]).casefold() not in _OUR_COLUMNS
+            i for i in range(width) if not is_result_column(cell_text(self.header[i]), _OUR_COLUMNS)
         ]
         rows = self.source.rows or {}
         skipped = [(n, "invalid", errors, c) for n, c, errors, *_ in rows.get("invalid", [])]

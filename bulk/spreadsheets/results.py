@@ -43,6 +43,13 @@ def result_columns() -> list[str]:
     ]
 
 
+def is_result_column(name: str, ours: set[str]) -> bool:
+    """Whether a re-uploaded results file's column is one a results file adds (`ours`,
+    folded): an option's block too ("1 Gbps · 36 mo · Status"), and the lowest monthly."""
+    folded = name.casefold()
+    return folded in ours or (" · " in folded and folded.rsplit(" · ", 1)[1] in ours)
+
+
 def option_columns(options: list[Option]) -> list[str]:
     """The result columns for a job's options: one option, `result_columns()`; several, a
     block of them per option headed with it ("1 Gbps · 36 mo · Monthly price"), then the

@@ -12,6 +12,7 @@ from bulk import exports
 from bulk.models import BatchQuote
 from bulk.services import rows as row_services
 from bulk.services.uploads import stage_upload, submit_staged_upload
+from bulk.spreadsheets.results import is_result_column
 from quotes.models import Lead, Quote
 from quotes.options import Option
 from tests.bulk.conftest import csv_bytes
@@ -105,3 +106,25 @@ def test_results_have_a_block_per_option_and_the_lowest_monthly():
     # Row 3 asked 500 Mbps itself: its first option, so its second block is empty.
     assert lines[1][second_block] == "Asked as the row's first option"
     assert lines[1][-2:] == (250, "500 Mbps · 36 mo")
+
+
+def test_one_option_results_state_each_rows_own_speed():
+    job = submitted([site(1), site(2, "100M")], None)
+    for row in job.rows.order_by("row_number"):
+        price(row, "100")
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.xlsx_bytes(job=job))).active
+    header = [c.value for c in sheet[1]]
+    assert "Lowest monthly" not in header
+    # The file's own Speed column, then the results' Speed: the speed each row was quoted at.
+    ours = len(header) - 1 - header[::-1].index("Speed")
+    assert ours > header.index("Speed")
+    speeds = [line[ours] for line in sheet.iter_rows(min_row=2, values_only=True)]
+    assert speeds == ["1 Gbps", "100 Mbps"]
+
+
+def test_an_options_block_and_the_lowest_monthly_are_result_columns():
+    ours = {"status", "monthly price", "lowest monthly"}
+    assert is_result_column("1 Gbps · 36 mo · Status", ours)
+    assert is_result_column("Lowest monthly", ours)
+    assert not is_result_column("Site · Status note", ours)
+    assert not is_result_column("Street", ours)
