@@ -9,7 +9,7 @@ from django.urls import reverse
 from ninja import Schema
 from pydantic import Field
 
-from api.schemas.uploads import cells_by_column
+from api.schemas.uploads import OptionOut, cells_by_column
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote
 from bulk.spreadsheets.results import price_source, quote_times
@@ -72,12 +72,6 @@ class Links(Schema):
     @staticmethod
     def resolve_failed_rows_csv(job: BatchJob) -> str:
         return reverse("api:job_results_csv", args=[job.pk]) + "?rows=failed"
-
-
-class OptionOut(Schema):
-    speed_mbps: int
-    term_months: int
-    label: str = Field(description='How results head the option: "1 Gbps · 36 mo".')
 
 
 class Job(Schema):

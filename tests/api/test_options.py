@@ -24,6 +24,8 @@ def test_the_api_takes_options(api_client):
     )
     assert response.status_code == 201, response.content
     assert StagedUpload.objects.get().options == options
+    labels = [o["label"] for o in response.json()["options"]]
+    assert labels == ["1 Gbps · 36 mo", "500 Mbps · 60 mo"]
     job_id = api_client.post(f"{API}/uploads/{response.json()['id']}/submit").json()["id"]
     job = api_client.get(f"{API}/jobs/{job_id}").json()
     assert [o["label"] for o in job["options"]] == ["1 Gbps · 36 mo", "500 Mbps · 60 mo"]
