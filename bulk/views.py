@@ -78,6 +78,8 @@ def columns(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 
 def _preview_context(staged: StagedUpload, *, form: MappingForm | None = None) -> dict:
     context = {"staged": staged, "mapping_form": form or MappingForm(staged=staged)}
+    # The file's Speed or Term column is read: the preview shows each row's.
+    context["own_speed_and_term"] = bool({"speed", "term"} & set(staged.field_columns or {}))
     if staged.status == StagedUpload.Status.READY and staged.valid_count:
         # Rows a recent quote answers at once take no time at Momentum.
         context["reusable"] = selectors.reusable_rows(staged=staged)

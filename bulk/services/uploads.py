@@ -348,6 +348,8 @@ def _preview(parsed: ParsedUpload) -> dict:
                 "city": r.city,
                 "state": r.state,
                 "zip_code": r.zip_code,
+                # The row's own speed and term (None: the job's).
+                **{"speed_mbps": r.speed_mbps, "term_months": r.term_months},
             }
             for r in parsed.valid_rows[:PREVIEW_VALID_ROWS]
         ],

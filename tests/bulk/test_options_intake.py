@@ -91,3 +91,25 @@ def test_submit_batch_refuses_an_unsold_option(tmp_path, user):
     with pytest.raises(CommandError, match="Term '48' is not one Momentum sells"):
         submit_batch(tmp_path, user, "--option", "1000x48")
     assert not BatchJob.objects.exists()
+
+
+def test_the_preview_shows_each_rows_own_speed_and_term(signed_in_client):
+    sites = [["Street", "City", "State", "ZIP", "Bandwidth", "Term"]]
+    sites += [["1 Main St", "Denver", "CO", "80202", "500M", "5 yr"]]
+    sites += [["2 Main St", "Denver", "CO", "80202", "", ""]]
+    form = {"speed_mbps": 1000, "term_months": 36, "notify_email": "on"}
+    form["file"] = upload(csv_bytes(sites), "s.csv")
+    signed_in_client.post(reverse("bulk:index"), form)
+    staged = StagedUpload.objects.get()
+    page = signed_in_client.get(reverse("bulk:preview", args=[staged.pk])).content.decode()
+    assert "speed from “Bandwidth”" in page
+    assert '<td data-testid="speed-term">500 Mbps · 60 mo</td>' in page
+    # Empty cells: the job's speed and term.
+    assert '<td data-testid="speed-term">1 Gbps · 36 mo</td>' in page
+
+
+def test_the_preview_of_a_file_without_speed_shows_no_speed_column(signed_in_client):
+    post_form(signed_in_client)
+    staged = StagedUpload.objects.get()
+    page = signed_in_client.get(reverse("bulk:preview", args=[staged.pk])).content.decode()
+    assert 'data-testid="speed-term"' not in page
