@@ -35,10 +35,8 @@ ACTIVE_JOB_STATUSES = (BatchJob.Status.PENDING, BatchJob.Status.PROCESSING)
 # What picking and opening a row reads of it.
 ROW_FIELDS = ("pk", "row_number", "street_address", "city", "state", "zip_code", "address_key")
 ROW_QUOTE_FIELDS = ("status", "taken_from", "address_key", "speed_mbps", "term_months")
-SETTLED_ROW_FIELDS = (
-    *("quote", "address_key", "status", "error_message", "failure"),
-    *("attempts", "started_at", "finished_at"),
-)
+# Rows a bulk insert saves at once (within the limits: a few statements a job).
+ROWS_PER_INSERT = 5000
 # Rows one dispatch may record from recent quotes (or set waiting on one) before it lets
 # another dispatch carry on, so that one transaction stays short.
 ROWS_SETTLED_PER_TURN = 200
@@ -151,16 +149,13 @@ def _address(row: BatchQuote) -> intake.QuoteAddress:
     )
 
 
-def create_row_quotes(*, job: BatchJob) -> None:
-    """Make every pending row's Quote at submission (quotes.services.intake): rows whose
-    address Momentum answered within the job's reuse window are recorded from that answer
-    at once, rows whose address is on its way to Momentum wait on that quote, the rest
-    wait for their turn. Runs in the caller's transaction (the one that made the rows)."""
-    rows = list(
-        job.rows.filter(quote__isnull=True, status=BatchQuote.Status.PENDING)
-        .only("pk", "street_address", "city", "state", "zip_code", "address_key")
-        .order_by("row_number")
-    )
+def create_rows(*, job: BatchJob, rows: list[BatchQuote]) -> None:
+    """Save a new job's rows, each with its Quote made at once (quotes.services.intake):
+    rows whose address Momentum answered within the job's reuse window are recorded from
+    that answer, rows whose address is on its way to Momentum wait on that quote, the rest
+    wait for their turn. A fixed number of statements for any job within the limits (the
+    quotes and the rows in bulk inserts, each row's quote set as it is made). Runs in the
+    caller's transaction (the one that made the job)."""
     if not rows:
         return
     quotes = intake.queue_quotes(
@@ -171,10 +166,9 @@ def create_row_quotes(*, job: BatchJob) -> None:
         reuse_days=job.reuse_days,
     )
     now = timezone.now()
-    plain, settled = [], []
     tally = Counter()
     for row, quote in zip(rows, quotes, strict=True):
-        row.quote_id, row.address_key = quote.pk, quote.address_key
+        row.batch_job, row.quote, row.address_key = job, quote, quote.address_key
         if quote.taken_as == Quote.Taken.REUSED:
             outcome = outcome_of(quote)
             tally.update(_tally(outcome, 1))
@@ -183,10 +177,8 @@ def create_row_quotes(*, job: BatchJob) -> None:
             row.started_at = now
         elif quote.taken_as == Quote.Taken.SHARED:
             row.status, row.started_at, row.attempts = BatchQuote.Status.PROCESSING, now, 1
-        (settled if quote.taken_as else plain).append(row)
-    BatchQuote.objects.bulk_update(plain, ["quote", "address_key"], batch_size=1000)
-    BatchQuote.objects.bulk_update(settled, SETTLED_ROW_FIELDS, batch_size=500)
-    if settled:
+    BatchQuote.objects.bulk_create(rows, batch_size=ROWS_PER_INSERT)
+    if any(quote.taken_as for quote in quotes):
         start_jobs(BatchJob.objects.filter(pk=job.pk), now=now)
         count_results(job_id=job.pk, **tally, reused=tally["succeeded"] + tally["failed"])
         finish_job_if_done(job_id=job.pk)

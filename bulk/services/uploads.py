@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.zones import zone_or_site
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
-from bulk.services.rows import create_row_quotes
+from bulk.services.rows import create_rows
 from bulk.services.throttling import UploadRateLimited, check_upload_rate
 from bulk.spreadsheets.cells import cell_text, encode_cell
 from bulk.spreadsheets.downloads import upload_file_name
@@ -183,7 +183,6 @@ def _submit(*, staged_id, user: User) -> BatchJob:
         return staged.batch_job
     _check_submittable(staged)
     job = _create_job(staged=staged, user=user)
-    create_row_quotes(job=job)
     attached = StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(
         batch_job=job, submitted_at=timezone.now(), content=None
     )
@@ -222,10 +221,18 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
         time_zone=zone_or_site(user.time_zone).key,
         total_count=len(valid),
     )
-    BatchQuote.objects.bulk_create(
-        (
+    _keep_source(staged=staged, job=job)
+    if staged.signature and staged.mapping:
+        ColumnMapping.objects.update_or_create(
+            user=user,
+            signature=staged.signature,
+            defaults={"mapping": staged.mapping | {"header_row": None, "sheet": None}},
+        )
+    # Last: a job whose rows all take recent answers ends here, its source kept.
+    create_rows(
+        job=job,
+        rows=[
             BatchQuote(
-                batch_job=job,
                 row_number=row_number,
                 street_address=street,
                 city=city,
@@ -235,16 +242,8 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
                 source_data=cells,
             )
             for row_number, street, city, state, zip_code, key, cells in valid
-        ),
-        batch_size=1000,
+        ],
     )
-    _keep_source(staged=staged, job=job)
-    if staged.signature and staged.mapping:
-        ColumnMapping.objects.update_or_create(
-            user=user,
-            signature=staged.signature,
-            defaults={"mapping": staged.mapping | {"header_row": None, "sheet": None}},
-        )
     return job
 
 
