@@ -23,3 +23,5 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests read the line's pace as it is at once; its cache has its own tests.
+LINE_PACE_CACHE_SECONDS = 0
