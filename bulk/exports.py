@@ -32,7 +32,14 @@ from bulk.spreadsheets.cells import cell_text, column_letter, csv_value, decode_
 from bulk.spreadsheets.csvfile import lines_with_results, results_lines, upload_records
 from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
 from bulk.spreadsheets.reading import sheet_records
-from bulk.spreadsheets.results import QUOTED_AT, result_columns, row_result, skipped_status
+from bulk.spreadsheets.results import (
+    QUOTED_AT,
+    ROW_FIELDS,
+    result_columns,
+    row_result,
+    rows_for_results,
+    skipped_status,
+)
 from bulk.spreadsheets.workbook import results_workbook
 from quotes.forms import speed_label
 
@@ -142,8 +149,11 @@ def numbered_rows(
         tail = first[1:] if first else []
         return number, values, [skipped_status(kind, detail), *tail]
 
-    rows = job.rows.select_related("quote__taken_from").order_by("row_number")
-    for row in rows.iterator(chunk_size=CHUNK):
+    if failed_only:  # the failed rows alone, filtered by the database
+        rows = job.rows.filter(status=BatchQuote.Status.FAILED).only(*ROW_FIELDS)
+    else:
+        rows = rows_for_results(job.rows.all())
+    for row in rows.order_by("row_number").iterator(chunk_size=CHUNK):
         while pending is not None and pending[0] < row.row_number:
             line = skipped_line(pending)
             if line is not None:
@@ -154,8 +164,7 @@ def numbered_rows(
         else:
             cells = [getattr(row, c, "") for c in ADDRESS_COLUMNS]
         if failed_only:
-            if row.status == BatchQuote.Status.FAILED:
-                yield row.row_number, cells, [row.row_number, row.error_message]
+            yield row.row_number, cells, [row.row_number, row.error_message]
             continue
         result = row_result(row, speed=speed, term=term, zone=zone)
         if row.row_number in wanted:

@@ -15,11 +15,29 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from accounts.zones import site_zone
 from bulk.models import BatchQuote
 
 QUOTED_AT = "Quoted at"
+# What `row_result` reads of a row and its quote: a download reads these columns alone
+# (with the row's job, which a job's related manager sets on each row it reads).
+ROW_FIELDS = (
+    *("batch_job", "row_number", "status", "failure", "error_message", "source_data"),
+    *("street_address", "city", "state", "zip_code"),
+)
+QUOTE_FIELDS = ("mrc", "nrc", "carrier", "completed_at", "taken_as", "momentum_quote_id")
+SOURCE_FIELDS = ("completed_at", "momentum_quote_id")
+
+
+def rows_for_results(rows: QuerySet[BatchQuote]) -> QuerySet[BatchQuote]:
+    """These rows with what `row_result` reads of them and their quotes, and no more."""
+    return rows.select_related("quote__taken_from").only(
+        *ROW_FIELDS,
+        *(f"quote__{name}" for name in QUOTE_FIELDS),
+        *(f"quote__taken_from__{name}" for name in SOURCE_FIELDS),
+    )
 
 
 def result_columns(zone: ZoneInfo | None = None) -> list[str]:
