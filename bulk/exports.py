@@ -24,13 +24,11 @@ from decimal import Decimal
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote, JobSource, StagedUpload
 from bulk.spreadsheets.cells import cell_text, column_letter, csv_value, decode_cell
 from bulk.spreadsheets.csvfile import lines_with_results, results_lines, upload_records
-from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
+from bulk.spreadsheets.downloads import download_file_name, neutralise
 from bulk.spreadsheets.reading import sheet_records
 from bulk.spreadsheets.results import (
     QUOTED_AT,
@@ -41,6 +39,7 @@ from bulk.spreadsheets.results import (
     skipped_status,
 )
 from bulk.spreadsheets.workbook import results_workbook
+from bulk.spreadsheets.xlsxfile import new_workbook
 from quotes.forms import speed_label
 
 # The names as of the site's zone (tests compare headers with it); a job's files use
@@ -65,8 +64,6 @@ def _is_ours(name: object) -> bool:
 
 CHUNK = 2000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MONEY_FORMAT = "#,##0.00"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
 class _Sheet:
@@ -244,8 +241,8 @@ def _csv_cell(value: object) -> object:
 
 def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
     """The results as an xlsx workbook: for an xlsx upload kept whole, the user's own
-    workbook with the results beside each row; else a new one (openpyxl's write-only
-    mode keeps memory flat)."""
+    workbook with the results beside each row; else a new one (bulk.spreadsheets.xlsxfile:
+    written a row at a time, memory flat)."""
     source = None if failed_only else _kept_upload(job, "xlsx")
     if source is not None:
         columns, results = _results_by_row(job)
@@ -256,51 +253,13 @@ def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
             columns=columns,
             results=results,
         )
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Failed rows" if failed_only else "Results")
+    name = "Failed rows" if failed_only else "Results"
     source = None if failed_only else _kept_upload(job, "csv", "xls", "ods")
     if source is None:
-        sheet.freeze_panes = "A2"
         lines = result_rows(job=job, failed_only=failed_only)
-    else:
-        if source.header_row:
-            sheet.freeze_panes = f"A{source.header_row + 1}"
-        lines = _upload_lines(job, source)
-    for cells in lines:
-        sheet.append([_xlsx_cell(sheet, value) for value in cells])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def _xlsx_cell(sheet, value: object) -> object:
-    if value is None or value == "":
-        return None  # an empty cell: nothing written
-    if value.__class__ is int or value.__class__ is float:
-        return value
-    if isinstance(value, Decimal):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = MONEY_FORMAT
-        return cell
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        # A time we state, in the zone its column's header names.
-        cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
-        cell.number_format = DATETIME_FORMAT
-        return cell
-    if isinstance(value, dt.datetime) and value.tzinfo is None and not value.second:
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = DATETIME_FORMAT
-        return cell
-    if not isinstance(value, str):
-        return value
-    # Control characters other than tab and newlines are not allowed in xlsx.
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if not is_formula_like(value):
-        return value
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"  # openpyxl made "=..." a formula; it is text
-    cell.quotePrefix = True
-    return cell
+        return new_workbook(lines, sheet_name=name, frozen_rows=1)
+    lines = _upload_lines(job, source)
+    return new_workbook(lines, sheet_name=name, frozen_rows=source.header_row)
 
 
 def stored_results(*, job: BatchJob, fmt: str) -> bytes | None:
