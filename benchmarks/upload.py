@@ -14,7 +14,7 @@ their first use included), not the generator's. Every valid row is checked again
 ZIP table and normalised to USPS form (usaddress-scourgify). `--distinct-streets` gives
 every row its own street name, the worst case for the normaliser's cache of streets.
 `--distinct-zips` takes each row's ZIP, city and state from a real entry of the `zipcodes`
-package's data (about three in four rows have a ZIP of their own), as a national list
+package's data (about four in five rows have a ZIP of their own), as a national list
 does, the worst case for the ZIP table.
 `--submit` then stages the file and submits it as a job, in a fresh database (a temporary
 SQLite file unless --database-url is given; that database is flushed first), and prints
