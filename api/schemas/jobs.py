@@ -92,12 +92,20 @@ class Job(Schema):
     notify_email: bool
     reuse_days: int
     need_by: datetime | None
+    time_zone: str = Field(
+        description="The IANA zone the job's results state times in (its owner's "
+        "when it was submitted): rows' quoted_at and valid_until carry its offset.",
+    )
     percent_done: int
     counts: Counts
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     links: Links
+
+    @staticmethod
+    def resolve_time_zone(job: BatchJob) -> str:
+        return job.zone.key
 
     # Counts and Links read the job's own fields.
     @staticmethod
@@ -243,24 +251,24 @@ class Row(Schema):
     cells: dict[str, str] = Field(description="The row's cells as uploaded, by header.")
     quoted_at: datetime | None = Field(
         None,
-        description="When the price was quoted, ISO 8601 with the offset of the zone "
-        "the results state (settings.TIME_ZONE).",
+        description="When the price was quoted, ISO 8601 with the offset of the job's "
+        "zone: the owner's, the one its results files name in their 'Quoted at' header.",
     )
     valid_until: datetime | None = Field(None, description="Until when the price holds.")
     price_source: str = Field("", description="fresh, reused from a quote of <date>, or shared.")
 
     @staticmethod
     def resolve_quoted_at(row: BatchQuote) -> datetime | None:
-        return quote_times(_priced(row))[0]
+        return quote_times(_priced(row), row.batch_job.zone)[0]
 
     @staticmethod
     def resolve_valid_until(row: BatchQuote) -> datetime | None:
-        return quote_times(_priced(row))[1]
+        return quote_times(_priced(row), row.batch_job.zone)[1]
 
     @staticmethod
     def resolve_price_source(row: BatchQuote) -> str:
         quote = _priced(row)
-        return price_source(quote) if quote else ""
+        return price_source(quote, row.batch_job.zone) if quote else ""
 
     @staticmethod
     def resolve_mrc(row: BatchQuote) -> Decimal | None:

@@ -1,9 +1,12 @@
 """A bulk job, its rows (each a row of the user's file), and the events staff and owners read."""
 
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from accounts.zones import zone_or_site
 from quotes.models import (  # noqa: F401 (a job's choices are a quote's)
     DEFAULT_SPEED_MBPS,
     DEFAULT_TERM_MONTHS,
@@ -59,6 +62,8 @@ class BatchJob(models.Model):
     # When the customer needs the prices by (None: no need-by). A job that would
     # otherwise miss it is served ahead of round-robin (docs/architecture.md, "Need by").
     need_by = models.DateTimeField(null=True, blank=True)
+    # The zone the results state their times in: the owner's when the job was made.
+    time_zone = models.CharField(max_length=64, blank=True)
     # The one contact every row's quote is requested for, made at submission.
     lead = models.ForeignKey(
         "quotes.Lead", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -126,6 +131,11 @@ class BatchJob(models.Model):
 
     def __str__(self) -> str:
         return f"Job {self.pk}: {self.file_name}"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone its results state times in (named in their "Quoted at" header)."""
+        return zone_or_site(self.time_zone)
 
     @property
     def is_finished(self) -> bool:

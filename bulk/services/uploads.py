@@ -16,10 +16,10 @@ from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from accounts.zones import zone_or_site
 from bulk import selectors
-from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
-from bulk.services.job_rows import job_rows
-from bulk.services.rows import create_row_quotes
+from bulk.models import BatchJob, ColumnMapping, JobSource, StagedUpload
+from bulk.services.job_rows import create_rows, job_rows
 from bulk.services.throttling import UploadRateLimited, check_upload_rate
 from bulk.spreadsheets.cells import cell_text, encode_cell
 from bulk.spreadsheets.downloads import upload_file_name
@@ -189,7 +189,6 @@ def _submit(*, staged_id, user: User) -> BatchJob:
         return staged.batch_job
     _check_submittable(staged)
     job = _create_job(staged=staged, user=user)
-    create_row_quotes(job=job)
     attached = StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(
         batch_job=job, submitted_at=timezone.now(), content=None
     )
@@ -226,12 +225,11 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
         options=staged.options,
         reuse_days=staged.reuse_days,
         need_by=staged.need_by,
+        time_zone=zone_or_site(user.time_zone).key,
     )
-    made = BatchQuote.objects.bulk_create(
-        job_rows(job=job, valid=valid, options=job.option_list), batch_size=1000
-    )
+    rows = list(job_rows(job=job, valid=valid, options=job.option_list))
     # Counters go per quote: an address asked at two options is two quotes.
-    job.total_count = len(made)
+    job.total_count = len(rows)
     BatchJob.objects.filter(pk=job.pk).update(total_count=job.total_count)
     _keep_source(staged=staged, job=job)
     if staged.signature and staged.mapping:
@@ -240,6 +238,8 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
             signature=staged.signature,
             defaults={"mapping": staged.mapping | {"header_row": None, "sheet": None}},
         )
+    # Last: a job whose rows all take recent answers ends here, its source kept.
+    create_rows(job=job, rows=rows)
     return job
 
 

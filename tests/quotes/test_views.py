@@ -223,7 +223,8 @@ def test_a_visitor_who_allows_it_gets_a_recent_price_for_the_address_at_once(cli
     assert Quote.objects.latest("pk").status == Quote.Status.PENDING
 
 
-def test_the_quote_form_offers_use_a_recent_price_ticked(client, db):
+@pytest.mark.django_db
+def test_the_quote_form_offers_use_a_recent_price_ticked(client):
     page = client.get(reverse("quotes:new")).content.decode()
     assert 'name="allow_reuse"' in page
     assert "Use a recent price" in page

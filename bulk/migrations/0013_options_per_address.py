@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bulk', '0011_batchquote_speed_and_term_per_row'),
+        ('bulk', '0012_batchquote_speed_and_term_per_row'),
         ('quotes', '0006_quote_organization'),
     ]
 

@@ -18,7 +18,7 @@ def rows_take_their_jobs_speed_and_term(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bulk', '0010_jobsource_keeps_built_results'),
+        ('bulk', '0011_job_time_zone'),
     ]
 
     operations = [
