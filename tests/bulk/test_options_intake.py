@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from bulk import selectors
 from bulk.models import BatchJob, StagedUpload
 from bulk.services.uploads import submit_staged_upload
 from tests.bulk.conftest import csv_bytes, upload
@@ -49,6 +50,13 @@ def test_the_job_page_shows_each_rows_options(signed_in_client, user):
     page = signed_in_client.get(reverse("bulk:job", args=[job.pk])).content.decode()
     assert page.count('data-testid="option"') == 6
     assert "2 options \u00d7 3 addresses = 6 quotes" in page
+    # Side by side: one line per uploaded row, its two options in it.
+    table = page.split('<table class="results options">')[1].split("</table>")[0]
+    lines = table.split("<tbody>")[1].split("</tr>")[:-1]
+    assert len(lines) == 3
+    assert all(line.count('data-testid="option"') == 2 for line in lines)
+    assert "1 Gbps · 36 mo" in lines[0]
+    assert "500 Mbps · 60 mo" in lines[0]
 
 
 def test_an_unsold_option_is_refused_with_the_reason(signed_in_client):
@@ -113,3 +121,10 @@ def test_the_preview_of_a_file_without_speed_shows_no_speed_column(signed_in_cli
     staged = StagedUpload.objects.get()
     page = signed_in_client.get(reverse("bulk:preview", args=[staged.pk])).content.decode()
     assert 'data-testid="speed-term"' not in page
+
+
+def test_a_page_of_the_job_holds_whole_addresses(signed_in_client, user):
+    post_form(signed_in_client, more_options="500x60, 1000x24")
+    job = submit_staged_upload(staged=StagedUpload.objects.get(), user=user)
+    page = selectors.rows_page(job=job, counts={}, page=1)
+    assert page.paginator.per_page == 48  # 16 addresses of 3 options, not 50 rows
