@@ -72,6 +72,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="members")
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The IANA zone (e.g. America/Denver) this user's browser last reported; "
+        "results files and the API state times in it. Empty: the site's TIME_ZONE.",
+    )
 
     objects = UserManager()
 

@@ -7,6 +7,7 @@ Momentum URL and key. DEBUG is off unless set: `make run` turns it on for the de
 README.md has the full table.
 """
 
+import os
 import sys
 from datetime import timedelta
 from email.utils import getaddresses
@@ -215,8 +216,13 @@ MEDIA_ROOT = VAR_DIR / "media"
 # --- Email ------------------------------------------------------------------------------
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# The demo (DEBUG on, no EMAIL_URL): each email to a file in EMAIL_OUTBOX_DIR, one log line
+# naming it, and the staff Outbox page (/ops/outbox/); see config/outbox.py.
+EMAIL_OUTBOX_DIR = Path(env.str("EMAIL_OUTBOX_DIR", default=str(VAR_DIR / "mail")))
+if DEBUG and "EMAIL_URL" not in os.environ:
+    EMAIL_BACKEND = "config.outbox.OutboxEmailBackend"
 # SMTP goes through config.mail, which bounds the whole send (below), not only each read.
-if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":  # noqa: F821 - from EMAIL_URL
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
     EMAIL_BACKEND = "config.mail.DeadlineEmailBackend"
 # A stalled mail server must not hold a worker until its hard time limit: no one socket
 # operation (connect, or one read or write) waits longer than this many seconds.
@@ -337,6 +343,10 @@ LINE_ROUND_ROBIN_EVERY = env.int("LINE_ROUND_ROBIN_EVERY", default=3)
 # While bulk rows wait, at most this share of turns goes to single quotes (0.5: at most
 # one in two), so singles cannot starve bulk work.
 SINGLE_QUOTE_SHARE = env.float("SINGLE_QUOTE_SHARE", default=0.5)
+# Seconds the line's measured pace (bulk.line.pace) is kept in the cache for every page,
+# viewer and worker: every expected finish is read from it, and it moves only as the slot
+# changes hands (minutes). 0 measures it on every read.
+LINE_PACE_CACHE_SECONDS = env.int("LINE_PACE_CACHE_SECONDS", default=5)
 
 # --- Quotes -----------------------------------------------------------------------------
 

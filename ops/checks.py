@@ -3,7 +3,8 @@
 A check finds what is wrong now (`find`: key to detail) and says when an open incident
 has ended (`ended`: why, or None). State checks (the key refused, Momentum unreachable,
 the line stalled) end when their condition no longer holds and may open again later.
-Event checks (an abandoned slot, a job with every row failed)
+A quote holding the slot past MOMENTUM_ABANDON_AFTER is a state check keyed by
+the quote. Event checks (an abandoned slot, a job with every row failed)
 open once per event (their key) and end when the line shows it recovered.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -119,6 +121,39 @@ class LineStalled(Check):
         return "Quotes are moving again, or nothing waits any more."
 
 
+class SlotHeldLong(Check):
+    """A quote Momentum has not answered for MOMENTUM_ABANDON_AFTER still holds the slot:
+    the engine keeps polling it (a second quote in flight breaks Momentum's limit), so
+    nothing else is priced until Momentum answers or staff free the slot."""
+
+    kind = Incident.Kind.SLOT_HELD_LONG
+    what_to_do = (
+        "Momentum has not answered this quote for longer than MOMENTUM_ABANDON_AFTER; the "
+        "engine keeps polling it and no other quote is priced meanwhile. Ask Momentum "
+        'about the quote id below. If they say it is gone, use "Free Momentum slot" on '
+        "its job (admin, Batch jobs) or on the quote (admin, Quotes). The alert ends by "
+        "itself when Momentum answers."
+    )
+
+    def find(self, now):
+        since = now - timedelta(seconds=settings.MOMENTUM_ABANDON_AFTER)
+        held = (
+            Quote.objects.holding_slot()
+            .annotate(held_from=Coalesce("submitted_at", "claimed_at"))
+            .filter(held_from__lt=since)
+        )
+        return {
+            str(quote_id): f"Quote {quote_id} (Momentum id {momentum_id or 'not yet given'}) "
+            f"has held the slot since {_at(held_from)}: {timesince(held_from, now)}."
+            for quote_id, momentum_id, held_from in held.values_list(
+                "pk", "momentum_quote_id", "held_from"
+            )
+        }
+
+    def end_text(self, now):
+        return f"The quote no longer holds the slot ({_at(now)})."
+
+
 class SlotAbandoned(Check):
     kind = Incident.Kind.SLOT_ABANDONED
     reopens = False
@@ -187,6 +222,7 @@ CHECKS: tuple[Check, ...] = (
     MomentumKeyRefused(),
     MomentumUnreachable(),
     LineStalled(),
+    SlotHeldLong(),
     SlotAbandoned(),
     JobAllFailed(),
 )

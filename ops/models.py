@@ -13,6 +13,7 @@ class Incident(models.Model):
         MOMENTUM_UNREACHABLE = "momentum_unreachable", "Momentum unreachable"
         LINE_STALLED = "line_stalled", "The line stalled"
         SLOT_ABANDONED = "slot_abandoned", "A slot released by abandonment"
+        SLOT_HELD_LONG = "slot_held_long", "A quote has held the slot too long"
         JOB_ALL_FAILED = "job_all_failed", "A job ended with every row failed"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)

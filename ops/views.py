@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bulk.models import BatchJob
 from bulk.services import staff
 from bulk.services.jobs import JobActionRefused
+from config import outbox
 from ops import metrics, selectors
 
 
@@ -88,7 +89,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 @staff_only
 @vary_on_headers("HX-Request")
 def queue(request: HttpRequest) -> HttpResponse:
-    context = {"line": selectors.line_view(), "now": timezone.now()}
+    context = {"line": selectors.line_view(), "now": timezone.now(), "outbox": settings.DEBUG}
     if request.htmx:
         return render(request, "ops/queue.html#line", context)
     return render(request, "ops/queue.html", context)
@@ -116,3 +117,26 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
     else:
         messages.success(request, done.format(pk=job.pk))
     return redirect("ops:queue")
+
+
+# --- The demo's outbox --------------------------------------------------------------------
+
+
+@staff_only
+@require_GET
+def outbox_list(request: HttpRequest) -> HttpResponse:
+    """The emails the demo sent (config.outbox), newest first; only with DEBUG on."""
+    if not settings.DEBUG:
+        raise Http404
+    return render(request, "ops/outbox.html", {"messages_kept": outbox.kept_messages()})
+
+
+@staff_only
+@require_GET
+def outbox_message(request: HttpRequest, name: str) -> HttpResponse:
+    if not settings.DEBUG:
+        raise Http404
+    kept = outbox.read_message(name)
+    if kept is None:
+        raise Http404
+    return render(request, "ops/outbox_message.html", {"kept": kept})

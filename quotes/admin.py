@@ -1,7 +1,37 @@
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
+from config.celery import wake_engine
 from quotes.models import Lead, MomentumHealth, Quote
 from quotes.services import health
+from quotes.services.lifecycle import free_slot
+
+FREE_SLOT_ACTION = "Free Momentum slot (the quote may still be pending at Momentum)"
+FREE_SINGLE_SLOT_WARNING = (
+    "This frees Momentum's one-in-flight slot held by the selected single quotes WITHOUT "
+    "Momentum's answer: they end as unavailable, and the next quote is submitted while "
+    "Momentum may still be pricing these, so two quotes may be in flight at Momentum. "
+    "Use it only when Momentum says the quote is gone. A bulk row's quote is freed from "
+    "its job (Batch jobs), so that the job's rows are told."
+)
+
+
+def free_slot_confirmation(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, warning: str
+) -> TemplateResponse:
+    """The page staff confirm before "Free Momentum slot" (jobs or single quotes)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": FREE_SLOT_ACTION,
+        "warning": warning,
+        "items": queryset,
+        "opts": model_admin.model._meta,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/free_slot_confirmation.html", context)
 
 
 @admin.register(Lead)
@@ -38,6 +68,7 @@ class QuoteAdmin(admin.ModelAdmin):
     raw_id_fields = ["lead", "taken_from"]
     date_hierarchy = "created_at"
     list_select_related = ["lead"]
+    actions = ["free_momentum_slot"]
     # The lifecycle moves these; editing them by hand would break the slot's rules.
     readonly_fields = [
         "public_id",
@@ -70,6 +101,32 @@ class QuoteAdmin(admin.ModelAdmin):
         "pricing_low_seconds",
         "pricing_high_seconds",
     ]
+
+    @admin.action(description=FREE_SLOT_ACTION)
+    def free_momentum_slot(self, request: HttpRequest, queryset: QuerySet):
+        """Single quotes only, after staff confirm a page that says what it does."""
+        bulk = queryset.filter(source=Quote.Source.BULK)
+        if bulk.exists():
+            ids = ", ".join(str(pk) for pk in bulk.values_list("pk", flat=True))
+            self.message_user(
+                request,
+                f"Quotes {ids} are bulk rows' quotes: free the slot from their job "
+                "(Batch jobs), so that its rows are told. Nothing was freed.",
+                messages.WARNING,
+            )
+            return None
+        if request.POST.get("confirm") != "yes":
+            return free_slot_confirmation(self, request, queryset, FREE_SINGLE_SLOT_WARNING)
+        freed = [pk for pk in queryset.values_list("pk", flat=True) if free_slot(quote_id=pk)]
+        if freed:
+            wake_engine()
+        self.message_user(
+            request,
+            f"Freed Momentum's slot from {len(freed)} quote{'s' if len(freed) != 1 else ''}; "
+            "the others held none.",
+            messages.SUCCESS if freed else messages.WARNING,
+        )
+        return None
 
 
 @admin.register(MomentumHealth)

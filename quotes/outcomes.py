@@ -22,6 +22,9 @@ UNAVAILABLE_MESSAGE = "Momentum was unavailable, so this quote could not be comp
 LOST_MESSAGE = "Momentum lost this quote {count} times; try it again later."
 ABANDONED_MESSAGE = "Momentum had not finished this quote after {span}; we stopped waiting."
 NOT_PRICED_MESSAGE = "Momentum could not price this address."
+SLOT_FREED_MESSAGE = (
+    "Staff freed Momentum's slot before Momentum answered; this quote could not be completed."
+)
 
 
 class Kind(enum.StrEnum):
@@ -91,6 +94,11 @@ class Outcome:
     @classmethod
     def timed_out(cls) -> Outcome:
         return cls.failed(timed_out_message(), kind=Kind.TIMED_OUT)
+
+    @classmethod
+    def slot_freed(cls) -> Outcome:
+        """Staff gave the slot up without Momentum's answer (recorded as abandoned)."""
+        return cls.failed(SLOT_FREED_MESSAGE, kind=Kind.UNAVAILABLE, abandoned=True)
 
     @property
     def priced(self) -> bool:

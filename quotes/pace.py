@@ -10,7 +10,8 @@ only when the next was already waiting (else the gap is idleness, not pace). It 
 measured over the latest `PACE_SAMPLE` turns, trimmed of turns longer than
 `PACE_TRIM` times their median (a pause by staff or an outage, which the line tells
 apart, not a pace), with its spread. Before `PACE_SAMPLE_MIN` turns are measured, the
-pace is MOMENTUM_TYPICAL_LATENCY plus one poll interval, with a wide spread.
+pace is MOMENTUM_TYPICAL_LATENCY plus one poll interval, with a wide spread. It is kept in
+the cache for LINE_PACE_CACHE_SECONDS: every viewer's page reads one measure.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from datetime import timedelta
 from itertools import pairwise
 
 from django.conf import settings
+from django.core.cache import cache
 
 from quotes.models import Quote
 
 PACE_SAMPLE = 50
 PACE_SAMPLE_MIN = 5
 PACE_TRIM = 4
+PACE_CACHE_KEY = "quotes.pace"
 # The range covers about 90 % of outcomes (1.645 standard deviations each side).
 RANGE_Z = 1.645
 # Before the pace is measured its spread is guessed as this share of it.
@@ -91,6 +94,19 @@ def turnovers(*, sample: int = PACE_SAMPLE) -> list[float]:
 
 
 def expected_pace() -> Pace:
+    """The pace (`measure_pace`), measured at most once per LINE_PACE_CACHE_SECONDS for
+    every page and viewer."""
+    seconds = settings.LINE_PACE_CACHE_SECONDS
+    if seconds <= 0:
+        return measure_pace()
+    pace = cache.get(PACE_CACHE_KEY)
+    if pace is None:
+        pace = measure_pace()
+        cache.set(PACE_CACHE_KEY, pace, timeout=seconds)
+    return pace
+
+
+def measure_pace() -> Pace:
     """The mean turnover of the latest quotes, trimmed of pauses, with its spread; the
     typical latency plus one poll interval before enough turns are measured."""
     gaps = turnovers()

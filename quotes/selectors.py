@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from quotes.models import REUSABLE, MomentumHealth, Quote
 
-# Address keys per IN (...) lookup.
-KEYS_PER_QUERY = 500
+# Address keys per IN (...) lookup: a job within BULK_MAX_ROWS is one lookup (SQLite
+# allows 32,766 parameters a statement; PostgreSQL's client-side binding, no limit).
+KEYS_PER_QUERY = 30_000
 LIVE_STATUSES = (Quote.Status.PENDING, Quote.Status.SUBMITTING, Quote.Status.IN_FLIGHT)
 
 QUOTES_PER_PAGE = 25

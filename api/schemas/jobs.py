@@ -9,7 +9,7 @@ from django.urls import reverse
 from ninja import Schema
 from pydantic import Field
 
-from api.schemas.uploads import cells_by_column
+from api.schemas.uploads import OptionOut, cells_by_column
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote
 from bulk.spreadsheets.results import price_source, quote_times
@@ -84,15 +84,28 @@ class Job(Schema):
     )
     speed_mbps: int
     term_months: int
+    options: list[OptionOut] = Field(
+        validation_alias="option_list",
+        description="The speed/term options asked for every address, the first being "
+        "speed_mbps/term_months; each is its own quote and its own item in the results.",
+    )
     notify_email: bool
     reuse_days: int
     need_by: datetime | None
+    time_zone: str = Field(
+        description="The IANA zone the job's results state times in (its owner's "
+        "when it was submitted): rows' quoted_at and valid_until carry its offset.",
+    )
     percent_done: int
     counts: Counts
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     links: Links
+
+    @staticmethod
+    def resolve_time_zone(job: BatchJob) -> str:
+        return job.zone.key
 
     # Counts and Links read the job's own fields.
     @staticmethod
@@ -214,6 +227,14 @@ class JobPage(Schema):
 
 class Row(Schema):
     row_number: int
+    option: int = Field(
+        0,
+        description="Which of the job's options this is (0: the first). An address asked "
+        "at several options has one item per option, sharing its row_number; `cells` are "
+        "on its first.",
+    )
+    speed_mbps: int = Field(description="The speed this row is quoted at.")
+    term_months: int = Field(description="The term this row is quoted at.")
     street_address: str
     city: str
     state: str
@@ -230,24 +251,24 @@ class Row(Schema):
     cells: dict[str, str] = Field(description="The row's cells as uploaded, by header.")
     quoted_at: datetime | None = Field(
         None,
-        description="When the price was quoted, ISO 8601 with the offset of the zone "
-        "the results state (settings.TIME_ZONE).",
+        description="When the price was quoted, ISO 8601 with the offset of the job's "
+        "zone: the owner's, the one its results files name in their 'Quoted at' header.",
     )
     valid_until: datetime | None = Field(None, description="Until when the price holds.")
     price_source: str = Field("", description="fresh, reused from a quote of <date>, or shared.")
 
     @staticmethod
     def resolve_quoted_at(row: BatchQuote) -> datetime | None:
-        return quote_times(_priced(row))[0]
+        return quote_times(_priced(row), row.batch_job.zone)[0]
 
     @staticmethod
     def resolve_valid_until(row: BatchQuote) -> datetime | None:
-        return quote_times(_priced(row))[1]
+        return quote_times(_priced(row), row.batch_job.zone)[1]
 
     @staticmethod
     def resolve_price_source(row: BatchQuote) -> str:
         quote = _priced(row)
-        return price_source(quote) if quote else ""
+        return price_source(quote, row.batch_job.zone) if quote else ""
 
     @staticmethod
     def resolve_mrc(row: BatchQuote) -> Decimal | None:

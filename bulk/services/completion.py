@@ -22,7 +22,9 @@ def finish_job_if_done(*, job_id: int) -> bool:
     """End a job whose rows are all terminal and claim its email, once (caller's txn)."""
     if BatchQuote.objects.filter(batch_job_id=job_id, status__in=OPEN_ROW_STATUSES).exists():
         return False
-    all_failed = Q(success_count=0, failed_count__gt=0)
+    # Failed: nothing priced and something went wrong. Rows no carrier serves are an
+    # answer, not a failure: a job of only those is complete (and raises no ops alert).
+    all_failed = Q(success_count=0, failed_count__gt=F("no_coverage_count"))
     ended = BatchJob.objects.filter(
         pk=job_id,
         finished_at__isnull=True,

@@ -22,15 +22,12 @@ from bulk.services.notices import tell_owner
 from bulk.services.rows import record_row_result
 from config.celery import wake_engine
 from quotes.models import Quote
-from quotes.outcomes import Kind, Outcome
+from quotes.outcomes import Outcome
 from quotes.services.intake import withdraw_quotes
-from quotes.services.lifecycle import finish_quote
+from quotes.services.lifecycle import free_slot
 
 REQUEUED_MESSAGE = "Requeued by staff."
 STOPPED_MESSAGE = "Stopped by staff."
-SLOT_FREED_MESSAGE = (
-    "Staff freed Momentum's slot before Momentum answered; this quote could not be completed."
-)
 
 
 def _open_job(job: BatchJob) -> BatchJob:
@@ -166,11 +163,10 @@ def free_momentum_slot(*, job: BatchJob, by) -> int:
             pk__in=job.rows.values("quote_id"), status__in=Quote.SLOT_STATUSES
         ).values_list("pk", flat=True)
     )
-    outcome = Outcome.failed(SLOT_FREED_MESSAGE, kind=Kind.UNAVAILABLE, abandoned=True)
     freed = 0
     for quote_id in holding:
-        if finish_quote(quote_id=quote_id, outcome=outcome):
-            record_row_result(quote_id=quote_id, outcome=outcome)
+        if free_slot(quote_id=quote_id):
+            record_row_result(quote_id=quote_id, outcome=Outcome.slot_freed())
             freed += 1
     record_event(
         job=job,

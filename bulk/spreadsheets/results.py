@@ -4,26 +4,50 @@ A row's Status is one word a rep can sort on (Priced, No coverage, Rejected, Tim
 Unavailable, Cancelled, Duplicate, Invalid; Waiting while the job runs), with the reason
 after a colon where there is one. Prices are Decimals (a currency format in XLSX). A
 price states where it came from (Price source), when it was priced (Quoted at, in the
-zone named in the column's header: settings.TIME_ZONE) and until when it holds (Valid
-until: quoted at + settings.QUOTE_VALID_DAYS).
+job's zone, its owner's, named in the column's header) and until when it holds (Valid
+until: quoted at + settings.QUOTE_VALID_DAYS). Every download and the API state the same
+instant in the same zone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import QuerySet
 
+from accounts.zones import site_zone
 from bulk.models import BatchQuote
+from quotes.options import Option, speed_label, term_label
+
+# With several options: after each option's block, the lowest monthly price and its option.
+LOWEST_COLUMNS = ["Lowest monthly", "Lowest monthly option"]
+
+QUOTED_AT = "Quoted at"
+# What `row_result` reads of a row and its quote: a download reads these columns alone
+# (with the row's job, which a job's related manager sets on each row it reads).
+ROW_FIELDS = (
+    *("batch_job", "row_number", "option", "status", "failure", "error_message"),
+    *("source_data", "street_address", "city", "state", "zip_code", "speed_mbps"),
+    "term_months",
+)
+QUOTE_FIELDS = ("mrc", "nrc", "carrier", "completed_at", "taken_as", "momentum_quote_id")
+SOURCE_FIELDS = ("completed_at", "momentum_quote_id")
 
 
-def zone() -> zoneinfo.ZoneInfo:
-    """The one zone every download states its times in."""
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+def rows_for_results(rows: QuerySet[BatchQuote]) -> QuerySet[BatchQuote]:
+    """These rows with what `row_result` reads of them and their quotes, and no more."""
+    return rows.select_related("quote__taken_from").only(
+        *ROW_FIELDS,
+        *(f"quote__{name}" for name in QUOTE_FIELDS),
+        *(f"quote__taken_from__{name}" for name in SOURCE_FIELDS),
+    )
 
 
-def result_columns() -> list[str]:
+def result_columns(zone: ZoneInfo | None = None) -> list[str]:
+    """The result columns' headers; "Quoted at" names the zone (the site's by default)."""
+    zone = zone or site_zone()
     return [
         "Status",
         "Monthly price",
@@ -33,10 +57,66 @@ def result_columns() -> list[str]:
         "Term",
         "Address quoted",
         "Price source",
-        f"Quoted at ({settings.TIME_ZONE})",
+        f"{QUOTED_AT} ({zone.key})",
         "Valid until",
         "Quote reference",
     ]
+
+
+def is_result_column(name: str, ours: set[str]) -> bool:
+    """Whether a re-uploaded results file's column is one a results file adds (`ours`,
+    folded): an option's block too ("1 Gbps · 36 mo · Status"), the lowest monthly, and
+    "Quoted at (<any zone>)"."""
+    folded = name.casefold()
+    names = {folded, folded.rsplit(" · ", 1)[1]} if " · " in folded else {folded}
+    quoted_at = f"{QUOTED_AT.casefold()} ("
+    return any(each in ours or each.startswith(quoted_at) for each in names)
+
+
+def option_columns(options: list[Option], zone: ZoneInfo) -> list[str]:
+    """The result columns for a job's options: one option, `result_columns()`; several, a
+    block of them per option headed with it ("1 Gbps · 36 mo · Monthly price"), then the
+    lowest monthly price and the option that has it."""
+    if len(options) < 2:
+        return result_columns(zone)
+    names = result_columns(zone)
+    blocks = [f"{option.label} · {name}" for option in options for name in names]
+    return [*blocks, *LOWEST_COLUMNS]
+
+
+def options_result(rows: list[BatchQuote], options: list[Option], zone: ZoneInfo) -> list[object]:
+    """The result cells of one uploaded row, from its BatchQuotes (one per option), in
+    `option_columns(options)` order. An option the row asked as its own first (its file's
+    Speed and Term) has an empty block."""
+    if len(options) < 2:
+        row = rows[0]
+        speed, term = speed_label(row.speed_mbps), term_label(row.term_months)
+        return row_result(row, speed=speed, term=term, zone=zone)
+    by_option = {row.option: row for row in rows}
+    cells: list[object] = []
+    lowest: tuple | None = None
+    for index in range(len(options)):
+        row = by_option.get(index)
+        if row is None:
+            cells += ["Asked as the row's first option"] + [None] * (len(result_columns(zone)) - 1)
+            continue
+        speed, term = speed_label(row.speed_mbps), term_label(row.term_months)
+        cells += row_result(row, speed=speed, term=term, zone=zone)
+        price = row.quote.mrc if row.status == BatchQuote.Status.COMPLETE and row.quote else None
+        if price is not None and (lowest is None or price < lowest[0]):
+            lowest = (price, Option(row.speed_mbps, row.term_months).label)
+    return [*cells, *(lowest or (None, ""))]
+
+
+def failed_reason(rows: list[BatchQuote], options: list[Option]) -> str:
+    """Why an uploaded row's failed options failed ("" when none did), each named by its
+    option when the job has several."""
+    failed = [row for row in rows if row.status == BatchQuote.Status.FAILED]
+    if len(options) < 2:
+        return "; ".join(row.error_message for row in failed)
+    return "; ".join(
+        f"{Option(row.speed_mbps, row.term_months).label}: {row.error_message}" for row in failed
+    )
 
 
 def row_status(row: BatchQuote) -> str:
@@ -62,13 +142,13 @@ def skipped_status(kind: str, detail: object) -> str:
     return f"Invalid: {'; '.join(detail)}"
 
 
-def row_result(row: BatchQuote, *, speed: str, term: str) -> list[object]:
-    """The result cells of a row, in `result_columns()` order."""
+def row_result(row: BatchQuote, *, speed: str, term: str, zone: ZoneInfo) -> list[object]:
+    """The result cells of a row, in `result_columns()` order, times in `zone`."""
     quote = row.quote if row.status == BatchQuote.Status.COMPLETE else None
     address = f"{row.street_address}, {row.city}, {row.state} {row.zip_code}"
     if quote is None:
         return [row_status(row), None, None, "", speed, term, address, "", None, None, ""]
-    quoted_at, valid_until = quote_times(quote)
+    quoted_at, valid_until = quote_times(quote, zone)
     return [
         row_status(row),
         quote.mrc,
@@ -77,24 +157,24 @@ def row_result(row: BatchQuote, *, speed: str, term: str) -> list[object]:
         speed,
         term,
         address,
-        price_source(quote),
+        price_source(quote, zone),
         quoted_at,
         valid_until,
         reference(quote),
     ]
 
 
-def quote_times(quote) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """When the price was quoted (a reused or shared one: when its own quote was), in the
-    stated zone, and until when it holds."""
+def quote_times(quote, zone: ZoneInfo) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """When the price was quoted (a reused or shared one: when its own quote was), in
+    `zone`, and until when it holds."""
     priced = (quote.taken_from or quote).completed_at if quote is not None else None
     if priced is None:
         return None, None
-    quoted_at = priced.astimezone(zone()).replace(microsecond=0)
+    quoted_at = priced.astimezone(zone).replace(microsecond=0)
     return quoted_at, quoted_at + dt.timedelta(days=settings.QUOTE_VALID_DAYS)
 
 
-def price_source(quote) -> str:
+def price_source(quote, zone: ZoneInfo) -> str:
     """fresh; reused from a quote of <date>; shared with another job's quote."""
     origin = quote.taken_from
     if origin is None or not quote.taken_as:
@@ -102,7 +182,7 @@ def price_source(quote) -> str:
     if quote.taken_as == "shared":
         return "shared with another job's quote"
     when = origin.completed_at
-    return f"reused from a quote of {when.astimezone(zone()):%Y-%m-%d}" if when else "reused"
+    return f"reused from a quote of {when.astimezone(zone):%Y-%m-%d}" if when else "reused"
 
 
 def reference(quote) -> str:

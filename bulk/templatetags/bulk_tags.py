@@ -8,11 +8,14 @@ from django import template
 from bulk.line import eta_text, rows_by_need_by_text
 from bulk.spreadsheets.cells import column_letter
 from config.time_tags import age, clock, duration
+from quotes.options import speed_label
 
 register = template.Library()
 register.filter("age", age)
 register.filter("clock", clock)
 register.filter("duration", duration)
+# 1000 -> "1 Gbps": a row's speed, as its option names it.
+register.filter("speed", speed_label)
 
 
 @register.filter

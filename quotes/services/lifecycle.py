@@ -295,3 +295,11 @@ def finish_quote(*, quote_id: int, outcome: Outcome) -> bool:
     if not finished:
         logger.info("quote %s was recorded already", quote_id)
     return bool(finished)
+
+
+def free_slot(*, quote_id: int) -> bool:
+    """The one way to free Momentum's slot without its answer (staff's "Free Momentum
+    slot"): the quote ends as unavailable, recorded as abandoned for the ops alert, and
+    the next quote may be submitted while Momentum may still price this one. False if
+    the quote held no slot."""
+    return finish_quote(quote_id=quote_id, outcome=Outcome.slot_freed())

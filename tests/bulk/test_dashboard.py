@@ -411,3 +411,29 @@ def test_durations_read_as_people_say_them(seconds, said):
     from bulk.templatetags.bulk_tags import duration
 
     assert duration(timedelta(seconds=seconds)) == said
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "status"),
+    [
+        ((BatchQuote.Failure.NO_COVERAGE, BatchQuote.Failure.NO_COVERAGE), "complete"),
+        ((BatchQuote.Failure.NO_COVERAGE, BatchQuote.Failure.REJECTED), "failed"),
+    ],
+)
+def test_a_job_whose_rows_no_carrier_serves_is_complete_not_failed(user, outcomes, status):
+    """No coverage is Momentum's answer, not a failure: only a job where something went
+    wrong (and nothing was priced) ends Failed, and raises the all-failed ops alert."""
+    from bulk.emails import job_email_subject
+    from bulk.services.completion import finish_job_if_done
+
+    job = create_job(user=user, rows=len(outcomes))
+    for row, failure in enumerate(outcomes, start=2):
+        fail_row(job, row, failure=failure)
+    assert finish_job_if_done(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == status
+    if status == "complete":
+        assert (
+            job_email_subject(job=job)
+            == "Bulk quote “sites.xlsx” finished: 0 quoted, 0 failed, 2 no coverage"
+        )

@@ -5,6 +5,7 @@ import statistics
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django.utils import timezone
 from accounts.services import regenerate_api_token
 from bulk import line as line_model
 from bulk.line import expected_finish, expected_pace, held_back, load_line
-from bulk.line.pace import Pace
+from bulk.line.pace import PACE_CACHE_KEY, Pace
 from bulk.models import BatchQuote
 from bulk.selectors import upload_estimate
 from quotes.models import Quote
@@ -60,6 +61,23 @@ def test_the_pace_leaves_out_turns_when_no_work_was_waiting():
 def test_the_pace_leaves_out_a_pause_far_longer_than_the_usual_turn():
     measured_pace(10, 10, 10, 10, 10, 10, 500)
     assert expected_pace().per_quote == timedelta(seconds=10)
+
+
+def test_every_viewer_reads_one_measure_of_the_pace_for_a_few_seconds(
+    settings, django_assert_num_queries
+):
+    settings.LINE_PACE_CACHE_SECONDS = 5
+    cache.delete(PACE_CACHE_KEY)
+    try:
+        measured_pace(10)
+        assert expected_pace().per_quote == timedelta(seconds=10)
+        measured_pace(30, 30, 30, 30, 30, 30)  # the slot's later turns: slower
+        with django_assert_num_queries(0 if settings.REDIS_URL else 1):  # the cache's own
+            assert expected_pace().per_quote == timedelta(seconds=10)
+        cache.delete(PACE_CACHE_KEY)  # as when the few seconds are up
+        assert expected_pace().per_quote > timedelta(seconds=10)
+    finally:
+        cache.delete(PACE_CACHE_KEY)
 
 
 def test_before_enough_turns_the_pace_is_the_typical_latency_plus_a_poll(settings):

@@ -71,9 +71,12 @@ def test_defaults_use_the_filesystem_broker_under_var(tmp_path):
     assert (tmp_path / "broker" / "queue").is_dir()
 
 
-def test_defaults_send_email_to_the_console_and_momentum_to_the_sandbox(tmp_path):
-    conf = read_settings(tmp_path)
-    assert conf["email"] == "django.core.mail.backends.console.EmailBackend"
+def test_defaults_keep_email_in_the_outbox_and_send_momentum_to_the_sandbox(tmp_path):
+    conf = read_settings(tmp_path)  # the demo: DEBUG on, no EMAIL_URL
+    assert conf["email"] == "config.outbox.OutboxEmailBackend"
+    assert read_settings(tmp_path, DEBUG="false", SECRET_KEY="x" * 60)["email"] == (
+        "django.core.mail.backends.console.EmailBackend"
+    )
     assert conf["momentum"] == "http://127.0.0.1:8001"
     assert (conf["in_flight"], conf["poll"], conf["timeout"]) == (1, 15.0, 300.0)
 

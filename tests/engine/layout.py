@@ -33,6 +33,7 @@ LONG_MODULES_ALLOWED = frozenset(("config/settings.py",))
 FUNCTION_IMPORTS_ALLOWED = {
     # Django's documented place to connect signal handlers: the app registry is ready.
     ("ops/apps.py", "OpsConfig.ready"),
+    ("engine/apps.py", "EngineConfig.ready"),
     # ops.logging is loaded by settings.LOGGING, which Django configures before the app
     # registry is ready: a module-level model import there raises AppRegistryNotReady.
     ("ops/logging.py", "_row_of_quote"),

@@ -128,6 +128,34 @@ def test_a_refused_key_is_not_also_reported_as_a_stalled_line():
     assert list(Incident.objects.values_list("kind", flat=True)) == [Kind.MOMENTUM_KEY_REFUSED]
 
 
+@pytest.mark.parametrize("ambiguous", [False, True])
+def test_a_quote_holding_the_slot_past_abandon_after_alerts_until_it_lets_go(settings, ambiguous):
+    settings.MOMENTUM_ABANDON_AFTER = 1800.0
+    settings.MOMENTUM_QUOTE_TIMEOUT = 3600.0  # the line is not yet called stalled
+    now = timezone.now()
+    since = now - timedelta(seconds=1799)
+    # An ambiguous submit holds the slot from its claim, with no Momentum id yet.
+    held = QuoteFactory(
+        status=Quote.Status.SUBMITTING if ambiguous else Quote.Status.IN_FLIGHT,
+        momentum_slot=0,
+        claimed_at=since,
+        submitted_at=None if ambiguous else since,
+        momentum_quote_id="" if ambiguous else "MQ-9",
+    )
+    checks_at(now)
+    assert not Incident.objects.exists()
+    checks_at(now + timedelta(seconds=2))
+    (incident,) = Incident.objects.all()
+    assert (incident.kind, incident.key) == (Kind.SLOT_HELD_LONG, str(held.pk))
+    assert ("not yet given" if ambiguous else "MQ-9") in incident.detail
+    assert "Free Momentum slot" in mail.outbox[0].body
+    Quote.objects.filter(pk=held.pk).update(status=Quote.Status.COMPLETE, momentum_slot=None)
+    checks_at(now + timedelta(seconds=10))
+    incident.refresh_from_db()
+    assert not incident.is_open
+    assert len(mail.outbox) == 2
+
+
 def test_an_abandoned_slot_alerts_once_and_ends_when_momentum_takes_a_new_quote():
     now = timezone.now()
     abandoned = QuoteFactory(

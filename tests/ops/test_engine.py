@@ -113,7 +113,8 @@ def test_momentum_unreachable_past_the_threshold_alerts_then_resolves(alerting, 
 
 def test_a_job_with_every_row_failed_alerts_then_resolves_when_quotes_are_priced(alerting, sandbox):
     alerting.start()
-    doomed = create_job(user=UserFactory(), rows=2, zip_for=lambda n: "99901")
+    # Momentum refuses both addresses (no coverage would be an answer, and complete).
+    doomed = create_job(user=UserFactory(), rows=2, street_for=lambda n: f"{n + 1} Invalid Way")
     wait_until(lambda: job_finished(doomed), timeout=60, what="the failing job")
     assert doomed.status == BatchJob.Status.FAILED
     wait_until(lambda: incident_opened(Kind.JOB_ALL_FAILED), timeout=20, what="the alert")
@@ -140,7 +141,16 @@ def test_a_slot_freed_by_staff_alerts_then_resolves(alerting, sandbox):
     held = Quote.objects.get(batch_row__batch_job=stuck)
     assert held.status == Quote.Status.OVERDUE
     assert held.momentum_slot is not None
+    # Staff are told the quote holds the slot past MOMENTUM_ABANDON_AFTER, and what to do.
+    wait_until(
+        lambda: incident_opened(Kind.SLOT_HELD_LONG),
+        timeout=30,
+        what="the slot-held alert\n" + alerting.logs(),
+    )
+    assert Incident.objects.get(kind=Kind.SLOT_HELD_LONG).key == str(held.pk)
     assert staff.free_momentum_slot(job=stuck, by=UserFactory(is_staff=True)) == 1
+    wait_until(lambda: incident_closed(Kind.SLOT_HELD_LONG), timeout=20, what="its end")
+    assert_once_and_ended_once(alerting, Kind.SLOT_HELD_LONG, "held the slot")
     wait_until(
         lambda: incident_opened(Kind.SLOT_ABANDONED),
         timeout=60,
