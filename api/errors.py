@@ -34,6 +34,10 @@ class BadNeedBy(ValueError):
     """The `need_by` sent has no time zone or is not in the future."""
 
 
+class BadOptions(ValueError):
+    """The `options` sent are not speed/term options Momentum sells; the message says why."""
+
+
 class URLTooLong(ValueError):
     """The request's URL (path and query) is longer than `MAX_URL_CHARS`."""
 
@@ -58,6 +62,7 @@ ANSWERS: dict[type[Exception], Answer] = {
     BadMapping: Answer(400, "bad_mapping"),
     BadNeedBy: Answer(400, "bad_need_by"),
     EndpointRefused: Answer(400, "webhook_refused"),
+    BadOptions: Answer(400, "bad_options"),
     URLTooLong: Answer(414, "url_too_long"),
     # Another user's job or upload too: whether it exists is not theirs to know.
     Http404: Answer(404, "not_found", "Not found."),

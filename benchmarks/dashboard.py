@@ -1,6 +1,7 @@
 """Server time and query count of the job page and its htmx fragment on a big job.
 
     .venv/bin/python benchmarks/dashboard.py --rows 10000 [--database-url URL] [--runs 30]
+        [--backlog 50000]
 
 Builds, in a fresh database (a temporary SQLite file unless --database-url is given; that
 database is flushed first), a job of N rows part way through its run (40% quoted, 2%
@@ -9,6 +10,8 @@ active jobs and a finished job of N rows. Then requests each view in-process wit
 Django's test client, signed in as the owner, with DEBUG off, and prints the median and
 worst server time over the runs and the number of SQL queries of one request. Server
 time is the whole request through the middleware and template, without a network.
+`--backlog N` adds another user's job of N rows waiting their turn, each with its queued
+Quote as submission makes it: the fragment should cost the same as with none.
 Targets: at most 10 queries; the fragment under 50 ms.
 """
 
@@ -143,6 +146,47 @@ def build(rows: int):
     return owner, running, finished
 
 
+def backlog(rows: int) -> None:
+    """Another user's job of `rows` rows waiting their turn, each with its queued Quote."""
+    from accounts.models import User
+    from bulk.models import BatchJob, BatchQuote
+    from quotes.models import Lead, Quote
+
+    user = User.objects.create_user("backlog@example.com", "bench-password-1")
+    job = BatchJob.objects.create(
+        user=user, file_name="backlog.csv", source_columns=["Street"], total_count=rows
+    )
+    lead = Lead.objects.create(user=user, contact_name="Backlog", email=user.email)
+    for start in range(0, rows, 5000):
+        numbers = range(start, min(start + 5000, rows))
+        quotes = Quote.objects.bulk_create(
+            Quote(
+                lead=lead,
+                source=Quote.Source.BULK,
+                status=Quote.Status.QUEUED,
+                street_address=f"{n + 1} Backlog Rd",
+                city="Denver",
+                state="CO",
+                zip_code="80202",
+                address_key=f"{n + 1} BACKLOG RD|DENVER|CO|80202",
+            )
+            for n in numbers
+        )
+        BatchQuote.objects.bulk_create(
+            BatchQuote(
+                batch_job=job,
+                row_number=n + 2,
+                street_address=quote.street_address,
+                city="Denver",
+                state="CO",
+                zip_code="80202",
+                address_key=quote.address_key,
+                quote=quote,
+            )
+            for n, quote in zip(numbers, quotes, strict=True)
+        )
+
+
 def measure(client, url: str, runs: int, **headers) -> tuple[float, float, int, int]:
     """(median ms, worst ms, queries, status) of GET url."""
     from django.db import connection
@@ -164,6 +208,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--backlog", type=int, default=0)
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
@@ -195,11 +240,13 @@ def main() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
     started = time.perf_counter()
     owner, running, finished = build(options.rows)
+    backlog(options.backlog)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # as autovacuum would have, after such a bulk insert
     print(
         f"{connection.vendor}: built a {options.rows:,}-row running job and a finished one "
-        f"in {time.perf_counter() - started:.1f} s; {options.runs} runs each"
+        f"in {time.perf_counter() - started:.1f} s; {options.backlog:,} rows queued in another "
+        f"job; {options.runs} runs each"
     )
 
     client = Client()

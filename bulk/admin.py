@@ -1,16 +1,14 @@
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.template.defaultfilters import pluralize
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from bulk.models import BatchJob, BatchJobEvent, BatchQuote
 from bulk.services import jobs, staff
-from quotes.admin import FREE_SLOT_ACTION
+from quotes.admin import FREE_SLOT_ACTION, free_slot_confirmation
 
 INLINE_ROWS = 50
 FREE_SLOT_WARNING = (
@@ -247,15 +245,7 @@ class BatchJobAdmin(admin.ModelAdmin):
     def free_momentum_slot(self, request: HttpRequest, queryset: QuerySet):
         """Only after staff confirm a page that says what it does (staff.free_momentum_slot)."""
         if request.POST.get("confirm") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": FREE_SLOT_ACTION,
-                "warning": FREE_SLOT_WARNING,
-                "items": queryset,
-                "opts": self.model._meta,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/free_slot_confirmation.html", context)
+            return free_slot_confirmation(self, request, queryset, FREE_SLOT_WARNING)
         self._act(
             request,
             queryset,

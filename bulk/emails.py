@@ -11,7 +11,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from bulk.models import BatchJob, JobSource
+from bulk.line import rows_by_need_by_text
+from bulk.models import BatchJob, BatchQuote, JobSource
 from bulk.selectors import retryable_count
 from config.time_tags import duration
 
@@ -31,9 +32,26 @@ def job_email_context(*, job: BatchJob) -> dict:
         # "46 s", "12 min", "1 h 5 min": a short job is not "0 minutes".
         "took": duration(finished - started),
         "retryable": retryable_count(job=job),
+        **line_figures(job=job, finished=finished),
         "job_url": settings.PORTAL_URL + reverse("bulk:job", args=[job.pk]),
         "results_url": settings.PORTAL_URL + reverse("bulk:export", args=[job.pk, "xlsx"]),
     }
+
+
+def line_figures(*, job: BatchJob, finished) -> dict:
+    """What the line promised against what happened: the time from submission to the end
+    against the estimate at submission, and how many rows met the need-by."""
+    figures = {"since_submit": duration(finished - job.created_at), "estimated": ""}
+    if job.estimate_at_submit is not None:
+        figures["estimated"] = duration(job.estimate_at_submit)
+    if job.need_by is not None:
+        answered = (BatchQuote.Status.COMPLETE, BatchQuote.Status.FAILED)
+        by = BatchQuote.objects.filter(
+            batch_job=job, status__in=answered, finished_at__lte=job.need_by
+        ).count()
+        rows = job.total_count - job.cancelled_count
+        figures["need_by_text"] = rows_by_need_by_text(rows=rows, by=by, need_by=job.need_by)
+    return figures
 
 
 def job_email_subject(*, job: BatchJob) -> str:

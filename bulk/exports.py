@@ -20,21 +20,33 @@ import datetime as dt
 import io
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import groupby
+from operator import attrgetter
 
+from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from bulk.models import BatchJob, BatchQuote, JobSource, StagedUpload
 from bulk.spreadsheets.cells import cell_text, column_letter, csv_value, decode_cell
 from bulk.spreadsheets.csvfile import lines_with_results, results_lines, upload_records
-from bulk.spreadsheets.downloads import download_file_name, is_formula_like, neutralise
+from bulk.spreadsheets.downloads import download_file_name, neutralise
 from bulk.spreadsheets.reading import sheet_records
-from bulk.spreadsheets.results import QUOTED_AT, result_columns, row_result, skipped_status
+from bulk.spreadsheets.results import (
+    LOWEST_COLUMNS,
+    QUOTED_AT,
+    ROW_FIELDS,
+    failed_reason,
+    is_result_column,
+    option_columns,
+    options_result,
+    result_columns,
+    rows_for_results,
+    skipped_status,
+)
 from bulk.spreadsheets.workbook import results_workbook
-from quotes.forms import speed_label
+from bulk.spreadsheets.xlsxfile import new_workbook
 
 # The names as of the site's zone (tests compare headers with it); a job's files use
 # `result_columns(zone)`, the one rule in bulk.spreadsheets.results.
@@ -46,20 +58,18 @@ ADDRESS_COLUMNS = ["street_address", "city", "state", "zip_code"]
 # Columns a results file adds; dropped from an upload that is such a file, fixed.
 _OUR_COLUMNS = {
     c.casefold()
-    for c in [*RESULT_COLUMNS, ERROR_COLUMN, ROW_COLUMN, QUOTED_AT, "status", "mrc", "nrc"]
-}
+    for c in [*RESULT_COLUMNS, *LOWEST_COLUMNS, ERROR_COLUMN, ROW_COLUMN, QUOTED_AT, "status"]
+} | {"mrc", "nrc"}
 
 
 def _is_ours(name: object) -> bool:
-    """Whether a header is one a results file adds ("Quoted at (<any zone>)" too)."""
-    text = cell_text(name).casefold()
-    return text in _OUR_COLUMNS or text.startswith(f"{QUOTED_AT.casefold()} (")
+    """Whether a header is one a results file adds (an option's block's, "Quoted at
+    (<any zone>)" too)."""
+    return is_result_column(cell_text(name), _OUR_COLUMNS)
 
 
 CHUNK = 2000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MONEY_FORMAT = "#,##0.00"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
 class _Sheet:
@@ -116,15 +126,13 @@ def numbered_rows(
     sheet, zone = _Sheet(job), job.zone
     legacy = job.source_columns or ADDRESS_COLUMNS
     header = [sheet.header[i] for i in sheet.keep]
+    options = job.option_list
     if failed_only:
         if sheet.has_header:
             yield None, header, [ROW_COLUMN, ERROR_COLUMN]
     else:
-        if sheet.has_header:
-            yield None, header, result_columns(zone)
-        else:
-            yield None, [f"Column {column_letter(i)}" for i in sheet.keep], result_columns(zone)
-    speed, term = speed_label(job.speed_mbps), f"{job.term_months} months"
+        names = header if sheet.has_header else [f"Column {column_letter(i)}" for i in sheet.keep]
+        yield None, names, option_columns(options, zone)
     wanted = {first for _n, kind, first, _c in sheet.skipped if kind == "duplicate"}
     results: dict[int, list[object]] = {}
     skipped = iter(sheet.skipped)
@@ -142,8 +150,11 @@ def numbered_rows(
         tail = first[1:] if first else []
         return number, values, [skipped_status(kind, detail), *tail]
 
-    rows = job.rows.select_related("quote__taken_from").order_by("row_number")
-    for row in rows.iterator(chunk_size=CHUNK):
+    rows = _rows_read(job=job, failed_only=failed_only)
+    # One line per uploaded row: its options' BatchQuotes together, the first with the cells.
+    for _number, options_rows in groupby(rows.iterator(chunk_size=CHUNK), attrgetter("row_number")):
+        group = list(options_rows)
+        row = group[0]
         while pending is not None and pending[0] < row.row_number:
             line = skipped_line(pending)
             if line is not None:
@@ -154,10 +165,10 @@ def numbered_rows(
         else:
             cells = [getattr(row, c, "") for c in ADDRESS_COLUMNS]
         if failed_only:
-            if row.status == BatchQuote.Status.FAILED:
-                yield row.row_number, cells, [row.row_number, row.error_message]
+            if reason := failed_reason(group, options):
+                yield row.row_number, cells, [row.row_number, reason]
             continue
-        result = row_result(row, speed=speed, term=term, zone=zone)
+        result = options_result(group, options, zone)
         if row.row_number in wanted:
             results[row.row_number] = result
         yield row.row_number, cells, result
@@ -166,6 +177,17 @@ def numbered_rows(
         if line is not None:
             yield line
         pending = next(skipped, None)
+
+
+def _rows_read(*, job: BatchJob, failed_only: bool) -> QuerySet[BatchQuote]:
+    """The rows a download writes, in order, with only the columns it reads: for the
+    failed-rows file, the uploaded rows with a failed option alone (by the database)."""
+    if failed_only:
+        failed = job.rows.filter(status=BatchQuote.Status.FAILED).values("row_number")
+        rows = job.rows.filter(row_number__in=failed).only(*ROW_FIELDS)
+    else:
+        rows = rows_for_results(job.rows.all())
+    return rows.order_by("row_number", "option")
 
 
 class _Echo:
@@ -235,8 +257,8 @@ def _csv_cell(value: object) -> object:
 
 def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
     """The results as an xlsx workbook: for an xlsx upload kept whole, the user's own
-    workbook with the results beside each row; else a new one (openpyxl's write-only
-    mode keeps memory flat)."""
+    workbook with the results beside each row; else a new one (bulk.spreadsheets.xlsxfile:
+    written a row at a time, memory flat)."""
     source = None if failed_only else _kept_upload(job, "xlsx")
     if source is not None:
         columns, results = _results_by_row(job)
@@ -247,51 +269,13 @@ def xlsx_bytes(*, job: BatchJob, failed_only: bool = False) -> bytes:
             columns=columns,
             results=results,
         )
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("Failed rows" if failed_only else "Results")
+    name = "Failed rows" if failed_only else "Results"
     source = None if failed_only else _kept_upload(job, "csv", "xls", "ods")
     if source is None:
-        sheet.freeze_panes = "A2"
         lines = result_rows(job=job, failed_only=failed_only)
-    else:
-        if source.header_row:
-            sheet.freeze_panes = f"A{source.header_row + 1}"
-        lines = _upload_lines(job, source)
-    for cells in lines:
-        sheet.append([_xlsx_cell(sheet, value) for value in cells])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def _xlsx_cell(sheet, value: object) -> object:
-    if value is None or value == "":
-        return None  # an empty cell: nothing written
-    if value.__class__ is int or value.__class__ is float:
-        return value
-    if isinstance(value, Decimal):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = MONEY_FORMAT
-        return cell
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        # A time we state, in the zone its column's header names.
-        cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
-        cell.number_format = DATETIME_FORMAT
-        return cell
-    if isinstance(value, dt.datetime) and value.tzinfo is None and not value.second:
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = DATETIME_FORMAT
-        return cell
-    if not isinstance(value, str):
-        return value
-    # Control characters other than tab and newlines are not allowed in xlsx.
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    if not is_formula_like(value):
-        return value
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"  # openpyxl made "=..." a formula; it is text
-    cell.quotePrefix = True
-    return cell
+        return new_workbook(lines, sheet_name=name, frozen_rows=1)
+    lines = _upload_lines(job, source)
+    return new_workbook(lines, sheet_name=name, frozen_rows=source.header_row)
 
 
 def stored_results(*, job: BatchJob, fmt: str) -> bytes | None:

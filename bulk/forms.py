@@ -7,6 +7,7 @@ from bulk.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, BatchJob, Batch
 from bulk.spreadsheets.cells import column_letter
 from bulk.spreadsheets.mapping import FIELD_LABELS, FIELDS, ColumnMap
 from quotes.forms import SPEED_CHOICES, TERM_CHOICES
+from quotes.options import MAX_OPTIONS, Option, OptionError, check_options, parse_option
 
 # The longest reuse window a job may ask for.
 MAX_REUSE_DAYS = 365
@@ -30,6 +31,14 @@ class UploadForm(forms.Form):
     )
     term_months = forms.TypedChoiceField(
         label="Term", choices=TERM_CHOICES, coerce=int, initial=DEFAULT_TERM_MONTHS
+    )
+    more_options = forms.CharField(
+        label="More speed/term options",
+        required=False,
+        max_length=200,
+        help_text=f"Optional, up to {MAX_OPTIONS - 1}, as speed x term: 500x60, 1Gx24. Each is "
+        "a quote of its own for every address; every address's first option is priced "
+        "before any second one.",
     )
     notify_email = forms.BooleanField(
         label="Email me when the job is done", required=False, initial=True
@@ -71,6 +80,21 @@ class UploadForm(forms.Form):
         if need_by is not None and need_by <= timezone.now():
             raise forms.ValidationError("Choose a time in the future.")
         return need_by
+
+    def clean(self) -> dict:
+        """`options`: the speed and term, then the more options asked, none twice."""
+        data = super().clean()
+        if "speed_mbps" not in data or "term_months" not in data:
+            return data
+        texts = (data.get("more_options") or "").replace(";", ",").split(",")
+        try:
+            more = [parse_option(t) for t in texts if t.strip()]
+            data["options"] = check_options(
+                [Option(data["speed_mbps"], data["term_months"]), *more]
+            )
+        except OptionError as error:
+            self.add_error("more_options", error.message)
+        return data
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -116,7 +140,9 @@ class MappingForm(forms.Form):
                 required=False,
             )
         self.fields["sheet"].choices = [(n, n) for n in staged.sheet_names or [""]]
-        self.order_fields(["address", "street", "unit", "city", "state", "zip", "no_header"])
+        self.order_fields(
+            ["address", "street", "unit", "city", "state", "zip", "speed", "term", "no_header"]
+        )
 
     def clean(self) -> dict:
         data = super().clean()

@@ -31,9 +31,8 @@ CENT = Decimal("0.01")
 
 
 class RowsPaginator(Paginator):
-    """Pages of a job's rows, counted from the job's counters instead of COUNT(*).
-
-    A page is fetched in one query: the subquery skips to the page over the
+    """Pages of a job's rows, counted from the job's counters instead of COUNT(*). A page
+    is fetched in one query: the subquery skips to the page over the
     (batch_job, [status,] row_number) index alone, and only the page's rows are joined
     to their quotes, so the last page of a 10,000-row job costs about what the first does.
     """
@@ -139,7 +138,7 @@ def retryable_count(*, job: BatchJob) -> int:
 
 def job_rows(*, job: BatchJob, status: str | None = None) -> QuerySet[BatchQuote]:
     """The job's rows in spreadsheet order, with their quotes, optionally of one status."""
-    rows = job.rows.select_related("quote").order_by("row_number")
+    rows = job.rows.select_related("quote").order_by("row_number", "option")
     if status:
         # Served by the (batch_job, status, row_number) index.
         rows = rows.filter(status=status)
@@ -154,7 +153,9 @@ def rows_page(
     page: object = 1,
     per_page: int = ROWS_PER_PAGE,
 ) -> Page:
-    """One page of the job's rows in spreadsheet order; counted from `counts`, not COUNT(*)."""
+    """One page of the job's rows in spreadsheet order; counted from `counts`, not COUNT(*).
+    With options, a page holds whole addresses (their options side by side)."""
+    per_page -= per_page % len(job.option_list)
     rows = job_rows(job=job, status=status).defer("source_data", "quote__raw_payload")
     count = counts[status] if status else job.total_count
     return RowsPaginator(rows, per_page, count=count).get_page(page)
@@ -242,7 +243,8 @@ def preview_estimate(*, staged: StagedUpload, reusable: int | None = None) -> Es
     if reusable is None:
         reusable = reusable_rows(staged=staged)
     return upload_estimate(
-        rows=staged.valid_count - reusable, need_by=getattr(staged, "need_by", None)
+        rows=staged.valid_count * len(staged.option_list) - reusable,
+        need_by=getattr(staged, "need_by", None),
     )
 
 

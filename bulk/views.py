@@ -11,6 +11,8 @@ from django_htmx.http import HttpResponseClientRefresh
 
 from bulk import exports, listing, selectors
 from bulk.forms import JobFilterForm, MappingForm, RowFilterForm, UploadForm
+from bulk.line import load_line
+from bulk.line.options import job_options_cost, upload_options_cost
 from bulk.models import BatchJob, BatchQuote, StagedUpload
 from bulk.services import jobs, uploads
 from quotes.selectors import momentum_health, momentum_is_down
@@ -33,6 +35,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 notify_email=data["notify_email"],
                 reuse_days=data["reuse_days"],
                 need_by=data["need_by"],
+                options=data["options"],
             )
         except uploads.UploadRejected as rejected:
             form.add_error("file", rejected.message)
@@ -75,11 +78,19 @@ def columns(request: HttpRequest, upload_id: UUID) -> HttpResponse:
 
 def _preview_context(staged: StagedUpload, *, form: MappingForm | None = None) -> dict:
     context = {"staged": staged, "mapping_form": form or MappingForm(staged=staged)}
+    # The file's Speed or Term column is read: the preview shows each row's.
+    context["own_speed_and_term"] = bool({"speed", "term"} & set(staged.field_columns or {}))
     if staged.status == StagedUpload.Status.READY and staged.valid_count:
         # Rows a recent quote answers at once take no time at Momentum.
         context["reusable"] = selectors.reusable_rows(staged=staged)
         context["estimate"] = selectors.preview_estimate(
             staged=staged, reusable=context["reusable"]
+        )
+        context["options_cost"] = upload_options_cost(
+            load_line(),
+            addresses=staged.valid_count,
+            options=len(staged.option_list),
+            reusable=context["reusable"],
         )
     return context
 
@@ -179,6 +190,11 @@ def _job_context(batch_job: BatchJob, *, status: str | None) -> dict:
             (value, label, progress.counts[value]) for value, label in BatchQuote.Status.choices
         ],
         "marker": selectors.live_marker(job=batch_job),
+        "options_cost": (
+            job_options_cost(load_line(health=health["health"]), job=batch_job)
+            if batch_job.options and not batch_job.is_finished
+            else None
+        ),
         **health,
     }
 

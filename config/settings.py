@@ -345,6 +345,10 @@ LINE_ROUND_ROBIN_EVERY = env.int("LINE_ROUND_ROBIN_EVERY", default=3)
 # While bulk rows wait, at most this share of turns goes to single quotes (0.5: at most
 # one in two), so singles cannot starve bulk work.
 SINGLE_QUOTE_SHARE = env.float("SINGLE_QUOTE_SHARE", default=0.5)
+# Seconds the line's measured pace (bulk.line.pace) is kept in the cache for every page,
+# viewer and worker: every expected finish is read from it, and it moves only as the slot
+# changes hands (minutes). 0 measures it on every read.
+LINE_PACE_CACHE_SECONDS = env.int("LINE_PACE_CACHE_SECONDS", default=5)
 
 # --- Quotes -----------------------------------------------------------------------------
 

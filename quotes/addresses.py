@@ -3,7 +3,7 @@
 Plain Python, no Django models: bulk uploads, the single-quote form and (later) price
 reuse all call these. Normalisation is `usaddress-scourgify` (USPS Publication 28
 abbreviations, line 2 split off); the ZIP table is the `zipcodes` package, which ships
-its data, so nothing here needs the network.
+its data, so nothing here needs the network: `zip_table` indexes it once per process.
 
 `NormalisedAddress.key` is the stable identity of an address: two spellings of one
 address ("300 State Street" and "300 State St.") have the same key.
@@ -149,18 +149,50 @@ def normalize_zip(text: str) -> str | None:
     return f"{match.group(1).zfill(5)}-{match.group(2)}"
 
 
-@lru_cache(maxsize=65_536)
+@dataclass(frozen=True)
+class ZipTable:
+    """The `zipcodes` package's data, indexed once: a lookup is a dict read, not a scan."""
+
+    # ZIP -> its state (the package's first entry for it).
+    states: dict[str, str]
+    # First three digits -> the states of every ZIP starting with them.
+    prefix_states: dict[str, frozenset[str]]
+    # (state, city as `_city_key` spells it) -> the one active standard ZIP it names, or
+    # "" when it names several.
+    city_zip: dict[tuple[str, str], str]
+
+
+@lru_cache(maxsize=1)
+def zip_table() -> ZipTable:
+    """The one ZIP table of the product, built once per process on first use."""
+    states: dict[str, str] = {}
+    prefixes: dict[str, set[str]] = {}
+    cities: dict[tuple[str, str], str] = {}
+    for entry in zipcodes.list_all():
+        zip_code, state = entry["zip_code"], entry["state"]
+        states.setdefault(zip_code, state)
+        prefixes.setdefault(zip_code[:3], set()).add(state)
+        if entry["active"] and entry["zip_code_type"] == "STANDARD":
+            for city in {_city_key(c) for c in (entry["city"], *entry["acceptable_cities"])}:
+                known = cities.setdefault((state, city), zip_code)
+                if known != zip_code:
+                    cities[state, city] = ""
+    return ZipTable(
+        states=states,
+        prefix_states={prefix: frozenset(found) for prefix, found in prefixes.items()},
+        city_zip=cities,
+    )
+
+
 def zip_state(zip_code: str) -> str | None:
     """The state a ZIP code is in, or None if the table doesn't know it."""
-    found = zipcodes.matching(zip_code[:5]) if len(zip_code) >= 5 else []
-    return found[0]["state"] if found else None
+    return zip_table().states.get(zip_code[:5]) if len(zip_code) >= 5 else None
 
 
-@lru_cache(maxsize=1_000)
 def _prefix_states(prefix: str) -> frozenset[str]:
     # A ZIP's first three digits name its sectional centre, which lies in one state
     # (a few span two): a new ZIP the table doesn't list yet still has a known prefix.
-    return frozenset(entry["state"] for entry in zipcodes.similar_to(prefix))
+    return zip_table().prefix_states.get(prefix, frozenset())
 
 
 def check_zip_state(zip_code: str, state: str) -> str | None:
@@ -183,18 +215,9 @@ def _city_key(city: str) -> str:
     return " ".join(re.sub(r"[^A-Z0-9 ]+", " ", city.upper()).split())
 
 
-@lru_cache(maxsize=4_096)
 def zip_for_city(city: str, state: str) -> str | None:
     """The ZIP of a city, only when the table gives it exactly one."""
-    wanted = _city_key(city)
-    found = {
-        entry["zip_code"]
-        for entry in zipcodes.filter_by(state=state)
-        if entry["active"]
-        and entry["zip_code_type"] == "STANDARD"
-        and wanted in {_city_key(c) for c in (entry["city"], *entry["acceptable_cities"])}
-    }
-    return found.pop() if len(found) == 1 else None
+    return zip_table().city_zip.get((state, _city_key(city))) or None
 
 
 # --- Normalising and splitting ------------------------------------------------------------

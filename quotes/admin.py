@@ -19,6 +19,21 @@ FREE_SINGLE_SLOT_WARNING = (
 )
 
 
+def free_slot_confirmation(
+    model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, warning: str
+) -> TemplateResponse:
+    """The page staff confirm before "Free Momentum slot" (jobs or single quotes)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": FREE_SLOT_ACTION,
+        "warning": warning,
+        "items": queryset,
+        "opts": model_admin.model._meta,
+        "action_checkbox_name": ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/free_slot_confirmation.html", context)
+
+
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     list_display = ["contact_name", "email", "company", "user", "created_at"]
@@ -101,15 +116,7 @@ class QuoteAdmin(admin.ModelAdmin):
             )
             return None
         if request.POST.get("confirm") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": FREE_SLOT_ACTION,
-                "warning": FREE_SINGLE_SLOT_WARNING,
-                "items": queryset,
-                "opts": self.model._meta,
-                "action_checkbox_name": ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "admin/free_slot_confirmation.html", context)
+            return free_slot_confirmation(self, request, queryset, FREE_SINGLE_SLOT_WARNING)
         freed = [pk for pk in queryset.values_list("pk", flat=True) if free_slot(quote_id=pk)]
         if freed:
             wake_engine()

@@ -3,14 +3,10 @@ from django.conf import settings
 
 from quotes.addresses import check_zip_state, normalize_state, normalize_zip
 from quotes.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS, SPEEDS_MBPS, TERMS_MONTHS
-
-
-def speed_label(mbps: int) -> str:
-    return f"{mbps // 1000} Gbps" if mbps >= 1000 else f"{mbps} Mbps"
-
+from quotes.options import speed_label, term_label
 
 SPEED_CHOICES = [(mbps, speed_label(mbps)) for mbps in SPEEDS_MBPS]
-TERM_CHOICES = [(months, f"{months} months") for months in TERMS_MONTHS]
+TERM_CHOICES = [(months, term_label(months)) for months in TERMS_MONTHS]
 
 
 class QuoteForm(forms.Form):

@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from accounts.models import default_organization_id
 
@@ -197,6 +197,14 @@ class Quote(models.Model):
             models.Index(
                 fields=["address_key", "speed_mbps", "term_months", "completed_at"],
                 name="quote_reuse_lookup",
+            ),
+            # The line's pace (bulk.line.pace): the latest quotes to take the slot, read
+            # past every quote still waiting for it (a job's whole backlog).
+            models.Index(
+                F("claimed_at").desc(),
+                F("id").desc(),
+                condition=Q(claimed_at__isnull=False),
+                name="quote_latest_claims",
             ),
         ]
 

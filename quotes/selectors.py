@@ -8,12 +8,11 @@ from django.utils import timezone
 
 from quotes.models import REUSABLE, MomentumHealth, Quote
 
-# Address keys per IN (...) lookup.
-KEYS_PER_QUERY = 500
+# Address keys per IN (...) lookup: a job within BULK_MAX_ROWS is one lookup (SQLite
+# allows 32,766 parameters a statement; PostgreSQL's client-side binding, no limit).
+KEYS_PER_QUERY = 30_000
 LIVE_STATUSES = (Quote.Status.PENDING, Quote.Status.SUBMITTING, Quote.Status.IN_FLIGHT)
 
-# Upstream latency is the average time a quote held the slot over this many recent quotes.
-LATENCY_SAMPLE = 50
 QUOTES_PER_PAGE = 25
 
 
@@ -70,26 +69,6 @@ def momentum_is_down(health: MomentumHealth) -> bool:
         and health.paused_until
         and health.paused_until > timezone.now()
     )
-
-
-def upstream_latency(*, sample: int = LATENCY_SAMPLE) -> timedelta | None:
-    """How long a quote holds the Momentum slot: the median of the most recent quotes."""
-    spans = sorted(
-        done - claimed
-        for claimed, done in Quote.objects.filter(
-            status__in=Quote.TERMINAL_STATUSES,
-            claimed_at__isnull=False,
-            completed_at__isnull=False,
-        )
-        # Newest by id: quotes are claimed in about the order they are created.
-        .order_by("-pk")
-        .values_list("claimed_at", "completed_at")[:sample]
-    )
-    if not spans:
-        return None
-    middle = len(spans) // 2
-    median = spans[middle] if len(spans) % 2 else (spans[middle - 1] + spans[middle]) / 2
-    return max(median, timedelta())
 
 
 def quotes_page(*, user, page: object = 1, per_page: int = QUOTES_PER_PAGE) -> Page:

@@ -11,6 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from config.client_ip import client_ip
 from quotes import selectors
 from quotes.forms import QuoteForm
+from quotes.pace import expected_pace
 from quotes.services import intake, throttling
 
 SESSION_KEY = "quote_ids"
@@ -67,8 +68,10 @@ def my_quotes(request: HttpRequest) -> HttpResponse:
 
 
 def _timing() -> dict:
-    # What the pages say about how long a quote takes: measured lately, or the limit.
+    # What the pages say about how long a quote takes: the slot's pace lately (the
+    # line's, quotes.pace), or the limit before it is measured.
+    pace = expected_pace()
     return {
-        "latency": selectors.upstream_latency(),
+        "latency": pace.per_quote if pace.measured else None,
         "quote_timeout": timedelta(seconds=settings.MOMENTUM_QUOTE_TIMEOUT),
     }

@@ -211,25 +211,29 @@ def create_job(
     from django.db import transaction
 
     from bulk.models import BatchJob, BatchQuote
-    from bulk.services.rows import create_row_quotes
+    from bulk.services.job_rows import create_rows
     from config.celery import wake_engine
 
     with transaction.atomic():
         job = BatchJob.objects.create(
             user=user, file_name=file_name, total_count=rows, notify_email=True, **fields
         )
-        BatchQuote.objects.bulk_create(
-            BatchQuote(
-                batch_job=job,
-                row_number=n + 2,
-                street_address=street_for(n) if street_for else f"{n + 1} Job{job.pk} Street",
-                city=city,
-                state=state,
-                zip_code=zip_for(n) if zip_for else "80202",
-            )
-            for n in range(rows)
+        create_rows(
+            job=job,
+            rows=[
+                BatchQuote(
+                    row_number=n + 2,
+                    street_address=street_for(n) if street_for else f"{n + 1} Job{job.pk} Street",
+                    city=city,
+                    state=state,
+                    zip_code=zip_for(n) if zip_for else "80202",
+                    # A row is quoted at its own speed and term: here, its job's.
+                    speed_mbps=job.speed_mbps,
+                    term_months=job.term_months,
+                )
+                for n in range(rows)
+            ],
         )
-        create_row_quotes(job=job)
         wake_engine()
     return job
 

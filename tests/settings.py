@@ -23,3 +23,8 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests read the line's pace as it is at once; its cache has its own tests.
+LINE_PACE_CACHE_SECONDS = 0
+# A fast hasher: the suite makes and checks hundreds of passwords, and their strength is
+# not what it tests (PBKDF2 costs 0.2 s of CPU a time). Production keeps Django's default.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -9,7 +9,7 @@ from django.urls import reverse
 from ninja import Schema
 from pydantic import Field
 
-from api.schemas.uploads import cells_by_column
+from api.schemas.uploads import OptionOut, cells_by_column
 from bulk import selectors
 from bulk.models import BatchJob, BatchQuote
 from bulk.spreadsheets.results import price_source, quote_times
@@ -87,6 +87,11 @@ class Job(Schema):
     )
     speed_mbps: int
     term_months: int
+    options: list[OptionOut] = Field(
+        validation_alias="option_list",
+        description="The speed/term options asked for every address, the first being "
+        "speed_mbps/term_months; each is its own quote and its own item in the results.",
+    )
     notify_email: bool
     reuse_days: int
     need_by: datetime | None
@@ -225,6 +230,14 @@ class JobPage(Schema):
 
 class Row(Schema):
     row_number: int
+    option: int = Field(
+        0,
+        description="Which of the job's options this is (0: the first). An address asked "
+        "at several options has one item per option, sharing its row_number; `cells` are "
+        "on its first.",
+    )
+    speed_mbps: int = Field(description="The speed this row is quoted at.")
+    term_months: int = Field(description="The term this row is quoted at.")
     street_address: str
     city: str
     state: str

@@ -14,6 +14,12 @@ from bulk.spreadsheets.cells import cell_text, decode_cell
 UploadStatus = Literal["mapping", "ready", "rejected"]
 
 
+class OptionOut(Schema):
+    speed_mbps: int
+    term_months: int
+    label: str = Field(description='How results head the option: "1 Gbps · 36 mo".')
+
+
 class Error(Schema):
     detail: str = Field(description="What went wrong, for a person to read.")
     code: str = Field(description="A stable name for the error, for programs.")
@@ -78,6 +84,11 @@ class Upload(Schema):
     file_name: str
     speed_mbps: int
     term_months: int
+    options: list[OptionOut] = Field(
+        validation_alias="option_list",
+        description="The speed/term options asked for every address, the first being "
+        "speed_mbps/term_months.",
+    )
     notify_email: bool
     reuse_days: int = Field(description="The reuse window in days (0: reuse off).")
     need_by: datetime | None = Field(description="When the prices are needed by, if given.")

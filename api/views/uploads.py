@@ -26,6 +26,7 @@ from bulk.models import (
 )
 from bulk.services import uploads
 from bulk.spreadsheets.mapping import FIELDS, ColumnMap
+from quotes.options import Option, OptionError, check_options, parse_speed, parse_term
 
 router = Router()
 
@@ -69,8 +70,9 @@ MAPPING_FIELD = Form(
     "",
     description='Optional JSON: which column feeds each field, e.g. {"street": "B", "city": 3, '
     '"state": "State", "zip": "E"} or {"address": "B"}. A column is a header name, a letter or '
-    "a 1-based number. Fields: street, unit, city, state, zip, address; any other key "
-    "answers 400 `bad_mapping`.",
+    "a 1-based number. Fields: street, unit, city, state, zip, address, and speed and term "
+    "(a row's own speed and term, as people write them: 1 Gbps, 500M; 36, 3 yr); any other "
+    "key answers 400 `bad_mapping`.",
 )
 NO_HEADER_FIELD = Form(False, description="The first row is data, not headers.")
 UPLOAD_FILE = File(
@@ -83,6 +85,13 @@ NEED_BY_FIELD = Form(
     description="When the prices are needed by, with a time zone (2026-12-10T09:00-07:00). "
     "A job that would otherwise miss it is served ahead of round-robin; the estimate says "
     "how many rows are expected priced by then (`rows_by_need_by`).",
+)
+OPTIONS_FIELD = Form(
+    "",
+    description="Optional JSON: up to 4 speed/term options, each its own quote for every "
+    'address, e.g. [{"speed_mbps": 1000, "term_months": 36}, {"speed_mbps": 500, '
+    '"term_months": 60}]. The first replaces speed_mbps and term_months; every address\'s '
+    "first option is priced before any second one. Anything else answers 400 `bad_options`.",
 )
 REUSE_FIELD = Form(
     None,
@@ -123,6 +132,7 @@ def _column_map(spec: object, *, no_header: bool) -> ColumnMap:
             uploads.UploadRejected,
             errors.BadMapping,
             errors.BadNeedBy,
+            errors.BadOptions,
             uploads.UploadRateLimited,
         ),
         **errors.SIGNED_OUT,
@@ -143,6 +153,7 @@ def create_upload(
     no_header: bool = NO_HEADER_FIELD,
     reuse_days: ReuseDays = REUSE_FIELD,
     need_by: datetime | None = NEED_BY_FIELD,
+    options: str = OPTIONS_FIELD,
 ) -> Status:
     """Read and validate an xlsx, xls, ods or csv file of addresses; nothing is quoted yet. A
     file that is not such a spreadsheet is refused with 400 and the reason.
@@ -165,8 +176,26 @@ def create_upload(
         mapping=columns,
         reuse_days=reuse_days,
         need_by=_need_by(need_by),
+        options=_options(options),
     )
     return Status(201, staged)
+
+
+def _options(text: str) -> list[Option] | None:
+    """The options a JSON text asks for (None: none sent); raise BadOptions."""
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+        if not isinstance(data, list) or not all(isinstance(o, dict) for o in data):
+            raise OptionError("give a JSON list of {speed_mbps, term_months}", "Bad options")
+        asked = [
+            Option(parse_speed(o.get("speed_mbps", "")), parse_term(o.get("term_months", "")))
+            for o in data
+        ]
+        return check_options(asked)
+    except (ValueError, OptionError) as error:
+        raise errors.BadOptions(f"options: {error}") from error
 
 
 def _need_by(need_by: datetime | None) -> datetime | None:
@@ -183,7 +212,7 @@ class Columns(Schema):
     mapping: MappingObject = Field(
         description='Field to column: {"street": "B", "city": 3, "state": "State"}; a column '
         "is a header name, a letter or a 1-based number. Fields: street, unit, city, state, "
-        "zip, address; any other key answers 400 `bad_mapping`."
+        "zip, address, speed, term; any other key answers 400 `bad_mapping`."
     )
     no_header: bool = Field(False, description="The first row is data, not headers.")
     sheet: str | None = Field(None, description="The sheet to read (default: as found).")

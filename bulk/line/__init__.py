@@ -7,8 +7,8 @@ The one home of every figure of time left (DESIGN.md, "Layout"): the job page an
 
 It follows the engine (`engine.services.next_quote`):
 
-1. the quotes holding a slot finish first; each still needs the pace less the time it
-   has held the slot (never less than nothing);
+1. the quotes holding a slot finish first; each still needs what the measured turns
+   longer than its time in the slot have left (`Pace.left_after`);
 2. then the quotes waiting for the slot, as `quotes.selectors.next_waiting_quote` serves
    them: single quotes first, then bulk quotes sent back in line, oldest first;
 3. then the rows of `BatchJob.objects.in_service_order()`, one at a time
@@ -21,7 +21,7 @@ and, from each other job of its own priority, min(that job's rows left, its own 
 left): one row of each per turn. A job with no row left to open is done when the last
 quote of 1 and 2 that prices one of its rows is (its row in flight, a quote sent back in
 line, or another job's quote its rows wait on). Every quote takes the same time, the
-pace (`bulk.line.pace.expected_pace`: the turnover of the slot).
+pace (`quotes.pace.expected_pace`: the turnover of the slot).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bulk.line import order
-from bulk.line.pace import Pace, expected_pace
 from bulk.models import BatchJob, BatchQuote
 from config.time_tags import clock, duration
 from quotes.models import MomentumHealth, Quote
+from quotes.pace import Pace, expected_pace
 from quotes.selectors import momentum_health
 
 # A job not yet submitted goes in line with the priority every new job gets.
@@ -68,7 +68,7 @@ class SlotWork:
     quote_id: int
     single: bool
     holding: bool
-    # Slot time it still needs: the pace, less what it has held the slot so far.
+    # Slot time it still needs (`Pace.left_after` the time it has held the slot).
     needs: timedelta
     # The bulk jobs it prices a row of: its own row's, and those of rows waiting on it.
     jobs: frozenset[int]
@@ -270,6 +270,23 @@ def rows_by(line: Line, *, rows: int, need_by: datetime) -> int:
     return low
 
 
+def submit_estimate(job: BatchJob) -> timedelta | None:
+    """The job's time left as the line says it now, just submitted (kept on the job for
+    its completion email); None while it waits on a pause."""
+    line = load_line()
+    eta = line.eta_for(job)
+    return eta.time_left if eta is not None and line.hold is None else None
+
+
+def rows_by_need_by_text(*, rows: int, by: int, need_by: datetime, rest_at=None) -> str:
+    """ "all 120 rows by Thu 09:00", or "85 of 120 rows by Thu 09:00" (with the rest's
+    time when known: ", the rest by 11:40")."""
+    if by >= rows:
+        return f"all {rows:,} row{'s' if rows != 1 else ''} by {clock(need_by)}"
+    rest = f", the rest by {clock(rest_at)}" if rest_at else ""
+    return f"{by:,} of {rows:,} rows by {clock(need_by)}{rest}"
+
+
 def eta_text(time_left: timedelta, low: timedelta, high: timedelta) -> str:
     """An estimate as a rep can say it: "about 3 h 20 min, between 3 h 5 min and 3 h 40 min"."""
     if duration(low) == duration(high):
@@ -311,7 +328,7 @@ def _slot_work(*, now: datetime, pace: Pace) -> list[SlotWork]:
                 quote_id=pk,
                 single=source == Quote.Source.SINGLE,
                 holding=holding,
-                needs=max(pace.per_quote - held, timedelta()),
+                needs=pace.left_after(held),
                 jobs=frozenset(jobs),
             )
         )

@@ -23,6 +23,11 @@ from bulk.models import BatchJob, BatchQuote
 if TYPE_CHECKING:
     from bulk.line import Line
 
+# The order a job's rows are opened in: breadth first (issue 21), every address's first
+# speed/term option before any address's second, so that a job of several options gives
+# one price per site as early as one option alone would; then the file's order.
+ROW_ORDER = ("option", "row_number")
+
 
 def urgent_jobs(line: Line) -> dict[int, timedelta]:
     """Jobs in line whose round-robin finish misses their need-by, with their slack."""

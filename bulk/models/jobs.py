@@ -13,6 +13,7 @@ from quotes.models import (  # noqa: F401 (a job's choices are a quote's)
     SPEEDS_MBPS,
     TERMS_MONTHS,
 )
+from quotes.options import Option, asked_options
 
 
 class BatchJobQuerySet(models.QuerySet):
@@ -54,6 +55,9 @@ class BatchJob(models.Model):
     notify_email = models.BooleanField(default=True)
     speed_mbps = models.PositiveIntegerField(default=1000)
     term_months = models.PositiveSmallIntegerField(default=36)
+    # The speed/term options asked for each address, in order (Option.as_json), the first
+    # being speed_mbps/term_months; empty: that one alone (quotes.options, issue 21).
+    options = models.JSONField(default=list, blank=True)
     # A row takes the answer of an identical quote finished within this many days instead
     # of asking Momentum (0: never). Defaults to QUOTE_REUSE_DAYS.
     reuse_days = models.PositiveSmallIntegerField(default=30)
@@ -111,6 +115,9 @@ class BatchJob(models.Model):
     )
     # When the owner and ADMINS were told the job will miss its need-by (once).
     need_by_warned_at = models.DateTimeField(null=True, blank=True)
+    # The line's time left for the job as it was submitted (bulk.line.submit_estimate),
+    # which the completion email sets against what it took.
+    estimate_at_submit = models.DurationField(null=True, blank=True)
 
     objects = BatchJobQuerySet.as_manager()
 
@@ -143,6 +150,11 @@ class BatchJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED_STATUSES
+
+    @property
+    def option_list(self) -> list[Option]:
+        """The speed/term options asked for each address, the first one first."""
+        return asked_options(self.options, speed_mbps=self.speed_mbps, term_months=self.term_months)
 
     @property
     def is_paused(self) -> bool:
@@ -225,6 +237,8 @@ class BatchQuote(models.Model):
         "quotes.Quote", null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_row"
     )
     row_number = models.PositiveIntegerField()
+    # Which of its job's options this is (0: the first); one BatchQuote per row and option.
+    option = models.PositiveSmallIntegerField(default=0)
     street_address = models.CharField(max_length=200)
     city = models.CharField(max_length=100)
     state = models.CharField(max_length=2)
@@ -232,6 +246,10 @@ class BatchQuote(models.Model):
     # The address in USPS form ("300 STATE ST||BOSTON|MA|02109"): one address however it
     # was spelled (quotes.addresses.NormalisedAddress.key), for duplicates and reuse.
     address_key = models.CharField(max_length=400, blank=True, db_index=True)
+    # The speed and term this row is quoted at: its own (the file's Speed and Term
+    # columns) or its job's.
+    speed_mbps = models.PositiveIntegerField(default=DEFAULT_SPEED_MBPS)
+    term_months = models.PositiveSmallIntegerField(default=DEFAULT_TERM_MONTHS)
     # The row's cells as uploaded, typed (bulk.spreadsheets.cells.encode_cell), for exports.
     # Jobs made before typed cells hold a dict of column name to text.
     source_data = models.JSONField(default=dict, blank=True)
@@ -247,15 +265,20 @@ class BatchQuote(models.Model):
     objects = BatchQuoteQuerySet.as_manager()
 
     class Meta:
-        ordering = ["batch_job", "row_number"]
+        ordering = ["batch_job", "row_number", "option"]
         constraints = [
             models.UniqueConstraint(
-                fields=["batch_job", "row_number"], name="batchquote_unique_row"
+                fields=["batch_job", "row_number", "option"], name="batchquote_unique_row_option"
             ),
         ]
         indexes = [
             models.Index(
                 fields=["batch_job", "status", "row_number"], name="batchquote_job_status_row"
+            ),
+            # The next row breadth first: every address's first option before any second.
+            models.Index(
+                fields=["batch_job", "status", "option", "row_number"],
+                name="batchquote_job_status_option",
             ),
         ]
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from bulk.models.jobs import BatchJob
 from quotes.models import DEFAULT_SPEED_MBPS, DEFAULT_TERM_MONTHS
+from quotes.options import Option, asked_options
 
 
 class StagedUpload(models.Model):
@@ -32,6 +33,8 @@ class StagedUpload(models.Model):
     file_format = models.CharField(max_length=4, blank=True)
     speed_mbps = models.PositiveIntegerField(default=DEFAULT_SPEED_MBPS)
     term_months = models.PositiveSmallIntegerField(default=DEFAULT_TERM_MONTHS)
+    # The speed/term options asked for each address, as BatchJob.options.
+    options = models.JSONField(default=list, blank=True)
     notify_email = models.BooleanField(default=True)
     reuse_days = models.PositiveSmallIntegerField(default=30)
     # When the customer needs the prices by (None: no need-by). A job that would
@@ -84,6 +87,11 @@ class StagedUpload(models.Model):
 
     def __str__(self) -> str:
         return f"Upload {self.pk}: {self.file_name}"
+
+    @property
+    def option_list(self) -> list[Option]:
+        """The speed/term options asked for each address, the first one first."""
+        return asked_options(self.options, speed_mbps=self.speed_mbps, term_months=self.term_months)
 
     @property
     def is_expired(self) -> bool:

@@ -11,7 +11,6 @@ its quote, the counters and the job's end commit together.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bulk.line import load_line
-from bulk.line.order import jobs_in_turn
+from bulk.line.order import ROW_ORDER, jobs_in_turn
 from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import finish_job_if_done
 from quotes import selectors as quote_selectors
@@ -33,12 +32,11 @@ logger = logging.getLogger(__name__)
 
 ACTIVE_JOB_STATUSES = (BatchJob.Status.PENDING, BatchJob.Status.PROCESSING)
 # What picking and opening a row reads of it.
-ROW_FIELDS = ("pk", "row_number", "street_address", "city", "state", "zip_code", "address_key")
-ROW_QUOTE_FIELDS = ("status", "taken_from", "address_key", "speed_mbps", "term_months")
-SETTLED_ROW_FIELDS = (
-    *("quote", "address_key", "status", "error_message", "failure"),
-    *("attempts", "started_at", "finished_at"),
+ROW_FIELDS = (
+    *("pk", "row_number", "street_address", "city", "state", "zip_code", "address_key"),
+    *("speed_mbps", "term_months"),
 )
+ROW_QUOTE_FIELDS = ("status", "taken_from", "address_key", "speed_mbps", "term_months")
 # Rows one dispatch may record from recent quotes (or set waiting on one) before it lets
 # another dispatch carry on, so that one transaction stays short.
 ROWS_SETTLED_PER_TURN = 200
@@ -102,7 +100,7 @@ def count_results(
     )
 
 
-def _tally(outcome: Outcome, rows: int) -> dict:
+def tally(outcome: Outcome, rows: int) -> dict:
     """`count_results`'s arguments for `rows` rows that ended with `outcome`."""
     if outcome.priced:
         return {"succeeded": rows}
@@ -141,7 +139,7 @@ def job_lead(job: BatchJob) -> Lead:
     return lead
 
 
-def _address(row: BatchQuote) -> intake.QuoteAddress:
+def row_address(row: BatchQuote) -> intake.QuoteAddress:
     return intake.QuoteAddress(
         street_address=row.street_address,
         city=row.city,
@@ -149,48 +147,6 @@ def _address(row: BatchQuote) -> intake.QuoteAddress:
         zip_code=row.zip_code,
         key=row.address_key,
     )
-
-
-def create_row_quotes(*, job: BatchJob) -> None:
-    """Make every pending row's Quote at submission (quotes.services.intake): rows whose
-    address Momentum answered within the job's reuse window are recorded from that answer
-    at once, rows whose address is on its way to Momentum wait on that quote, the rest
-    wait for their turn. Runs in the caller's transaction (the one that made the rows)."""
-    rows = list(
-        job.rows.filter(quote__isnull=True, status=BatchQuote.Status.PENDING)
-        .only("pk", "street_address", "city", "state", "zip_code", "address_key")
-        .order_by("row_number")
-    )
-    if not rows:
-        return
-    quotes = intake.queue_quotes(
-        lead=job_lead(job),
-        addresses=[_address(row) for row in rows],
-        speed_mbps=job.speed_mbps,
-        term_months=job.term_months,
-        reuse_days=job.reuse_days,
-    )
-    now = timezone.now()
-    plain, settled = [], []
-    tally = Counter()
-    for row, quote in zip(rows, quotes, strict=True):
-        row.quote_id, row.address_key = quote.pk, quote.address_key
-        if quote.taken_as == Quote.Taken.REUSED:
-            outcome = outcome_of(quote)
-            tally.update(_tally(outcome, 1))
-            for name, value in row_result(outcome, now=now).items():
-                setattr(row, name, value)
-            row.started_at = now
-        elif quote.taken_as == Quote.Taken.SHARED:
-            row.status, row.started_at, row.attempts = BatchQuote.Status.PROCESSING, now, 1
-        (settled if quote.taken_as else plain).append(row)
-    BatchQuote.objects.bulk_update(plain, ["quote", "address_key"], batch_size=1000)
-    BatchQuote.objects.bulk_update(settled, SETTLED_ROW_FIELDS, batch_size=500)
-    if settled:
-        start_jobs(BatchJob.objects.filter(pk=job.pk), now=now)
-        count_results(job_id=job.pk, **tally, reused=tally["succeeded"] + tally["failed"])
-        finish_job_if_done(job_id=job.pk)
-        job.refresh_from_db()
 
 
 # --- A row's turn -------------------------------------------------------------------------
@@ -216,8 +172,8 @@ def open_next_row() -> NextRow:
         source, live = quote_selectors.answer_for(
             organization_id=quote.organization_id,
             address_key=quote.address_key,
-            speed_mbps=job.speed_mbps,
-            term_months=job.term_months,
+            speed_mbps=row.speed_mbps,
+            term_months=row.term_months,
             days=0 if retried else job.reuse_days,
         )
         if source is not None:
@@ -242,7 +198,7 @@ def _next_pending_row() -> tuple[BatchJob | None, BatchQuote | None, bool]:
         job.rows.pending()
         .select_related("quote")
         .only(*ROW_FIELDS, *(f"quote__{name}" for name in ROW_QUOTE_FIELDS))
-        .order_by("row_number")
+        .order_by(*ROW_ORDER)
         .first()
     )
     return job, row, len(line) > 1
@@ -255,9 +211,9 @@ def _row_quote(*, job: BatchJob, row: BatchQuote) -> Quote:
         return quote
     quote = intake.queue_quote(
         lead=job_lead(job),
-        address=_address(row),
-        speed_mbps=job.speed_mbps,
-        term_months=job.term_months,
+        address=row_address(row),
+        speed_mbps=row.speed_mbps,
+        term_months=row.term_months,
     )
     row.address_key = quote.address_key
     BatchQuote.objects.filter(pk=row.pk).update(quote=quote, address_key=quote.address_key)
@@ -287,7 +243,7 @@ def _reuse(*, job: BatchJob, row: BatchQuote, quote: Quote, source: Quote) -> No
     )
     _serve(job=job, row=row, now=now)
     if flipped:
-        count_results(job_id=job.pk, **_tally(outcome, 1), reused=1)
+        count_results(job_id=job.pk, **tally(outcome, 1), reused=1)
         finish_job_if_done(job_id=job.pk)
 
 
@@ -308,8 +264,8 @@ def follow_quote(*, quote: Quote) -> int:
         BatchQuote.objects.filter(
             status=BatchQuote.Status.PENDING,
             address_key=quote.address_key,
-            batch_job__speed_mbps=quote.speed_mbps,
-            batch_job__term_months=quote.term_months,
+            speed_mbps=quote.speed_mbps,
+            term_months=quote.term_months,
             batch_job__status__in=ACTIVE_JOB_STATUSES,
             quote__status=Quote.Status.QUEUED,
             quote__taken_from__isnull=True,
@@ -347,7 +303,7 @@ def record_row_result(*, quote_id: int, outcome: Outcome) -> None:
             pk=row.pk, quote_id=quote_id, status=BatchQuote.Status.PROCESSING
         ).update(**row_result(outcome, now=timezone.now()))
         if flipped:
-            count_results(job_id=row.batch_job_id, **_tally(outcome, 1))
+            count_results(job_id=row.batch_job_id, **tally(outcome, 1))
             finish_job_if_done(job_id=row.batch_job_id)
     if row is None or row.quote.has_takers:
         record_takers(quote_id=quote_id, outcome=outcome)
@@ -370,7 +326,7 @@ def record_takers(*, quote_id: int, outcome: Outcome) -> int:
         ).update(**row_result(outcome, now=timezone.now()))
         if flipped:
             recorded += flipped
-            count_results(job_id=job_id, **_tally(outcome, flipped), shared=flipped)
+            count_results(job_id=job_id, **tally(outcome, flipped), shared=flipped)
             finish_job_if_done(job_id=job_id)
     return recorded
 

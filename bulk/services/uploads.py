@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from accounts.zones import zone_or_site
 from bulk import selectors
-from bulk.models import BatchJob, BatchQuote, ColumnMapping, JobSource, StagedUpload
-from bulk.services.rows import create_row_quotes
+from bulk.line import submit_estimate
+from bulk.models import BatchJob, ColumnMapping, JobSource, StagedUpload
+from bulk.services.job_rows import create_rows, job_rows
 from bulk.services.throttling import UploadRateLimited, check_upload_rate
 from bulk.spreadsheets.cells import cell_text, encode_cell
 from bulk.spreadsheets.downloads import upload_file_name
@@ -28,6 +29,7 @@ from bulk.spreadsheets.mapping import ColumnMap
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import ParsedUpload, parse_upload
 from config.celery import wake_engine
+from quotes.options import Option
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -99,6 +101,7 @@ def stage_upload(
     mapping: ColumnMap | None = None,
     reuse_days: int | None = None,
     need_by: datetime | None = None,
+    options: list[Option] | None = None,
 ) -> StagedUpload:
     """Read and validate an upload and hold the result for its preview.
 
@@ -113,11 +116,15 @@ def stage_upload(
     parsed = _parse(data, mapping=mapping, remembered=selectors.remembered_mappings(user=user))
     if mapping is not None and not parsed.mapping_problem:
         remember_mapping(user=user, parsed=parsed)
+    if options:
+        # Several options: the first is the job's speed and term.
+        speed_mbps, term_months = options[0].speed_mbps, options[0].term_months
     return StagedUpload.objects.create(
         user=user,
         file_name=upload_file_name(file_name),
         speed_mbps=speed_mbps,
         term_months=term_months,
+        options=[o.as_json() for o in options] if options and len(options) > 1 else [],
         notify_email=notify_email,
         reuse_days=settings.QUOTE_REUSE_DAYS if reuse_days is None else reuse_days,
         need_by=need_by,
@@ -183,7 +190,8 @@ def _submit(*, staged_id, user: User) -> BatchJob:
         return staged.batch_job
     _check_submittable(staged)
     job = _create_job(staged=staged, user=user)
-    create_row_quotes(job=job)
+    job.estimate_at_submit = submit_estimate(job)
+    job.save(update_fields=["estimate_at_submit"])
     attached = StagedUpload.objects.filter(pk=staged.pk, batch_job__isnull=True).update(
         batch_job=job, submitted_at=timezone.now(), content=None
     )
@@ -218,27 +226,15 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
         notify_email=staged.notify_email,
         speed_mbps=staged.speed_mbps,
         term_months=staged.term_months,
+        options=staged.options,
         reuse_days=staged.reuse_days,
         need_by=staged.need_by,
         time_zone=zone_or_site(user.time_zone).key,
-        total_count=len(valid),
     )
-    BatchQuote.objects.bulk_create(
-        (
-            BatchQuote(
-                batch_job=job,
-                row_number=row_number,
-                street_address=street,
-                city=city,
-                state=state,
-                zip_code=zip_code,
-                address_key=key,
-                source_data=cells,
-            )
-            for row_number, street, city, state, zip_code, key, cells in valid
-        ),
-        batch_size=1000,
-    )
+    rows = list(job_rows(job=job, valid=valid, options=job.option_list))
+    # Counters go per quote: an address asked at two options is two quotes.
+    job.total_count = len(rows)
+    BatchJob.objects.filter(pk=job.pk).update(total_count=job.total_count)
     _keep_source(staged=staged, job=job)
     if staged.signature and staged.mapping:
         ColumnMapping.objects.update_or_create(
@@ -246,6 +242,8 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
             signature=staged.signature,
             defaults={"mapping": staged.mapping | {"header_row": None, "sheet": None}},
         )
+    # Last: a job whose rows all take recent answers ends here, its source kept.
+    create_rows(job=job, rows=rows)
     return job
 
 
@@ -329,6 +327,8 @@ def _stored_rows(parsed: ParsedUpload) -> dict:
                 r.zip_code,
                 r.address_key,
                 _encoded(r.cells),
+                r.speed_mbps,
+                r.term_months,
             ]
             for r in parsed.valid_rows
         ],
@@ -352,6 +352,8 @@ def _preview(parsed: ParsedUpload) -> dict:
                 "city": r.city,
                 "state": r.state,
                 "zip_code": r.zip_code,
+                # The row's own speed and term (None: the job's).
+                **{"speed_mbps": r.speed_mbps, "term_months": r.term_months},
             }
             for r in parsed.valid_rows[:PREVIEW_VALID_ROWS]
         ],

@@ -20,7 +20,8 @@ from quotes.addresses import normalize_state, normalize_zip
 MAX_COLUMNS = 200
 
 # The fields a column can feed. `address` is one full address ("12 Main St, Boston, MA").
-FIELDS = ("street", "unit", "city", "state", "zip", "address")
+# `speed` and `term` are optional: a row's own speed and term (quotes.options reads them).
+FIELDS = ("street", "unit", "city", "state", "zip", "address", "speed", "term")
 FIELD_LABELS = {
     "street": "Street address",
     "unit": "Unit / suite",
@@ -28,6 +29,8 @@ FIELD_LABELS = {
     "state": "State",
     "zip": "ZIP code",
     "address": "Full address (one column)",
+    "speed": "Speed",
+    "term": "Term",
 }
 
 # Header aliases, compared after `normalize_header` (lower case, letters and digits only).
@@ -73,6 +76,16 @@ HEADER_ALIASES = {
         "zippostal",
     },
     "address": {"fulladdress", "completeaddress", "addressfull", "onelineaddress"},
+    "speed": {
+        *("speed", "speedmbps", "bandwidth", "bandwidthmbps", "mbps", "bw", "circuitsize"),
+        *("circuitspeed", "portspeed", "accessspeed", "speedrequested", "requestedspeed"),
+        *("bandwidthrequested", "requestedbandwidth", "speedgbps", "bandwidthgbps"),
+    },
+    "term": {
+        *("term", "termmonths", "termmos", "termmo", "termyears", "contractlength"),
+        *("contractterm", "termlength", "contractmonths", "contracttermmonths", "months"),
+        *("lengthofcontract", "contractlengthmonths", "termrequested", "requestedterm"),
+    },
 }
 _ALIAS_TO_FIELD = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
 # "Address" is the street when city and state have columns of their own, else all of it.

@@ -15,11 +15,34 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from accounts.zones import site_zone
 from bulk.models import BatchQuote
+from quotes.options import Option, speed_label, term_label
+
+# With several options: after each option's block, the lowest monthly price and its option.
+LOWEST_COLUMNS = ["Lowest monthly", "Lowest monthly option"]
 
 QUOTED_AT = "Quoted at"
+# What `row_result` reads of a row and its quote: a download reads these columns alone
+# (with the row's job, which a job's related manager sets on each row it reads).
+ROW_FIELDS = (
+    *("batch_job", "row_number", "option", "status", "failure", "error_message"),
+    *("source_data", "street_address", "city", "state", "zip_code", "speed_mbps"),
+    "term_months",
+)
+QUOTE_FIELDS = ("mrc", "nrc", "carrier", "completed_at", "taken_as", "momentum_quote_id")
+SOURCE_FIELDS = ("completed_at", "momentum_quote_id")
+
+
+def rows_for_results(rows: QuerySet[BatchQuote]) -> QuerySet[BatchQuote]:
+    """These rows with what `row_result` reads of them and their quotes, and no more."""
+    return rows.select_related("quote__taken_from").only(
+        *ROW_FIELDS,
+        *(f"quote__{name}" for name in QUOTE_FIELDS),
+        *(f"quote__taken_from__{name}" for name in SOURCE_FIELDS),
+    )
 
 
 def result_columns(zone: ZoneInfo | None = None) -> list[str]:
@@ -38,6 +61,62 @@ def result_columns(zone: ZoneInfo | None = None) -> list[str]:
         "Valid until",
         "Quote reference",
     ]
+
+
+def is_result_column(name: str, ours: set[str]) -> bool:
+    """Whether a re-uploaded results file's column is one a results file adds (`ours`,
+    folded): an option's block too ("1 Gbps · 36 mo · Status"), the lowest monthly, and
+    "Quoted at (<any zone>)"."""
+    folded = name.casefold()
+    names = {folded, folded.rsplit(" · ", 1)[1]} if " · " in folded else {folded}
+    quoted_at = f"{QUOTED_AT.casefold()} ("
+    return any(each in ours or each.startswith(quoted_at) for each in names)
+
+
+def option_columns(options: list[Option], zone: ZoneInfo) -> list[str]:
+    """The result columns for a job's options: one option, `result_columns()`; several, a
+    block of them per option headed with it ("1 Gbps · 36 mo · Monthly price"), then the
+    lowest monthly price and the option that has it."""
+    if len(options) < 2:
+        return result_columns(zone)
+    names = result_columns(zone)
+    blocks = [f"{option.label} · {name}" for option in options for name in names]
+    return [*blocks, *LOWEST_COLUMNS]
+
+
+def options_result(rows: list[BatchQuote], options: list[Option], zone: ZoneInfo) -> list[object]:
+    """The result cells of one uploaded row, from its BatchQuotes (one per option), in
+    `option_columns(options)` order. An option the row asked as its own first (its file's
+    Speed and Term) has an empty block."""
+    if len(options) < 2:
+        row = rows[0]
+        speed, term = speed_label(row.speed_mbps), term_label(row.term_months)
+        return row_result(row, speed=speed, term=term, zone=zone)
+    by_option = {row.option: row for row in rows}
+    cells: list[object] = []
+    lowest: tuple | None = None
+    for index in range(len(options)):
+        row = by_option.get(index)
+        if row is None:
+            cells += ["Asked as the row's first option"] + [None] * (len(result_columns(zone)) - 1)
+            continue
+        speed, term = speed_label(row.speed_mbps), term_label(row.term_months)
+        cells += row_result(row, speed=speed, term=term, zone=zone)
+        price = row.quote.mrc if row.status == BatchQuote.Status.COMPLETE and row.quote else None
+        if price is not None and (lowest is None or price < lowest[0]):
+            lowest = (price, Option(row.speed_mbps, row.term_months).label)
+    return [*cells, *(lowest or (None, ""))]
+
+
+def failed_reason(rows: list[BatchQuote], options: list[Option]) -> str:
+    """Why an uploaded row's failed options failed ("" when none did), each named by its
+    option when the job has several."""
+    failed = [row for row in rows if row.status == BatchQuote.Status.FAILED]
+    if len(options) < 2:
+        return "; ".join(row.error_message for row in failed)
+    return "; ".join(
+        f"{Option(row.speed_mbps, row.term_months).label}: {row.error_message}" for row in failed
+    )
 
 
 def row_status(row: BatchQuote) -> str:

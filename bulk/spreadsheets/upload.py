@@ -226,7 +226,9 @@ def _read_rows(
         if valid is None:
             parsed.invalid_rows.append(InvalidRow(row_number, kept, check.errors, check.reasons))
             continue
-        original = first_seen.setdefault(valid.address_key, row_number)
+        # One address asked at two speeds or terms is two requests, not a duplicate.
+        asked = f"{valid.address_key}|{valid.speed_mbps}|{valid.term_months}"
+        original = first_seen.setdefault(asked, row_number)
         if original != row_number:
             parsed.duplicate_rows.append(DuplicateRow(row_number, original, kept))
             continue

@@ -21,6 +21,7 @@ from quotes.addresses import (
     split_one_line,
     zip_for_city,
 )
+from quotes.options import OptionError, parse_speed, parse_term
 
 MAX_STREET_CHARS = 200
 MAX_CITY_CHARS = 100
@@ -35,6 +36,9 @@ class ValidRow:
     zip_code: str
     address_key: str
     cells: list[Cell]
+    # The row's own speed and term (its Speed and Term columns); None: the job's.
+    speed_mbps: int | None = None
+    term_months: int | None = None
 
 
 class RowCheck:
@@ -62,6 +66,7 @@ def validate_row(cells: list[Cell], columns: dict[str, int]) -> tuple[ValidRow |
     if written is None:
         return None, check
     street, city, state_text, zip_text = written
+    speed, term = _speed_and_term(cells, columns, check)
     _check_lengths(street, city, check)
     _check_formulas({"street": street, "city": city}, check)
     state = _state(state_text, check)
@@ -78,7 +83,27 @@ def validate_row(cells: list[Cell], columns: dict[str, int]) -> tuple[ValidRow |
         return None, check
     unit = _field_text(cells, columns, "unit")
     address = normalise_address(street=street, unit=unit, city=city, state=state, zip_code=zip_code)
-    return ValidRow(0, address.street, address.city, state, zip_code, address.key, []), check
+    valid = ValidRow(0, address.street, address.city, state, zip_code, address.key, [])
+    valid.speed_mbps, valid.term_months = speed, term
+    return valid, check
+
+
+def _speed_and_term(
+    cells: list[Cell], columns: dict[str, int], check: RowCheck
+) -> tuple[int | None, int | None]:
+    """The row's own speed and term, read as people write them; None where the cell is
+    empty (the job's), or unreadable or not sold (a problem of the row)."""
+    read: list[int | None] = []
+    for name, parse in (("speed", parse_speed), ("term", parse_term)):
+        text = _field_text(cells, columns, name) if name in columns else ""
+        value = None
+        if text:
+            try:
+                value = parse(text)
+            except OptionError as error:
+                check.fail(error.reason, error.message)
+        read.append(value)
+    return read[0], read[1]
 
 
 def _field_text(cells: list[Cell], columns: dict[str, int], name: str) -> str:

@@ -15,6 +15,10 @@ class SandboxConfig:
     # A quote is priced this many seconds (uniform draw) after it is created.
     delay_min: float = 3.0
     delay_max: float = 8.0
+    # If set, quotes are priced in these delays in turn instead (the n-th new quote in
+    # the n-th, cycling): the spread of pricing times without the luck of the draw, for
+    # tests that measure an estimate's error rather than the draws'.
+    delay_cycle: tuple[float, ...] = ()
     # Seeds the draws (delays, injected failures); None means a random seed.
     seed: int | None = None
     # Refuse a new quote (429) while `max_in_flight` quotes are pending.
@@ -43,6 +47,8 @@ class SandboxConfig:
             raise ValueError("api_key must not be empty")
         if not 0 <= self.delay_min <= self.delay_max:
             raise ValueError("delays must satisfy 0 <= delay_min <= delay_max")
+        if any(delay < 0 for delay in self.delay_cycle):
+            raise ValueError("delay_cycle must hold delays of 0 or more")
         if self.max_in_flight < 1:
             raise ValueError("max_in_flight must be 1 or more")
         rates = {name: getattr(self, name) for name in (*_INJECTION_RATES, "rate_no_coverage")}
@@ -60,6 +66,7 @@ class SandboxConfig:
         """The configuration as JSON-ready values."""
         data = dataclasses.asdict(self)
         data["no_coverage_zip_prefixes"] = list(self.no_coverage_zip_prefixes)
+        data["delay_cycle"] = list(self.delay_cycle)
         return data
 
 
@@ -104,4 +111,10 @@ def coerce_setting(name: str, value: Any) -> Any:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ValueError("no_coverage_zip_prefixes must be a list of strings")
         return tuple(value)
+    if name == "delay_cycle":
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            raise ValueError("delay_cycle must be a list of numbers")
+        return tuple(float(v) for v in value)
     raise ValueError(f"unknown setting {name!r}")

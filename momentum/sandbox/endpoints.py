@@ -167,7 +167,10 @@ class QuoteEndpoints:
         """A new quote (lock held): its delay and outcome are drawn now, then it is counted
         and kept (written to the state file first, so a failed write changes nothing)."""
         config, ledger = self.config, self.ledger
-        delay = ledger.rng.uniform(config.delay_min, config.delay_max)
+        if config.delay_cycle:
+            delay = config.delay_cycle[ledger.stats.quotes_created % len(config.delay_cycle)]
+        else:
+            delay = ledger.rng.uniform(config.delay_min, config.delay_max)
         no_coverage = request.zip_code.strip().startswith(
             tuple(config.no_coverage_zip_prefixes)
         ) or (config.rate_no_coverage > 0 and ledger.rng.random() < config.rate_no_coverage)

@@ -90,6 +90,8 @@ class Ledger:
                     "idempotency_key": quote.idempotency_key,
                     "street_address": quote.request.street_address,
                     "zip_code": quote.request.zip_code,
+                    "speed_mbps": quote.request.speed_mbps,
+                    "term_months": quote.request.term_months,
                     "created_at": quote.created_at,
                     "ready_at": quote.ready_at,
                     "pricing_seconds": quote.pricing_seconds,

@@ -56,7 +56,11 @@ def test_a_reuse_days_of_null_text_answers_400_naming_it(program_headers):
 
 def test_the_schema_lists_the_mapping_fields_and_no_others():
     mapping = schema.raw_schema["components"]["schemas"]["Columns"]["properties"]["mapping"]
-    assert set(mapping["properties"]) == {"street", "unit", "city", "state", "zip", "address"}
+    assert set(mapping["properties"]) == {
+        *("street", "unit", "city", "state", "zip", "address"),
+        # A row's own speed and term (issue 21).
+        *("speed", "term"),
+    }
     assert mapping["additionalProperties"] is False
 
 

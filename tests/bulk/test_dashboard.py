@@ -11,8 +11,8 @@ from bulk.models import BatchJob, BatchQuote
 from quotes.models import Lead, MomentumHealth, Quote
 from tests.bulk.conftest import BatchJobFactory
 from tests.bulk.outcomes import fail_row, finish, price_row, start_row
-from tests.bulk.pace import measured_pace
 from tests.harness import create_job
+from tests.quotes.pace import measured_pace
 
 pytestmark = pytest.mark.django_db
 

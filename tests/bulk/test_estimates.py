@@ -1,6 +1,10 @@
 """Honest estimates: time left says why it does not count down, and is fresh after."""
 
+import math
+import re
+import statistics
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -11,8 +15,10 @@ from bulk.services import staff
 from quotes.models import MomentumHealth
 from quotes.services.health import note_momentum_success
 from tests.bulk.outcomes import start_row
-from tests.bulk.pace import measured_pace
 from tests.harness import create_job
+from tests.quotes.pace import measured_pace
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +86,19 @@ def test_the_jobs_list_gives_the_job_pages_figure(signed_in_client, user):
     page = signed_in_client.get(reverse("bulk:job", args=[job.pk])).context["progress"]
     assert listed.time_left == pytest.approx(page.eta, abs=timedelta(seconds=1))
     assert "About 3 min" in signed_in_client.get(reverse("bulk:jobs")).content.decode()
+
+
+def test_the_demos_unmeasured_pace_fits_the_sandbox(settings):
+    # `make run`: the sandbox prices in --delay MIN:MAX s (Procfile), polled every
+    # MOMENTUM_POLL_INTERVAL s; a price is seen at the first poll after it.
+    makefile = (ROOT / "Makefile").read_text()
+    procfile = (ROOT / "Procfile").read_text()
+    poll = float(re.search(r"MOMENTUM_POLL_INTERVAL:-([\d.]+)", makefile)[1])
+    typical = float(re.search(r"MOMENTUM_TYPICAL_LATENCY:-([\d.]+)", makefile)[1])
+    low, high = map(float, re.search(r"--delay ([\d.]+):([\d.]+)", procfile).groups())
+    draws = [low + (high - low) * (n + 0.5) / 1000 for n in range(1000)]
+    seen = statistics.fmean(math.ceil(draw / poll) * poll for draw in draws)
+    settings.MOMENTUM_POLL_INTERVAL, settings.MOMENTUM_TYPICAL_LATENCY = poll, typical
+    guess = selectors.upload_estimate(rows=1).pace.total_seconds()
+    # The turn is the price seen plus the next quote's start (a fraction of a second).
+    assert seen <= guess <= seen * 1.1

@@ -128,6 +128,43 @@ def test_failed_rows_file_has_only_the_failed_rows_and_their_errors(signed_in_cl
     ]
 
 
+def rows_loaded(monkeypatch) -> list[BatchQuote]:
+    """Every row the database hands back from now on (as model objects), as it is read."""
+    loaded: list[BatchQuote] = []
+    from_db = BatchQuote.from_db.__func__
+
+    def recording(cls, db, field_names, values):
+        row = from_db(cls, db, field_names, values)
+        loaded.append(row)
+        return row
+
+    monkeypatch.setattr(BatchQuote, "from_db", classmethod(recording))
+    return loaded
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_failed_rows_file_reads_the_failed_rows_alone(user, monkeypatch, fmt):
+    job = uploaded_job(user, site_rows(30))
+    for row_number in range(2, 32):
+        price_row(job, row_number) if row_number != 9 else fail_row(job, 9, error="No coverage.")
+    loaded = rows_loaded(monkeypatch)
+    if fmt == "csv":
+        "".join(exports.csv_chunks(job=job, failed_only=True))
+    else:
+        exports.xlsx_bytes(job=job, failed_only=True)
+    assert [row.row_number for row in loaded] == [9]
+
+
+def test_the_results_read_only_the_columns_they_write(user, monkeypatch):
+    job = uploaded_job(user, site_rows(3))
+    price_row(job, 2)
+    loaded = rows_loaded(monkeypatch)
+    "".join(exports.csv_chunks(job=job))
+    assert [row.row_number for row in loaded] == [2, 3, 4]
+    assert {"attempts", "address_key", "started_at"} <= loaded[0].get_deferred_fields()
+    assert {"claimed_at", "street_address"} <= loaded[0].quote.get_deferred_fields()
+
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_the_failed_rows_file_uploads_again_as_it_is(signed_in_client, user, fmt):
     job = uploaded_job(user, site_rows(3))

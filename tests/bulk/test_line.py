@@ -5,6 +5,7 @@ import statistics
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -12,14 +13,14 @@ from django.utils import timezone
 from accounts.services import regenerate_api_token
 from bulk import line as line_model
 from bulk.line import expected_finish, expected_pace, held_back, load_line
-from bulk.line.pace import Pace
+from bulk.line.pace import PACE_CACHE_KEY, Pace
 from bulk.models import BatchQuote
 from bulk.selectors import upload_estimate
 from quotes.models import Quote
 from tests.bulk.outcomes import price_row, start_row
-from tests.bulk.pace import measured_pace
 from tests.harness import create_job
 from tests.quotes.factories import QuoteFactory
+from tests.quotes.pace import measured_pace
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +61,23 @@ def test_the_pace_leaves_out_turns_when_no_work_was_waiting():
 def test_the_pace_leaves_out_a_pause_far_longer_than_the_usual_turn():
     measured_pace(10, 10, 10, 10, 10, 10, 500)
     assert expected_pace().per_quote == timedelta(seconds=10)
+
+
+def test_every_viewer_reads_one_measure_of_the_pace_for_a_few_seconds(
+    settings, django_assert_num_queries
+):
+    settings.LINE_PACE_CACHE_SECONDS = 5
+    cache.delete(PACE_CACHE_KEY)
+    try:
+        measured_pace(10)
+        assert expected_pace().per_quote == timedelta(seconds=10)
+        measured_pace(30, 30, 30, 30, 30, 30)  # the slot's later turns: slower
+        with django_assert_num_queries(0 if settings.REDIS_URL else 1):  # the cache's own
+            assert expected_pace().per_quote == timedelta(seconds=10)
+        cache.delete(PACE_CACHE_KEY)  # as when the few seconds are up
+        assert expected_pace().per_quote > timedelta(seconds=10)
+    finally:
+        cache.delete(PACE_CACHE_KEY)
 
 
 def test_before_enough_turns_the_pace_is_the_typical_latency_plus_a_poll(settings):
@@ -154,13 +172,24 @@ def test_the_row_in_flight_counts_only_the_time_it_has_left(user):
     assert eta.finish_at == line.now + eta.time_left
 
 
-def test_a_row_in_flight_past_the_pace_needs_no_more_time(user):
+def test_a_row_in_flight_past_every_measured_turn_needs_one_more_poll(user, settings):
+    settings.MOMENTUM_POLL_INTERVAL = 15
     measured_pace(100)
     job = create_job(user=user, rows=2)
     start_row(job, 2, seconds=500)
     (work,) = load_line().slot_work
-    assert work.needs == timedelta()
-    assert seconds(load_line().eta_for(job)) == 100
+    assert work.needs == timedelta(seconds=15)
+    assert seconds(load_line().eta_for(job)) == pytest.approx(115, abs=1)
+
+
+def test_a_row_in_flight_past_a_poll_step_has_the_next_step_ahead(user):
+    # Prices are seen only at polls: turns of two poll steps or three (60 or 90 s). A row
+    # 70 s in the slot was not seen at 60 s: it has 20 s left, not the pace (72 s) less 70.
+    measured_pace(60, 60, 60, 90, 90)
+    job = create_job(user=user, rows=1)
+    start_row(job, 2, seconds=70)
+    (work,) = load_line().slot_work
+    assert work.needs.total_seconds() == pytest.approx(20, abs=0.5)
 
 
 def test_a_job_with_no_row_to_open_is_done_when_its_row_in_flight_is(user):
@@ -244,7 +273,11 @@ def test_the_job_page_the_queue_page_and_the_api_give_one_eta(
     for number in range(2, 12):
         price_row(big, number, seconds=6)
     pace = Pace(
-        per_quote=timedelta(seconds=6), measured=True, spread=timedelta(seconds=2), samples=10
+        per_quote=timedelta(seconds=6),
+        measured=True,
+        spread=timedelta(seconds=2),
+        samples=10,
+        turns=(6.0,) * 10,
     )
     monkeypatch.setattr(line_model, "expected_pace", lambda: pace)
     create_job(user=other_user, rows=400)  # round-robin: 400 of its rows go first

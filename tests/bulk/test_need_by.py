@@ -12,9 +12,11 @@ from bulk.models import BatchJob, BatchQuote
 from bulk.selectors import upload_estimate
 from bulk.services.need_by import warn_late_jobs
 from bulk.services.rows import _next_pending_row
+from bulk.templatetags.bulk_tags import need_by_text
+from config.time_tags import clock
 from tests.bulk.outcomes import price_row
-from tests.bulk.pace import measured_pace
 from tests.harness import create_job
+from tests.quotes.pace import measured_pace
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +70,11 @@ def test_the_preview_says_how_many_rows_a_need_by_gets(user, other_user):
     assert estimate.need_by == need_by
     assert 0 < estimate.rows_by_need_by < 120
     assert upload_estimate(rows=3, need_by=need_by).rows_by_need_by == 3
+    # As the preview says it (the completion email words it the same way).
+    said = need_by_text(estimate)
+    assert said.startswith(f"{estimate.rows_by_need_by} of 120 rows by {clock(need_by)}")
+    assert said.endswith(f", the rest by {clock(estimate.finish_at)}.")
+    assert need_by_text(upload_estimate(rows=3, need_by=need_by)).startswith("All 3 rows by ")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bulk.exports import invalid_rows_csv
@@ -70,6 +71,9 @@ def test_stage_upload_holds_the_parsed_rows_and_counts(user):
         "02134",
         "12 MAIN ST||BOSTON|MA|02134",
         ["HQ", "12 Main St", "Boston", "massachusetts", 2134],
+        # No Speed or Term column: the job's speed and term.
+        None,
+        None,
     ]
     assert staged.rows["invalid"] == [
         [
@@ -180,6 +184,29 @@ def test_submit_creates_the_job_and_one_row_per_valid_address(user, dispatched):
     assert (source.header_row, source.invalid_count, source.duplicate_count) == (3, 1, 1)
     assert source.skipped_reasons == {"Street address missing": 1}
     assert {r.status for r in rows} == {BatchQuote.Status.PENDING}
+
+
+def submit_statements(user, *, rows: int, street: str) -> list[str]:
+    """The SQL statements of submitting a csv of `rows` addresses on `street`."""
+    lines = [[f"{n} {street} St", "Boston", "MA", "02134"] for n in range(1, rows + 1)]
+    staged = stage(user, csv_bytes([HEADER, *lines]), name="sites.csv")
+    with CaptureQueriesContext(connection) as queries:
+        job = submit_staged_upload(staged=staged, user=user)
+    assert job.rows.filter(quote__isnull=False).count() == rows
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def test_submitting_1000_rows_takes_the_statements_of_100(user, other_user, dispatched):
+    few = submit_statements(user, rows=100, street="Elm")
+    many = submit_statements(other_user, rows=1000, street="Oak")
+    assert len(few) < 40
+    # The same statements; only SQLite, which caps a statement's parameters, splits the
+    # bulk inserts into a few more batches.
+    inserts = [s for s in many if s.startswith("INSERT")]
+    assert len(many) - len(inserts) == len([s for s in few if not s.startswith("INSERT")])
+    assert len(inserts) < 100
+    if connection.vendor == "postgresql":
+        assert len(many) == len(few)
 
 
 def test_submit_wakes_the_engine_after_commit(user, dispatched, django_capture_on_commit_callbacks):

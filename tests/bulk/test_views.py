@@ -236,6 +236,16 @@ def test_preview_shows_the_estimate_in_the_viewers_time_zone(signed_in_client, u
     assert re.search(r"done around (\w{3} \d+ \w{3}, )?\d\d:\d\d M[SD]T", page)
 
 
+def test_preview_answers_a_need_by_nothing_can_meet(signed_in_client, user, settings):
+    settings.MOMENTUM_TYPICAL_LATENCY = 140
+    settings.MOMENTUM_POLL_INTERVAL = 10
+    # A turn is 150 s: one row by then.
+    need_by = timezone.now() + timedelta(minutes=4)
+    staged = StagedUploadFactory(user=user, valid_count=26, need_by=need_by)
+    page = signed_in_client.get(preview_url(staged)).content.decode()
+    assert re.search(r'data-testid="need-by">1 of 26 rows by [^<]+, the rest by [^<]+\.<', page)
+
+
 def test_the_template_download_is_a_workbook_the_upload_reads(signed_in_client):
     response = signed_in_client.get(reverse("bulk:template"))
     assert response["Content-Disposition"] == 'attachment; filename="addresses.xlsx"'

@@ -436,10 +436,22 @@ def test_config_endpoint_changes_a_running_sandbox(sandbox):
     assert get_quote(sandbox, "MQ-X").status_code == 500
 
 
+def test_a_delay_cycle_prices_quotes_in_its_delays_in_turn(sandbox, make_request):
+    response = admin(sandbox, "config", "POST", json={"delay_cycle": [0.01, 0.02, 0.03]})
+    assert response.json()["delay_cycle"] == [0.01, 0.02, 0.03]
+    sandbox.configure(enforce_one_in_flight=False)
+    for n in range(4):
+        assert post_quote(sandbox, make_request(), key=f"cycle-{n}").status_code == 202
+    delays = [quote["pricing_seconds"] for quote in admin(sandbox, "quotes").json()["quotes"]]
+    assert delays == pytest.approx([0.01, 0.02, 0.03, 0.01], abs=1e-4)
+
+
 @pytest.mark.parametrize(
     "change",
     [
         {"rate_500": 2},
+        {"delay_cycle": "fast"},
+        {"delay_cycle": [-1]},
         {"no_such_setting": 1},
         {"enforce_one_request": "no"},
         {"rate_429": 0.6, "rate_500": 0.6},

@@ -10,8 +10,8 @@ from bulk.services import staff
 from bulk.services.jobs import JobActionRefused
 from ops.models import Incident
 from tests.bulk.conftest import BatchJobFactory
-from tests.bulk.pace import measured_pace
 from tests.quotes.factories import QuoteFactory
+from tests.quotes.pace import measured_pace
 
 pytestmark = pytest.mark.django_db
 

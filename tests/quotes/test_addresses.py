@@ -1,5 +1,7 @@
 import pytest
+import zipcodes
 
+from quotes import addresses
 from quotes.addresses import (
     AddressError,
     check_zip_state,
@@ -52,6 +54,19 @@ def test_a_missing_zip_is_filled_only_when_the_city_has_one():
     assert zip_for_city("El Cerrito", "CA") == "94530"
     assert zip_for_city("Boston", "MA") is None
     assert zip_for_city("Nowhere Town", "MA") is None
+
+
+def test_zip_lookups_read_the_table_built_once_not_the_package(monkeypatch):
+    addresses.zip_table()  # built once per process, on first use
+
+    def scan(*_args, **_kwargs):
+        raise AssertionError("a lookup scanned the zipcodes package")
+
+    for name in ("matching", "similar_to", "filter_by", "list_all"):
+        monkeypatch.setattr(zipcodes, name, scan)
+    assert check_zip_state("08411", "UT") == "ZIP 08411 is in NJ, not UT"
+    assert check_zip_state("02199", "MA") is None
+    assert zip_for_city("El Cerrito", "CA") == "94530"
 
 
 def test_one_line_addresses_are_split():

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from quotes.models import Quote
 from tests.quotes.factories import QuoteFactory
+from tests.quotes.pace import measured_pace
 
 FORM = {
     "street_address": "500 Congress Ave",
@@ -228,3 +229,18 @@ def test_the_quote_form_offers_use_a_recent_price_ticked(client):
     page = client.get(reverse("quotes:new")).content.decode()
     assert 'name="allow_reuse"' in page
     assert "Use a recent price" in page
+
+
+@pytest.mark.django_db
+def test_the_form_says_the_slots_pace_the_line_estimates_with(client):
+    # Quotes 40 s apart that each held the slot 20 s: the wait for the poll that sees a
+    # price and the next quote's start count (quotes.pace), as the bulk line counts them.
+    measured_pace(40, held=0.5)
+    page = client.get(reverse("quotes:new")).content.decode()
+    assert "Momentum has taken about 40 s a quote lately" in page
+
+
+@pytest.mark.django_db
+def test_before_the_pace_is_measured_the_form_says_how_long_we_wait(client):
+    page = client.get(reverse("quotes:new")).content.decode()
+    assert "we wait up to" in page

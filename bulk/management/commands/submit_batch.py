@@ -20,6 +20,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from bulk import selectors
+from bulk.line import load_line
+from bulk.line.options import upload_options_cost
 from bulk.models import (
     DEFAULT_SPEED_MBPS,
     DEFAULT_TERM_MONTHS,
@@ -31,6 +33,7 @@ from bulk.services import uploads
 from bulk.spreadsheets.mapping import FIELDS, ColumnMap
 from bulk.spreadsheets.upload import ParsedUpload
 from bulk.templatetags.bulk_tags import estimate as estimate_text
+from quotes.options import Option, OptionError, check_options, parse_option
 
 SHOWN_INVALID_ROWS = 50
 
@@ -46,6 +49,15 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--term", type=int, default=DEFAULT_TERM_MONTHS, choices=TERMS_MONTHS, help="months"
+        )
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="SPEEDxTERM",
+            help="a speed/term option for every address, as 1000x36 (Mbps x months); repeat "
+            "for up to 4, the first replacing --speed and --term. Every address's first "
+            "option is priced before any second one.",
         )
         parser.add_argument(
             "--no-email", action="store_true", help="don't email the user when the job ends"
@@ -84,6 +96,15 @@ class Command(BaseCommand):
             "--timeout", type=float, default=0, help="give up waiting after this many seconds"
         )
 
+    def options(self, texts: list[str]) -> list[Option] | None:
+        """The --option values as options (None: none given); a bad one fails the command."""
+        if not texts:
+            return None
+        try:
+            return check_options([parse_option(text) for text in texts])
+        except OptionError as error:
+            self.fail(error.message)
+
     def handle(self, *args, **options) -> None:
         self.as_json = options["json"]
         self.result: dict = {"file": str(options["file"])}
@@ -95,6 +116,7 @@ class Command(BaseCommand):
             self.fail(f"No such file: {path}")
 
         mapping = self.mapping(options["map"], options["no_header"])
+        asked = self.options(options["option"])
         try:
             with path.open("rb") as uploaded_file:
                 if options["dry_run"]:
@@ -102,7 +124,14 @@ class Command(BaseCommand):
                         uploaded_file=uploaded_file, mapping=mapping, user=user
                     )
                     self.report_parse(parsed)
-                    self.report_estimate(parsed.valid_count, need_by=options["need_by"])
+                    self.report_estimate(
+                        parsed.valid_count * len(asked or [None]), need_by=options["need_by"]
+                    )
+                    cost = upload_options_cost(
+                        load_line(), addresses=parsed.valid_count, options=len(asked or [])
+                    )
+                    if cost is not None:
+                        self.say(f"{cost.text}.")
                     self.finish()
                     return
                 staged = uploads.stage_upload(
@@ -114,6 +143,7 @@ class Command(BaseCommand):
                     notify_email=not options["no_email"],
                     mapping=mapping,
                     need_by=options["need_by"],
+                    options=asked,
                 )
         except uploads.UploadRejected as rejected:
             self.fail(rejected.message)
@@ -122,7 +152,9 @@ class Command(BaseCommand):
             job = uploads.submit_staged_upload(staged=staged, user=user)
         except uploads.SubmitRefused as refused:
             self.fail(refused.message)
-        self.say(f"Submitted as job {job.pk} with {job.total_count:,} addresses.")
+        asked_count = len(job.option_list)
+        what = f"quotes ({asked_count} options per address)" if asked_count > 1 else "addresses"
+        self.say(f"Submitted as job {job.pk} with {job.total_count:,} {what}.")
         if options["wait"]:
             job = self.wait_for(job, options["poll_interval"], options["timeout"])
         self.report_job(job)

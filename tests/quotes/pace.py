@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from bulk.line.pace import PACE_SAMPLE_MIN
 from quotes.models import Quote
+from quotes.pace import PACE_SAMPLE_MIN
 from tests.quotes.factories import QuoteFactory
 
 

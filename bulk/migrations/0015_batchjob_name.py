@@ -9,7 +9,7 @@ def name_jobs_by_their_file(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("bulk", "0011_job_time_zone"),
+        ("bulk", "0014_batchjob_keeps_estimate_at_submit"),
     ]
 
     operations = [
