@@ -41,7 +41,10 @@ class Target:
 
 def parse_target(url: str) -> Target:
     """The URL's parts; raise AddressRefused for one we never send to."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # "https://[" and the like
+        raise AddressRefused("That is not a URL we can read.") from error
     allowed = ("https", "http") if settings.WEBHOOK_ALLOW_PRIVATE else ("https",)
     if parts.scheme not in allowed:
         raise AddressRefused("The URL must start with https://.")

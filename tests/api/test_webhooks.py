@@ -47,6 +47,14 @@ def test_a_loopback_url_is_refused(api_client):
     assert not Endpoint.objects.exists()
 
 
+@pytest.mark.parametrize("url", ["https://[", "https://[::1", "https://a]b/hooks"])
+def test_a_url_that_cannot_be_read_is_refused_not_a_500(api_client, url):
+    answer = register(api_client, url=url)
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "webhook_refused"
+    assert not Endpoint.objects.exists()
+
+
 def test_plain_http_and_unknown_events_are_refused(api_client, public_dns):
     assert register(api_client, url="http://hooks.example.com/q").status_code == 400
     assert register(api_client, events=["job.exploded"]).status_code == 400

@@ -21,6 +21,10 @@ class Receiver:
     url: str
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    # Hold the first request unanswered until `release` is set (a sender killed mid-send).
+    hold_first: bool = False
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
 
 @pytest.fixture
@@ -31,6 +35,9 @@ def receiver():
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             state.received.append(Received(headers=dict(self.headers.items()), body=body))
+            state.arrived.set()
+            if state.hold_first and len(state.received) == 1:
+                state.release.wait(60)
             status = state.statuses.pop(0) if state.statuses else 200
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
@@ -45,6 +52,7 @@ def receiver():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield state
+    state.release.set()
     server.shutdown()
     server.server_close()
 
