@@ -9,20 +9,6 @@ from webhooks.models import Delivery, Endpoint
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def public_dns(monkeypatch):
-    """hooks.example.com resolves to a public address (nothing is sent in these tests)."""
-    import socket
-
-    monkeypatch.setattr(
-        socket,
-        "getaddrinfo",
-        lambda host, port, *a, **k: [
-            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))
-        ],
-    )
-
-
 def register(client, **body):
     body = {"url": "https://hooks.example.com/q", "events": ["job.finished"]} | body
     return client.post(reverse("api:webhook_create"), body, content_type="application/json")
