@@ -21,6 +21,7 @@ from quotes import selectors
 from quotes.addresses import normalise_address
 from quotes.models import Lead, Quote
 from quotes.services.sharing import answer_from, mark_has_takers
+from quotes.signals import announce_finished
 
 WAITING_STATUSES = (Quote.Status.PENDING, Quote.Status.QUEUED)
 
@@ -102,7 +103,9 @@ def request_quote(
             days=settings.QUOTE_REUSE_DAYS,
         )
     if source is not None:
-        return Quote.objects.create(**fields, **answer_from(source, taken_as=Quote.Taken.REUSED))
+        quote = Quote.objects.create(**fields, **answer_from(source, taken_as=Quote.Taken.REUSED))
+        announce_finished(quote.pk)  # answered at once, as a quote Momentum ended is
+        return quote
     quote = Quote.objects.create(**fields)
     wake_engine()
     return quote

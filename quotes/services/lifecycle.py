@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -51,7 +50,7 @@ from quotes.services.health import (
     stop_for_configuration,
 )
 from quotes.services.leases import lease_until, renew_lease, take_lease, wait
-from quotes.signals import quote_finished
+from quotes.signals import announce_finished
 
 logger = logging.getLogger(__name__)
 
@@ -260,7 +259,7 @@ def mark_overdue(*, quote_id: int, token: str, outcome: Outcome) -> bool:
     )
     if overdue:
         # Its user's answer: timed out (a late price is stored, not announced).
-        transaction.on_commit(lambda: quote_finished.send_robust(sender=Quote, quote_id=quote_id))
+        announce_finished(quote_id)
     return bool(overdue)
 
 
@@ -301,7 +300,7 @@ def finish_quote(*, quote_id: int, outcome: Outcome) -> bool:
     if not finished:
         logger.info("quote %s was recorded already", quote_id)
         return False
-    transaction.on_commit(lambda: quote_finished.send_robust(sender=Quote, quote_id=quote_id))
+    announce_finished(quote_id)
     return True
 
 
