@@ -13,7 +13,6 @@ import email
 import email.policy
 import logging
 import re
-import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,7 +25,6 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 # The file name: when it was sent (sortable), then a random part; nothing from the mail.
 _NAME = re.compile(r"^\d{8}T\d{6}\.\d{6}-[0-9a-f]{32}\.eml$")
-_lock = threading.Lock()
 
 
 class OutboxEmailBackend(BaseEmailBackend):
@@ -39,8 +37,7 @@ class OutboxEmailBackend(BaseEmailBackend):
                 continue
             stamp = timezone.now().strftime("%Y%m%dT%H%M%S.%f")
             path = folder / f"{stamp}-{uuid.uuid4().hex}.eml"
-            with _lock:
-                path.write_bytes(message.message().as_bytes(linesep="\n"))
+            path.write_bytes(message.message().as_bytes(linesep="\n"))  # a name of its own
             logger.info("email to %s: %s", ", ".join(message.recipients()), message.subject)
             sent += 1
         return sent

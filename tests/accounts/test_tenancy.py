@@ -13,6 +13,7 @@ from quotes.services import intake, sharing
 from tests.bulk.test_reuse import SITES, answered, post_sites, street
 from tests.factories import UserFactory
 from tests.harness import create_job
+from tests.quotes.factories import ask_for_a_quote
 
 pytestmark = pytest.mark.django_db
 
@@ -53,19 +54,7 @@ def test_a_fresh_install_has_the_default_organisation_and_new_users_join_it():
 def test_a_quote_belongs_to_its_users_organisation_and_a_visitors_to_the_default(outsider):
     job = create_job(user=outsider, rows=1)
     assert job.rows.get().quote.organization == outsider.organization
-    visitor = intake.request_quote(
-        user=None,
-        street_address="1 Main St",
-        city="Denver",
-        state="CO",
-        zip_code="80202",
-        speed_mbps=1000,
-        term_months=36,
-        contact_name="Visitor",
-        email="v@example.com",
-        phone="",
-        company="",
-    )
+    visitor = ask_for_a_quote(None)
     assert visitor.organization == default_organization()
 
 

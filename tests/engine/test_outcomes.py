@@ -9,27 +9,16 @@ from accounts.services import regenerate_api_token
 from bulk.emails import build_job_email
 from bulk.models import BatchQuote
 from quotes.models import Quote
-from quotes.services import intake
 from tests.factories import UserFactory
 from tests.harness import assert_counters_exact, create_job, job_finished, wait_until
+from tests.quotes.factories import ask_for_a_quote
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(240)]
 
 
 def single_quote(user, *, street: str, city: str, state: str, zip_code: str, reuse: bool):
-    return intake.request_quote(
-        user=user,
-        street_address=street,
-        city=city,
-        state=state,
-        zip_code=zip_code,
-        speed_mbps=1000,
-        term_months=36,
-        contact_name="Pat Doe",
-        email="pat@example.com",
-        phone="555-0100",
-        company="Doe Inc",
-        allow_reuse=reuse,
+    return ask_for_a_quote(
+        user, street=street, city=city, state=state, zip_code=zip_code, reuse=reuse
     )
 
 

@@ -10,27 +10,15 @@ import pytest
 from bulk.models import BatchQuote
 from bulk.services import staff
 from quotes.models import MomentumHealth, Quote
-from quotes.services import intake
 from tests.factories import UserFactory
 from tests.harness import assert_counters_exact, create_job, job_finished, wait_until
+from tests.quotes.factories import ask_for_a_quote
 
 pytestmark = [pytest.mark.engine, pytest.mark.timeout(240)]
 
 
 def single_quote(user, street: str) -> Quote:
-    return intake.request_quote(
-        user=user,
-        street_address=street,
-        city="Austin",
-        state="TX",
-        zip_code="78701",
-        speed_mbps=1000,
-        term_months=36,
-        contact_name="Pat Doe",
-        email="pat@example.com",
-        phone="555-0100",
-        company="Doe Inc",
-    )
+    return ask_for_a_quote(user, street=street, city="Austin", state="TX", zip_code="78701")
 
 
 def test_an_ambiguous_submit_keeps_the_slot_until_a_replay_of_its_key_is_answered(engine, sandbox):

@@ -1,7 +1,7 @@
 import factory
 
 from quotes.models import Lead, Quote
-from quotes.services import leases, lifecycle
+from quotes.services import intake, leases, lifecycle
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
@@ -30,3 +30,30 @@ def claim(quote) -> str:
     token = leases.new_token()
     assert lifecycle.claim_slot(quote_id=quote.pk, token=token, slot=lifecycle.free_slots()[0])
     return token
+
+
+def ask_for_a_quote(
+    user,
+    *,
+    street: str = "1 Main St",
+    city: str = "Denver",
+    state: str = "CO",
+    zip_code: str = "80202",
+    reuse: bool = False,
+) -> Quote:
+    """A single quote asked as the form asks it (quotes.services.intake), by a signed-in
+    user or a visitor (user None), at 1 Gbps for 36 months."""
+    return intake.request_quote(
+        user=user,
+        street_address=street,
+        city=city,
+        state=state,
+        zip_code=zip_code,
+        speed_mbps=1000,
+        term_months=36,
+        contact_name="Pat Doe",
+        email="pat@example.com",
+        phone="555-0100",
+        company="Doe Inc",
+        allow_reuse=reuse,
+    )

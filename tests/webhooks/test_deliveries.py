@@ -17,11 +17,10 @@ from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import finish_job_if_done
 from quotes.models import Quote
 from quotes.outcomes import Outcome
-from quotes.services import intake
 from quotes.services.lifecycle import finish_quote
 from tests.bulk.conftest import BatchJobFactory
 from tests.bulk.test_reuse import answered
-from tests.quotes.factories import QuoteFactory
+from tests.quotes.factories import QuoteFactory, ask_for_a_quote
 from webhooks import outbox, progress, sending, services, signing, tasks
 from webhooks.models import Delivery, Endpoint
 
@@ -293,20 +292,7 @@ def test_a_single_quote_answered_at_once_by_a_recent_price_queues_quote_finished
     endpoint_for(user, receiver, events=["quote.finished"])
     answered(number=1)
     with django_capture_on_commit_callbacks(execute=True):
-        quote = intake.request_quote(
-            user=user,
-            street_address="1 Main St",
-            city="Denver",
-            state="CO",
-            zip_code="80202",
-            speed_mbps=1000,
-            term_months=36,
-            contact_name="Pat",
-            email="pat@example.com",
-            phone="",
-            company="",
-            allow_reuse=True,
-        )
+        quote = ask_for_a_quote(user, reuse=True)
     assert quote.taken_as == Quote.Taken.REUSED
     (delivery,) = Delivery.objects.filter(event="quote.finished")
     assert delivery.payload["quote"]["id"] == str(quote.public_id)
