@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from bulk.line import order
 from bulk.models import BatchJob, BatchQuote
+from config.db import one_moment
 from config.time_tags import clock, duration
 from quotes.models import MomentumHealth, Quote
 from quotes.pace import Pace, expected_pace
@@ -177,15 +178,18 @@ class Line:
 def load_line(*, now: datetime | None = None, health: MomentumHealth | None = None) -> Line:
     """The line as the engine will serve it, with every waiting job's expected finish."""
     now = now or read_clock()
-    pace = expected_pace()
-    jobs = _with_rows_left(BatchJob.objects.in_service_order())
-    line = Line(
-        now=now,
-        pace=pace,
-        slot_work=_slot_work(now=now, pace=pace),
-        jobs=[entry for entry in jobs if entry.rows_left],
-        hold=momentum_hold(health),
-    )
+    # Rows left and the quotes in the slot from one moment: the engine's commit between
+    # the two reads would count its next row twice (or its last one not at all).
+    with one_moment():
+        pace = expected_pace()
+        jobs = _with_rows_left(BatchJob.objects.in_service_order())
+        line = Line(
+            now=now,
+            pace=pace,
+            slot_work=_slot_work(now=now, pace=pace),
+            jobs=[entry for entry in jobs if entry.rows_left],
+            hold=momentum_hold(health),
+        )
     _estimate_jobs(line)
     line.urgent = order.urgent_jobs(line)
     if line.urgent:
