@@ -65,20 +65,22 @@ def purge_broker(broker: dict[str, str]) -> None:
 
 
 @pytest.fixture
-def sandbox():
+def sandbox(request):
     """A Momentum sandbox on a free port that prices in 0.1 s and does not itself refuse
-    a second quote in flight: tests read max_in_flight_seen to prove the engine does."""
-    from momentum.sandbox import SandboxConfig, SandboxServer
+    a second quote in flight: tests read max_in_flight_seen to prove the engine does.
+    `@pytest.mark.sandbox(api_keys=(...), ...)` changes its settings (several keys)."""
+    from momentum.sandbox import SandboxServer
+    from tests.harness import sandbox_config
 
-    server = SandboxServer(
-        SandboxConfig(
-            delay_min=0.1,
-            delay_max=0.1,
-            seed=7,
-            enforce_one_in_flight=False,
-            enforce_one_request=False,
-        )
-    ).start()
+    config = sandbox_config(
+        request,
+        delay_min=0.1,
+        delay_max=0.1,
+        seed=7,
+        enforce_one_in_flight=False,
+        enforce_one_request=False,
+    )
+    server = SandboxServer(config).start()
     yield server
     server.stop()
 

@@ -15,8 +15,14 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
+
+from momentum.sandbox import SandboxConfig
+
+if TYPE_CHECKING:
+    import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +44,14 @@ ENGINE_ENV = {
     "BULK_EMAIL_RESEND_AFTER": "5",
     "EMAIL_TIMEOUT": "2",
 }
+
+
+def sandbox_config(request: pytest.FixtureRequest, **defaults: Any) -> SandboxConfig:
+    """A sandbox fixture's settings: its defaults, changed by the test's
+    `@pytest.mark.sandbox(...)` (SandboxConfig fields, as the config endpoint takes them:
+    for example `api_keys=("east-key", "west-key", "north-key")` for three accounts)."""
+    marker = request.node.get_closest_marker("sandbox")
+    return SandboxConfig(**defaults).changed(**(marker.kwargs if marker else {}))
 
 
 def database_url() -> str:

@@ -11,7 +11,12 @@ from typing import Any
 class SandboxConfig:
     """How the sandbox behaves; every field may be changed while it runs."""
 
-    api_key: str = "sandbox-key"
+    # The bearer keys it accepts, one per Momentum account: each has its own quotes (a poll
+    # with another key gets 404), its own in-flight and one-request limits, its own counters.
+    api_keys: tuple[str, ...] = ("sandbox-key",)
+    # Keys refused (401, as an unknown key) until taken off this list; their quotes are
+    # still priced meanwhile. Each must be one of `api_keys`.
+    revoked_keys: tuple[str, ...] = ()
     # A quote is priced this many seconds (uniform draw) after it is created.
     delay_min: float = 3.0
     delay_max: float = 8.0
@@ -21,10 +26,11 @@ class SandboxConfig:
     delay_cycle: tuple[float, ...] = ()
     # Seeds the draws (delays, injected failures); None means a random seed.
     seed: int | None = None
-    # Refuse a new quote (429) while `max_in_flight` quotes are pending.
+    # Refuse a new quote (429) while `max_in_flight` quotes of the same key are pending.
     enforce_one_in_flight: bool = True
     max_in_flight: int = 1
-    # Refuse a request (429) that arrives while another API request is being served.
+    # Refuse a request (429) that arrives while another API request with the same key is
+    # being served.
     enforce_one_request: bool = True
     # Failure injection, per API request (POST and GET); the rates add up to at most 1.
     rate_429: float = 0.0
@@ -41,10 +47,23 @@ class SandboxConfig:
     # Quotes whose ZIP code starts with one of these always fail with "no coverage".
     no_coverage_zip_prefixes: tuple[str, ...] = ("999",)
 
+    @property
+    def api_key(self) -> str:
+        """The first key: the only one of a sandbox with one key, as before there were more."""
+        return self.api_keys[0]
+
+    @api_key.setter
+    def api_key(self, value: str) -> None:
+        self.api_keys = (value,)
+
     def validate(self) -> None:
         """Raise ValueError if the values make no sense together."""
-        if not self.api_key:
-            raise ValueError("api_key must not be empty")
+        if not self.api_keys or not all(self.api_keys):
+            raise ValueError("api_keys must hold one key or more, none of them empty")
+        if len(set(self.api_keys)) < len(self.api_keys):
+            raise ValueError("api_keys must not repeat a key")
+        if not set(self.revoked_keys) <= set(self.api_keys):
+            raise ValueError("revoked_keys must be some of api_keys")
         if not 0 <= self.delay_min <= self.delay_max:
             raise ValueError("delays must satisfy 0 <= delay_min <= delay_max")
         if any(delay < 0 for delay in self.delay_cycle):
@@ -65,9 +84,25 @@ class SandboxConfig:
     def to_dict(self) -> dict[str, Any]:
         """The configuration as JSON-ready values."""
         data = dataclasses.asdict(self)
-        data["no_coverage_zip_prefixes"] = list(self.no_coverage_zip_prefixes)
-        data["delay_cycle"] = list(self.delay_cycle)
+        for name in _LIST_FIELDS:
+            data[name] = list(data[name])
         return data
+
+    def changed(self, **changes: Any) -> SandboxConfig:
+        """A copy with settings changed, as JSON gives them, checked (ValueError if bad).
+        `api_key` stands for `api_keys` with that one key."""
+        if "api_key" in changes:
+            if "api_keys" in changes:
+                raise ValueError("give api_key or api_keys, not both")
+            key = changes.pop("api_key")
+            if not isinstance(key, str):
+                raise ValueError("api_key must be a string")
+            changes["api_keys"] = [key]
+        candidate = dataclasses.replace(
+            self, **{name: coerce_setting(name, value) for name, value in changes.items()}
+        )
+        candidate.validate()
+        return candidate
 
 
 _INJECTION_RATES = ("rate_429", "rate_500", "rate_slow", "rate_malformed")
@@ -83,6 +118,8 @@ _FLOAT_FIELDS = {
     "retry_after",
 }
 _BOOL_FIELDS = {"enforce_one_in_flight", "enforce_one_request"}
+_STRING_LIST_FIELDS = {"api_keys", "revoked_keys", "no_coverage_zip_prefixes"}
+_LIST_FIELDS = (*sorted(_STRING_LIST_FIELDS), "delay_cycle")
 
 
 def coerce_setting(name: str, value: Any) -> Any:
@@ -103,13 +140,9 @@ def coerce_setting(name: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"{name} must be an integer")
         return value
-    if name == "api_key":
-        if not isinstance(value, str):
-            raise ValueError("api_key must be a string")
-        return value
-    if name == "no_coverage_zip_prefixes":
+    if name in _STRING_LIST_FIELDS:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ValueError("no_coverage_zip_prefixes must be a list of strings")
+            raise ValueError(f"{name} must be a list of strings")
         return tuple(value)
     if name == "delay_cycle":
         if not isinstance(value, list | tuple) or not all(

@@ -1,14 +1,16 @@
 """The contract's endpoints: POST /quotes (submit) and GET /quotes/{id} (poll).
 
-Every request needs the bearer key, is counted, and is refused (429) while another one is
-being answered (`enforce_one_request`); faults.py may fail or spoil its answer. A submit is
-refused (429) while `max_in_flight` quotes are pending, replays the quote of an
-idempotency key it has seen, and otherwise makes a quote priced after a drawn delay.
+Every request needs one of the bearer keys (`api_keys`, not revoked), is counted, and is
+refused (429) while another one with the same key is being answered (`enforce_one_request`);
+faults.py may fail or spoil its answer. A submit is refused (429) while `max_in_flight`
+quotes of its key are pending, replays the quote its key made under an idempotency key it
+has seen, and otherwise makes a quote of its key, priced after a drawn delay. A poll of a
+quote made under another key is answered as if there were no such quote (404), and
+counted as a foreign poll.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import math
@@ -46,17 +48,18 @@ class QuoteEndpoints:
     def answer(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
         """Answer one API request, counting it as in progress until the answer is ready."""
         ledger = self.ledger
+        key = contract.parse_bearer(headers.get(contract.AUTHORIZATION_HEADER))
+        # Counted per key only for the sandbox's own keys (revoked ones too).
+        counted = key if key in self.config.api_keys else None
         with ledger.lock:
-            ledger.active += 1
-            ledger.stats.requests += 1
+            at_once = ledger.start_request(key)
+            ledger.stats.count(counted, "requests")
             if method == "POST" and path == contract.QUOTES_PATH:
-                ledger.stats.submit_requests += 1
-            ledger.stats.max_concurrent_requests_seen = max(
-                ledger.stats.max_concurrent_requests_seen, ledger.active
-            )
-            busy = self.config.enforce_one_request and ledger.active > 1
+                ledger.stats.count(counted, "submit_requests")
+            ledger.stats.see(counted, "max_concurrent_requests_seen", at_once)
+            busy = self.config.enforce_one_request and at_once > 1
             if busy:
-                ledger.stats.rejected_concurrent += 1
+                ledger.stats.count(counted, "rejected_concurrent")
         try:
             if busy:
                 return too_many(
@@ -64,7 +67,7 @@ class QuoteEndpoints:
                     "Another request is being served; send one request at a time.",
                     self.config.retry_after,
                 )
-            reply = self._route(method, path, headers, body)
+            reply = self._route(method, path, headers, body, key=key, counted=counted)
             if reply.delay > 0:
                 self.stopping.wait(reply.delay)
             return reply
@@ -72,13 +75,21 @@ class QuoteEndpoints:
             # Before the answer is written: a client that sends its next request only after
             # reading this answer can never be counted as concurrent with it.
             with ledger.lock:
-                ledger.active -= 1
+                ledger.end_request(key)
 
-    def _route(self, method: str, path: str, headers: Any, body: bytes) -> Reply:
-        key = contract.parse_bearer(headers.get(contract.AUTHORIZATION_HEADER))
-        if key != self.config.api_key:
+    def _route(
+        self,
+        method: str,
+        path: str,
+        headers: Any,
+        body: bytes,
+        *,
+        key: str | None,
+        counted: str | None,
+    ) -> Reply:
+        if counted is None or key in self.config.revoked_keys:
             with self.ledger.lock:
-                self.ledger.stats.rejected_unauthorized += 1
+                self.ledger.stats.count(counted, "rejected_unauthorized")
             return error_reply(
                 401,
                 contract.CODE_UNAUTHORIZED,
@@ -88,19 +99,23 @@ class QuoteEndpoints:
         if path == contract.QUOTES_PATH:
             if method != "POST":
                 return not_allowed(method)
-            handler = functools.partial(self._submit, headers, body)
+            handler = functools.partial(self._submit, key, headers, body)
         elif path.startswith(contract.QUOTES_PATH + "/") and path.count("/") == 2:
             if method != "GET":
                 return not_allowed(method)
             quote_id = unquote(path.rsplit("/", 1)[1])
             with self.ledger.lock:
-                self.ledger.stats.polls += 1
-            handler = functools.partial(self._poll, quote_id)
+                self.ledger.stats.count(key, "polls")
+                # Whatever the answer turns out to be (an injected failure too): asking
+                # for another key's quote is the client's mistake.
+                if self.ledger.is_foreign(key, quote_id):
+                    self.ledger.stats.count(key, "foreign_polls")
+            handler = functools.partial(self._poll, key, quote_id)
         else:
             return error_reply(404, contract.CODE_NOT_FOUND, f"No endpoint {method} {path}.")
-        return answer_with_faults(self.config, self.ledger, handler)
+        return answer_with_faults(self.config, self.ledger, handler, api_key=key)
 
-    def _submit(self, headers: Any, body: bytes) -> Reply:
+    def _submit(self, key: str, headers: Any, body: bytes) -> Reply:
         try:
             request = contract.parse_submit_body(contract.decode_json(body))
         except ContractError as exc:
@@ -113,15 +128,15 @@ class QuoteEndpoints:
         with self.ledger.lock:
             now = time.time()
             # The key first: a retried submit gets its quote back even while it is pending.
-            existing = self.ledger.quote_for_key(idempotency_key)
+            existing = self.ledger.quote_for_key(key, idempotency_key)
             if idempotency_key and existing is not None:
-                self.ledger.stats.idempotent_replays += 1
+                self.ledger.stats.count(key, "idempotent_replays")
                 return _accepted(existing, now)
-            pending = self.ledger.pending_count(now)
-            refusal = self._refusal(request, now, pending=pending)
+            pending = self.ledger.pending_of(key, now)
+            refusal = self._refusal(key, request, now, pending=pending)
             if refusal is not None:
                 return refusal
-            quote = self._create(request, idempotency_key, now, in_flight=pending + 1)
+            quote = self._create(key, request, idempotency_key, now, in_flight=len(pending) + 1)
         logger.info(
             "quote %s for %s, %s Mbps, %s months: %s in %.1f s",
             quote.id,
@@ -133,27 +148,29 @@ class QuoteEndpoints:
         )
         return _accepted(quote, now)
 
-    def _refusal(self, request: QuoteRequest, now: float, *, pending: int) -> Reply | None:
+    def _refusal(
+        self, key: str, request: QuoteRequest, now: float, *, pending: list[Quote]
+    ) -> Reply | None:
         """Why a new quote cannot be made (lock held): a bad address, no such product, or
-        a quote already in flight; counted. None if it can."""
+        the key's quotes already in flight; counted. None if it can."""
         stats, config = self.ledger.stats, self.config
         if INVALID_ADDRESS_MARKER in request.street_address.upper():
-            stats.rejected_invalid += 1
+            stats.count(key, "rejected_invalid")
             return error_reply(
                 400,
                 contract.CODE_INVALID_ADDRESS,
                 f"The address {request.street_address!r} could not be validated.",
             )
         if not (1 <= request.speed_mbps <= 100_000 and 1 <= request.term_months <= 120):
-            stats.rejected_invalid += 1
+            stats.count(key, "rejected_invalid")
             return error_reply(
                 422,
                 contract.CODE_UNSUPPORTED_PRODUCT,
                 f"No product at {request.speed_mbps} Mbps for {request.term_months} months.",
             )
-        if config.enforce_one_in_flight and pending >= config.max_in_flight:
-            stats.rejected_in_flight += 1
-            soonest = min(quote.ready_at for quote in self.ledger.pending) - now
+        if config.enforce_one_in_flight and len(pending) >= config.max_in_flight:
+            stats.count(key, "rejected_in_flight")
+            soonest = min(quote.ready_at for quote in pending) - now
             return too_many(
                 contract.CODE_QUOTE_IN_FLIGHT,
                 "A quote is already in flight for this account.",
@@ -162,7 +179,7 @@ class QuoteEndpoints:
         return None
 
     def _create(
-        self, request: QuoteRequest, idempotency_key: str, now: float, *, in_flight: int
+        self, key: str, request: QuoteRequest, idempotency_key: str, now: float, *, in_flight: int
     ) -> Quote:
         """A new quote (lock held): its delay and outcome are drawn now, then it is counted
         and kept (written to the state file first, so a failed write changes nothing)."""
@@ -187,6 +204,7 @@ class QuoteEndpoints:
             outcome, message = contract.STATUS_COMPLETE, ""
         quote = Quote(
             id=f"MQ-{uuid.uuid4().hex[:16].upper()}",
+            api_key=key,
             request=request,
             idempotency_key=idempotency_key,
             created_at=now,
@@ -197,18 +215,16 @@ class QuoteEndpoints:
             carrier=carrier,
             message=message,
         )
-        stats = dataclasses.replace(
-            ledger.stats,
-            quotes_created=ledger.stats.quotes_created + 1,
-            max_in_flight_seen=max(ledger.stats.max_in_flight_seen, in_flight),
-            pricing_seconds_total=ledger.stats.pricing_seconds_total + delay,
-        )
+        stats = ledger.stats.copy()
+        stats.count(key, "quotes_created")
+        stats.see(key, "max_in_flight_seen", in_flight)
+        stats.count(key, "pricing_seconds_total", delay)
         ledger.keep(quote, stats)
         return quote
 
-    def _poll(self, quote_id: str) -> Reply:
+    def _poll(self, key: str, quote_id: str) -> Reply:
         with self.ledger.lock:
-            quote = self.ledger.quotes.get(quote_id)
+            quote = self.ledger.quote_of(key, quote_id)
             now = time.time()
         if quote is None:
             return error_reply(404, contract.CODE_NOT_FOUND, f"No quote {quote_id!r}.")

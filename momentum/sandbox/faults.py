@@ -22,9 +22,11 @@ MALFORMED_BODIES = (
 )
 
 
-def answer_with_faults(config: SandboxConfig, ledger: Ledger, answer: Callable[[], Reply]) -> Reply:
+def answer_with_faults(
+    config: SandboxConfig, ledger: Ledger, answer: Callable[[], Reply], *, api_key: str
+) -> Reply:
     """The answer, or a failure in its place (429, 500), or spoiled (slow, malformed)."""
-    fault = draw_fault(config, ledger)
+    fault = draw_fault(config, ledger, api_key=api_key)
     if fault == "429":
         return too_many(contract.CODE_RATE_LIMITED, "Too many requests.", config.retry_after)
     if fault == "500":
@@ -38,9 +40,9 @@ def answer_with_faults(config: SandboxConfig, ledger: Ledger, answer: Callable[[
     return reply
 
 
-def draw_fault(config: SandboxConfig, ledger: Ledger) -> str | None:
+def draw_fault(config: SandboxConfig, ledger: Ledger, *, api_key: str) -> str | None:
     """The fault to inject ("429", "500", "slow", "malformed") or None, drawn at the
-    configured rates and counted."""
+    configured rates and counted (for the request's key too)."""
     with ledger.lock:
         roll = ledger.rng.random()
         threshold = 0.0
@@ -52,7 +54,6 @@ def draw_fault(config: SandboxConfig, ledger: Ledger) -> str | None:
         ):
             threshold += rate
             if roll < threshold:
-                counter = f"injected_{name}"
-                setattr(ledger.stats, counter, getattr(ledger.stats, counter) + 1)
+                ledger.stats.count(api_key, f"injected_{name}")
                 return name
     return None

@@ -7,13 +7,14 @@ control endpoints under /__sandbox/ (stats, reset, config, quotes) itself.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
 from typing import Any
 
 from momentum import contract
-from momentum.sandbox.config import SandboxConfig, coerce_setting
+from momentum.sandbox.config import SandboxConfig
 from momentum.sandbox.endpoints import QuoteEndpoints
 from momentum.sandbox.httpd import SandboxHTTPServer
 from momentum.sandbox.ledger import Ledger
@@ -115,7 +116,7 @@ class SandboxServer:
 
     def stats(self) -> dict[str, Any]:
         """Counters since the last reset, and the quotes pending now."""
-        return self._ledger.counters()
+        return self._ledger.counters(self.config.api_keys)
 
     def reset(self) -> None:
         """Forget every quote, idempotency key and counter (in the state file too); reseed."""
@@ -123,15 +124,10 @@ class SandboxServer:
 
     def configure(self, **changes: Any) -> SandboxConfig:
         """Change settings (as the config endpoint does); ValueError for a bad one."""
-        values = self.config.to_dict()
-        for name, value in changes.items():
-            values[name] = coerce_setting(name, value)
-        values["no_coverage_zip_prefixes"] = tuple(values["no_coverage_zip_prefixes"])
-        candidate = SandboxConfig(**values)
-        candidate.validate()
+        candidate = self.config.changed(**changes)
         with self._ledger.lock:
-            for name in changes:
-                setattr(self.config, name, getattr(candidate, name))
+            for setting in dataclasses.fields(candidate):
+                setattr(self.config, setting.name, getattr(candidate, setting.name))
             if "seed" in changes:
                 self._ledger.rng.seed(self.config.seed)
         return self.config

@@ -1,17 +1,18 @@
-"""What the sandbox remembers: its quotes and counters, and the SQLite file that keeps them.
+"""What the sandbox remembers: its quotes, and the SQLite file that keeps them and the counters.
 
 Without a state file the sandbox keeps everything in memory (tests). With one, each quote is
 written when it is created (a quote never changes afterwards: its status follows from its
-ready time), and the counters are written with it or, between quotes, by the server's
-flusher every FLUSH_SECONDS and at stop. A restarted sandbox reads the file back, so it
-still answers polls and idempotent replays for the quotes it made before, with the same
-prices and ready times, and its counters continue.
+ready time), and the counters (counters.py, in total and per key) are written with it or,
+between quotes, by the server's flusher every FLUSH_SECONDS and at stop. A restarted
+sandbox reads the file back, so it still answers polls and idempotent replays for the
+quotes it made before, with the same prices, ready times and keys, and its counters
+continue. A file written by the previous version (one key, no key per quote) is brought up
+to date when it is opened; its quotes answer to any of the sandbox's keys.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -21,14 +22,17 @@ from pathlib import Path
 
 from momentum import contract
 from momentum.contract import ContractError, QuoteRequest
+from momentum.sandbox.counters import Counters, Stats
 
 # How often, at most, counters that changed without a new quote are written (seconds).
 FLUSH_SECONDS = 0.5
 # Marks a SQLite file as a sandbox's state ("MMSB"), so a wrong --state path is refused.
 APPLICATION_ID = 0x4D4D5342
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_SCHEMA = """
+# Version 1: one key. Version 2: each quote has the key it was made under (empty for those
+# of version 1), an idempotency key is unique per API key, and counters per API key.
+_SCHEMA_1 = """
 CREATE TABLE quote (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -46,13 +50,28 @@ CREATE UNIQUE INDEX quote_idempotency_key ON quote (idempotency_key)
     WHERE idempotency_key != '';
 CREATE TABLE counter (name TEXT PRIMARY KEY, value NUMERIC NOT NULL);
 """
+_MIGRATE_1_TO_2 = """
+ALTER TABLE quote ADD COLUMN api_key TEXT NOT NULL DEFAULT '';
+DROP INDEX quote_idempotency_key;
+CREATE UNIQUE INDEX quote_idempotency_key ON quote (api_key, idempotency_key)
+    WHERE idempotency_key != '';
+CREATE TABLE key_counter (
+    api_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value NUMERIC NOT NULL,
+    PRIMARY KEY (api_key, name)
+);
+"""
+# The scripts that bring a file of version n (0: a new file) to version n + 1, in order.
+_MIGRATIONS_FROM = (_SCHEMA_1, _MIGRATE_1_TO_2)
+
 _SELECT_QUOTES = (
-    "SELECT id, idempotency_key, request, created_at, ready_at, outcome, mrc, nrc, carrier,"
-    " message FROM quote ORDER BY seq"
+    "SELECT id, api_key, idempotency_key, request, created_at, ready_at, outcome, mrc, nrc,"
+    " carrier, message FROM quote ORDER BY seq"
 )
 _INSERT_QUOTE = (
-    "INSERT INTO quote (id, idempotency_key, request, created_at, ready_at, outcome, mrc, nrc,"
-    " carrier, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO quote (id, api_key, idempotency_key, request, created_at, ready_at, outcome,"
+    " mrc, nrc, carrier, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -61,6 +80,8 @@ class Quote:
     """One quote the sandbox made; its delay and outcome were drawn at creation."""
 
     id: str
+    # The API key it was made under; empty for a quote read from a version 1 file.
+    api_key: str
     request: QuoteRequest
     idempotency_key: str
     # Wall-clock times (time.time()), so that they survive a restart.
@@ -80,30 +101,10 @@ class Quote:
     def status_at(self, now: float) -> str:
         return contract.STATUS_PENDING if now < self.ready_at else self.outcome
 
-
-@dataclass
-class Stats:
-    """The counters on GET /__sandbox/stats."""
-
-    requests: int = 0
-    # POST /quotes requests received, whatever the answer (replays and refusals included).
-    submit_requests: int = 0
-    # Upstream quotes actually created.
-    quotes_created: int = 0
-    polls: int = 0
-    max_in_flight_seen: int = 0
-    max_concurrent_requests_seen: int = 0
-    rejected_in_flight: int = 0
-    rejected_concurrent: int = 0
-    rejected_unauthorized: int = 0
-    rejected_invalid: int = 0
-    idempotent_replays: int = 0
-    injected_429: int = 0
-    injected_500: int = 0
-    injected_slow: int = 0
-    injected_malformed: int = 0
-    # The pricing delays drawn for the quotes created, added up.
-    pricing_seconds_total: float = 0.0
+    def belongs_to(self, api_key: str | None) -> bool:
+        """Whether a request with this key may see the quote: the key it was made under
+        (a quote of a version 1 file, made under the one key there was, answers to any)."""
+        return not self.api_key or self.api_key == api_key
 
 
 class StateError(Exception):
@@ -156,10 +157,10 @@ class StateFile:
         fresh = application_id == 0 and tables == 0
         if not fresh and application_id != APPLICATION_ID:
             raise StateError(f"{self.path} is not a sandbox state file; not touching it")
-        if not fresh and version != SCHEMA_VERSION:
+        if not fresh and not 1 <= version <= SCHEMA_VERSION:
             raise StateError(
                 f"{self.path} has sandbox state version {version}, this sandbox reads "
-                f"{SCHEMA_VERSION}; move the file away to start afresh"
+                f"1 to {SCHEMA_VERSION}; move the file away to start afresh"
             )
         # Exclusive before WAL: no shared-memory index, and the lock is held from the first
         # write until close.
@@ -168,10 +169,13 @@ class StateFile:
         db.execute("PRAGMA synchronous = NORMAL")
         with self._transaction():
             if fresh:
-                for statement in _SCHEMA.split(";"):
+                version = 0
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            # Each step in turn, in the same transaction: a file is at one version or the next.
+            for script in _MIGRATIONS_FROM[version:]:
+                for statement in script.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             # A write now takes the exclusive lock (held until close), even when nothing
             # else would be written before the first quote.
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -191,15 +195,17 @@ class StateFile:
         try:
             rows = self._db.execute(_SELECT_QUOTES).fetchall()
             saved = dict(self._db.execute("SELECT name, value FROM counter"))
+            per_key: dict[str, dict[str, float]] = {}
+            for api_key, name, value in self._db.execute(
+                "SELECT api_key, name, value FROM key_counter"
+            ):
+                per_key.setdefault(api_key, {})[name] = value
         except sqlite3.DatabaseError as exc:
             raise StateError(f"cannot read {self.path}: {exc}") from None
         quotes = [_quote_from_row(row) for row in rows]
-        values = {}
-        for stat in dataclasses.fields(Stats):
-            if stat.name in saved:
-                value = saved[stat.name]
-                values[stat.name] = float(value) if stat.type == "float" else int(value)
-        return quotes, Stats(**values)
+        stats = Stats.from_values(saved)
+        stats.keys = {key: Counters.from_values(values) for key, values in per_key.items()}
+        return quotes, stats
 
     def save_quote(self, quote: Quote, stats: Stats) -> None:
         """Write a new quote and the counters in one transaction."""
@@ -208,6 +214,7 @@ class StateFile:
                 _INSERT_QUOTE,
                 (
                     quote.id,
+                    quote.api_key,
                     quote.idempotency_key,
                     json.dumps(contract.submit_body(quote.request)),
                     quote.created_at,
@@ -231,6 +238,7 @@ class StateFile:
         with self._transaction():
             self._db.execute("DELETE FROM quote")
             self._db.execute("DELETE FROM counter")
+            self._db.execute("DELETE FROM key_counter")
 
     def close(self) -> None:
         """Release the file (and its lock); a second call does nothing."""
@@ -240,18 +248,28 @@ class StateFile:
         self._db.executemany(
             "INSERT INTO counter (name, value) VALUES (?, ?) "
             "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            dataclasses.asdict(stats).items(),
+            stats.values().items(),
+        )
+        self._db.executemany(
+            "INSERT INTO key_counter (api_key, name, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (api_key, name) DO UPDATE SET value = excluded.value",
+            (
+                (api_key, name, value)
+                for api_key, counters in stats.keys.items()
+                for name, value in counters.values().items()
+            ),
         )
 
 
 def _quote_from_row(row: tuple) -> Quote:
-    quote_id, key, body, created_at, ready_at, outcome, mrc, nrc, carrier, message = row
+    quote_id, api_key, key, body, created_at, ready_at, outcome, mrc, nrc, carrier, message = row
     try:
         request = contract.parse_submit_body(json.loads(body))
     except (ValueError, ContractError) as exc:
         raise StateError(f"quote {quote_id} in the state file is unreadable: {exc}") from None
     return Quote(
         id=quote_id,
+        api_key=api_key,
         request=request,
         idempotency_key=key,
         created_at=created_at,

@@ -3,13 +3,16 @@ import time
 import pytest
 
 from momentum.client import MomentumClient, QuoteRequest
-from momentum.sandbox import SandboxConfig, SandboxServer
+from momentum.sandbox import SandboxServer
+from tests.harness import sandbox_config
 
 
 @pytest.fixture
-def sandbox():
-    """A sandbox on a free 127.0.0.1 port that prices quotes in a fraction of a second."""
-    server = SandboxServer(SandboxConfig(delay_min=0.2, delay_max=0.3, seed=1234), port=0)
+def sandbox(request):
+    """A sandbox on a free 127.0.0.1 port that prices quotes in a fraction of a second;
+    `@pytest.mark.sandbox(api_keys=(...), ...)` changes its settings (several keys)."""
+    config = sandbox_config(request, delay_min=0.2, delay_max=0.3, seed=1234)
+    server = SandboxServer(config, port=0)
     server.start()
     yield server
     server.stop()

@@ -50,7 +50,17 @@ def _add_server_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> Non
             "Default: in memory only."
         ),
     )
-    group.add_argument("--api-key", default=defaults.api_key, help="The bearer key.")
+    group.add_argument(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help=(
+            "A bearer key to accept; repeat it for several accounts, each with its own "
+            f"quotes, limits and counters (default {defaults.api_key})."
+        ),
+    )
 
 
 def _add_quote_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> None:
@@ -81,7 +91,7 @@ def _add_refusal_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> No
         "--max-in-flight",
         type=int,
         default=defaults.max_in_flight,
-        help="Quotes that may be pending at once before new ones get 429 (default 1).",
+        help="Quotes of one key that may be pending at once before its next gets 429 (default 1).",
     )
     group.add_argument(
         "--no-one-in-flight",
@@ -93,7 +103,7 @@ def _add_refusal_arguments(group: _ArgumentGroup, defaults: SandboxConfig) -> No
         "--no-one-request",
         dest="enforce_one_request",
         action="store_false",
-        help="Serve concurrent requests instead of refusing them with 429.",
+        help="Serve concurrent requests with the same key instead of refusing them with 429.",
     )
     group.add_argument(
         "--retry-after",
@@ -129,6 +139,10 @@ def _config(options: dict[str, Any]) -> SandboxConfig:
         for field in dataclasses.fields(SandboxConfig)
         if field.name in options
     }
+    if options.get("api_keys"):
+        named["api_keys"] = tuple(options["api_keys"])
+    else:
+        named.pop("api_keys", None)
     return SandboxConfig(
         **named,
         delay_min=options["delay"][0],
@@ -137,6 +151,13 @@ def _config(options: dict[str, Any]) -> SandboxConfig:
             prefix.strip() for prefix in options["no_coverage_zips"].split(",") if prefix
         ),
     )
+
+
+def _keys(config: SandboxConfig) -> str:
+    """The keys it accepts, for its first line: "key 'k'" or "keys 'a', 'b'"."""
+    if len(config.api_keys) == 1:
+        return f"key {config.api_key!r}"
+    return "keys " + ", ".join(repr(key) for key in config.api_keys)
 
 
 class Command(BaseCommand):
@@ -176,7 +197,7 @@ class Command(BaseCommand):
             kept = f"state in {server.state_path}, {server.quotes_restored} quotes kept"
         self.stdout.write(
             f"Momentum sandbox listening on {server.url} "
-            f"(key {config.api_key!r}, quotes priced in {config.delay_min:g}-"
+            f"({_keys(config)}, quotes priced in {config.delay_min:g}-"
             f"{config.delay_max:g} s, stats at {server.url}/__sandbox/stats, {kept})"
         )
         self.stdout.flush()
