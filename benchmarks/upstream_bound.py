@@ -15,6 +15,11 @@ system has (a fresh database has none).
 
 Prints the measured job's wall time, from its first row opened to the job finished,
 over the Σ of the pricing times the sandbox drew for its quotes, and polls per quote.
+
+`--accounts N` (issue 22) runs N Momentum accounts (`MOMENTUM_ACCOUNTS`, the sandbox
+serving N keys, each with its one-quote rule) and N momentum worker processes: the limit
+is then Σ / N, and the ratio printed is the wall time over that; it prints each key's
+highest in-flight count and foreign polls.
 """
 
 from __future__ import annotations
@@ -53,12 +58,20 @@ def run(options, env: dict[str, str], work: Path) -> None:
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
     low, high = options.delay
-    sandbox = SandboxServer(SandboxConfig(delay_min=low, delay_max=high, seed=11)).start()
+    keys = [f"bench-key-{n}" for n in range(options.accounts)]
+    sandbox = SandboxServer(
+        SandboxConfig(delay_min=low, delay_max=high, seed=11, api_keys=tuple(keys))
+    ).start()
     env["MOMENTUM_BASE_URL"] = sandbox.url
+    if options.accounts > 1:
+        env.update({f"BENCH_KEY_{n}": key for n, key in enumerate(keys)})
+        env["MOMENTUM_ACCOUNTS"] = ",".join(
+            f"a{n}=env:BENCH_KEY_{n}" for n in range(options.accounts)
+        )
     user, _ = User.objects.get_or_create(email="bench@example.com")
     workers = [
-        start_worker(["-A", "config", "worker", "-Q", "momentum", "-c", "1", "-n", "m@bench"],
-                     env, work / "momentum.log"),
+        start_worker(["-A", "config", "worker", "-Q", "momentum", "-c",
+                      str(options.accounts), "-n", "m@bench"], env, work / "momentum.log"),
         start_worker(["-A", "config", "worker", "-Q", "control,default", "-c", "1",
                       "-n", "d@bench"], env, work / "default.log"),
     ]  # fmt: skip
@@ -89,16 +102,23 @@ def run(options, env: dict[str, str], work: Path) -> None:
     first_opened = job.rows.aggregate(first=Min("started_at"))["first"]
     wall = (job.finished_at - first_opened).total_seconds()
     priced = after["pricing_seconds_total"] - before["pricing_seconds_total"]
+    bound = priced / options.accounts
     polls = after["polls"] - before["polls"]
     print(f"wall (first row opened -> job finished): {wall:8.2f} s")
-    print(f"sum of pricing times:                    {priced:8.2f} s")
-    print(f"wall / sum: {wall / priced:.3f}   polls per quote: {polls / quotes:.2f}")
+    print(f"sum of pricing times / accounts:         {bound:8.2f} s")
+    print(f"wall / bound: {wall / bound:.3f}   polls per quote: {polls / quotes:.2f}")
     print(f"max_in_flight_seen={after['max_in_flight_seen']}")
+    for key, figures in sorted(after.get("keys", {}).items()):
+        print(
+            f"  {key}: max_in_flight_seen={figures['max_in_flight_seen']} "
+            f"quotes_created={figures['quotes_created']} foreign_polls={figures['foreign_polls']}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=15)
+    parser.add_argument("--accounts", type=int, default=1, help="Momentum accounts (keys)")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--delay", type=delay_range, default=(4.0, 4.0), help="MIN:MAX s")
     parser.add_argument("--poll-interval", type=float, default=None)
@@ -118,7 +138,8 @@ def main() -> None:
     broker = "redis" if options.redis_url else "filesystem"
     database = env["DATABASE_URL"].split(":")[0]
     print(
-        f"rows={options.rows} warmup={options.warmup} delay={low:g}:{high:g} s "
+        f"rows={options.rows} accounts={options.accounts} warmup={options.warmup} "
+        f"delay={low:g}:{high:g} s "
         f"poll_interval={interval:g} s broker={broker} database={database} "
         f"cores={os.cpu_count()}"
     )

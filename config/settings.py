@@ -279,6 +279,10 @@ MOMENTUM_CONNECT_TIMEOUT = env.float("MOMENTUM_CONNECT_TIMEOUT", default=5.0)
 MOMENTUM_READ_TIMEOUT = env.float("MOMENTUM_READ_TIMEOUT", default=20.0)
 # The account allows this many quotes pending at once (the upstream says one).
 MOMENTUM_MAX_IN_FLIGHT = env.int("MOMENTUM_MAX_IN_FLIGHT", default=1)
+# Several accounts, each kept to its own limit: "east=env:MOMENTUM_KEY_EAST,west=env:
+# MOMENTUM_KEY_WEST:2" (momentum/accounts.py). Unset: MOMENTUM_API_KEY is one account,
+# "default", with MOMENTUM_MAX_IN_FLIGHT seats.
+MOMENTUM_ACCOUNTS = env.str("MOMENTUM_ACCOUNTS", default="")
 MOMENTUM_POLL_INTERVAL = env.float("MOMENTUM_POLL_INTERVAL", default=15.0)
 # Polls are placed by the pricing times of the last MOMENTUM_POLL_SAMPLE quotes (none
 # before their low end, denser around their middle, on average no more than one per

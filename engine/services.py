@@ -26,8 +26,8 @@ from engine import tasks
 from quotes import selectors
 from quotes.models import Quote
 from quotes.outcomes import Outcome
-from quotes.services import leases, lifecycle
-from quotes.services.health import get_health
+from quotes.selectors import account_health
+from quotes.services import leases, lifecycle, seats
 from quotes.services.lifecycle import Result, Step
 from quotes.services.poll import poll_quote
 
@@ -87,22 +87,21 @@ def start_chain(*, quote_id: int, token: str, resume: bool = False) -> None:
 
 
 def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
-    """Start the next quote if a slot is free and Momentum may be asked."""
-    health = selectors.momentum_health()
+    """Start the next quote if a seat of an account that may submit now is free (late
+    binding: any account's, `quotes.services.seats`)."""
     now = timezone.now()
-    if health.config_error:
+    free = seats.free_seats(now=now)
+    if not free:
+        cooled_at = seats.next_cool_down_end(now=now)
+        if schedule_resume and cooled_at is not None:
+            tasks.dispatch.apply_async(countdown=(cooled_at - now).total_seconds() + 0.05)
         return None
-    if health.paused_until and health.paused_until > now:
-        if schedule_resume:
-            wait = (health.paused_until - now).total_seconds()
-            tasks.dispatch.apply_async(countdown=wait + 0.05)
-        return None
-    for slot in lifecycle.free_slots()[:5]:  # bounded: other processes may take slots
+    for seat in free[:5]:  # bounded: other processes may take seats
         try:
             with transaction.atomic():
-                return _start_next(slot=slot)
+                return _start_next(seat=seat)
         except (IntegrityError, _CandidateTaken):
-            continue  # another process took this slot or the candidate; all rolled back
+            continue  # another process took this seat or the candidate; all rolled back
     return None
 
 
@@ -110,8 +109,8 @@ class _CandidateTaken(Exception):
     """Another process claimed the candidate quote first: roll back, try the next slot."""
 
 
-def _start_next(*, slot: int) -> Quote | None:
-    """In the caller's transaction: open the next unit of work, claim `slot` for it and
+def _start_next(*, seat: seats.Seat) -> Quote | None:
+    """In the caller's transaction: open the next unit of work, claim `seat` for it and
     start its chain after commit; the quote started, or None when nothing can start."""
     unit = next_unit()
     if unit.more:
@@ -125,7 +124,9 @@ def _start_next(*, slot: int) -> Quote | None:
     if unit.quote is None:
         return None
     token = leases.new_token()
-    if not lifecycle.claim_slot(quote_id=unit.quote.pk, token=token, slot=slot):
+    if not lifecycle.claim_slot(
+        quote_id=unit.quote.pk, token=token, slot=seat.n, account=seat.account
+    ):
         raise _CandidateTaken
     if unit.others_waiting:
         # Rows of the same address waiting their turn in other jobs wait on this quote.
@@ -208,8 +209,10 @@ class SweepReport:
 def sweep() -> SweepReport:
     """Take over quotes whose worker died (expired lease) and start waiting work."""
     report = SweepReport()
-    if not get_health().config_error:
-        for quote in leases.expired_quotes():
+    # A quarantined account's quotes keep their seats untouched until staff fix its key.
+    quarantined = {name for name, row in account_health().items() if row.config_error}
+    for quote in leases.expired_quotes():
+        if quote.momentum_account not in quarantined:
             _take_over(quote=quote, report=report)
     started = dispatch_next()
     report.dispatched = started.pk if started else None

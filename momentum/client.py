@@ -11,6 +11,7 @@ from django.conf import settings
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from momentum import contract
+from momentum.accounts import DEFAULT, Account, account_named
 from momentum.contract import ContractError, QuoteRequest, QuoteStatus, SubmittedQuote
 from momentum.errors import (
     MomentumConfigurationError,
@@ -34,9 +35,17 @@ class MomentumClient:
     """Speaks the Momentum contract; callers only ever see `momentum.errors` exceptions."""
 
     def __init__(
-        self, *, base_url: str, api_key: str, connect_timeout: float, read_timeout: float
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        connect_timeout: float,
+        read_timeout: float,
+        key_source: str = "MOMENTUM_API_KEY",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        # Where the key comes from, for messages (never the key itself).
+        self.key_source = key_source
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
         self._session = requests.Session()
@@ -49,13 +58,16 @@ class MomentumClient:
         )
 
     @classmethod
-    def from_settings(cls) -> MomentumClient:
-        """A client for the MOMENTUM_* settings."""
+    def from_settings(cls, account: Account | None = None) -> MomentumClient:
+        """A client for the MOMENTUM_* settings, with the key of `account` (default: the
+        one account of MOMENTUM_API_KEY)."""
+        account = account or Account(name=DEFAULT)
         return cls(
             base_url=settings.MOMENTUM_BASE_URL,
-            api_key=settings.MOMENTUM_API_KEY,
+            api_key=account.key,
             connect_timeout=settings.MOMENTUM_CONNECT_TIMEOUT,
             read_timeout=settings.MOMENTUM_READ_TIMEOUT,
+            key_source=account.key_source,
         )
 
     def submit_quote(self, request: QuoteRequest, *, idempotency_key: str) -> SubmittedQuote:
@@ -175,13 +187,13 @@ class MomentumClient:
         said = f": {upstream}" if upstream else "."
         if status == 401:
             return MomentumConfigurationError(
-                "Momentum refused the API key (HTTP 401): check MOMENTUM_API_KEY" + said,
+                f"Momentum refused the API key (HTTP 401): check {self.key_source}" + said,
                 status_code=status,
             )
         if status == 403:
             return MomentumConfigurationError(
                 "Momentum does not allow this API key to do that (HTTP 403): check "
-                "MOMENTUM_API_KEY and the account's permissions" + said,
+                f"{self.key_source} and the account's permissions" + said,
                 status_code=status,
             )
         if status == 429:
@@ -250,19 +262,28 @@ def _reason(exc: Exception) -> str:
 _local = threading.local()
 
 
-def get_client() -> MomentumClient:
-    """The client for the current settings, one per thread and process (tests change settings)."""
+def get_client(account: str = DEFAULT) -> MomentumClient:
+    """The client of one account (by name) for the current settings, one per account,
+    thread and process (tests change settings). An account no longer configured gets a
+    client with no key: Momentum refuses it, and that account stops as a bad key does."""
+    configured = account_named(account) or Account(
+        name=account, variable="", key_source=f"MOMENTUM_ACCOUNTS (no account {account})"
+    )
     key = (
         os.getpid(),
         settings.MOMENTUM_BASE_URL,
-        settings.MOMENTUM_API_KEY,
+        configured,
+        configured.key,
         float(settings.MOMENTUM_CONNECT_TIMEOUT),
         float(settings.MOMENTUM_READ_TIMEOUT),
     )
-    cached = getattr(_local, "client", None)
+    clients = getattr(_local, "clients", None)
+    if clients is None:
+        clients = _local.clients = {}
+    cached = clients.get(account)
     if cached is None or cached[0] != key:
         if cached is not None and cached[0][0] == key[0]:
             cached[1].close()
-        cached = (key, MomentumClient.from_settings())
-        _local.client = cached
+        cached = (key, MomentumClient.from_settings(configured))
+        clients[account] = cached
     return cached[1]

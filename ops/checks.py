@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from bulk.models import BatchJob
+from momentum import accounts
 from ops import selectors
 from ops.models import Incident
 from quotes.models import Quote
-from quotes.selectors import momentum_health
+from quotes.selectors import account_health, momentum_health
 
 # Events older than this when the checks first run (a new deployment) are not alerted.
 EVENT_LOOKBACK = timedelta(days=1)
@@ -50,15 +51,23 @@ class Check:
 class MomentumKeyRefused(Check):
     kind = Incident.Kind.MOMENTUM_KEY_REFUSED
     what_to_do = (
-        "All quoting has stopped; rows and quotes wait, none fail. Check MOMENTUM_API_KEY "
-        "(and the account's permissions) with Momentum, set the right key in the "
-        "environment and restart the workers, then in admin open Momentum health and run "
-        "“The API key is fixed: clear the error and resume work”."
+        "The account is quarantined: nothing is submitted or polled with its key; rows and "
+        "quotes wait (other accounts, if any, carry the work), none fail. Check its key "
+        "(MOMENTUM_API_KEY, or the variable MOMENTUM_ACCOUNTS names) and the account's "
+        "permissions with Momentum, set the right key in the environment and restart the "
+        "workers, then in admin open Momentum account health and run “The API key is "
+        "fixed: clear the error and resume work”."
     )
 
     def find(self, now):
-        health = momentum_health()
-        return {"": f"Momentum said: {health.config_error}"} if health.config_error else {}
+        """One incident per quarantined account (keyed by its name; "" with one account)."""
+        several = accounts.several()
+        return {
+            (name if several else ""): (f"Account {name}: " if several else "")
+            + f"Momentum said: {health.config_error}"
+            for name, health in account_health().items()
+            if health.config_error
+        }
 
     def end_text(self, now):
         return "The error was cleared; work has resumed."

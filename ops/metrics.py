@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from bulk.models import BatchJob, BatchQuote
 from ops import selectors
+from ops.accounts import account_totals
 from ops.models import Incident, SlotClock
 from quotes.models import MomentumErrorCount, Quote
 
@@ -33,6 +34,7 @@ class DatabaseCollector(Collector):
         yield from self._pricing()
         yield from self._errors()
         yield from self._slot()
+        yield from self._accounts()
         yield from self._incidents()
 
     def _waiting(self):
@@ -130,6 +132,28 @@ class DatabaseCollector(Collector):
             "Quotes holding a slot now.",
             value=Quote.objects.holding_slot().count(),
         )
+
+    def _accounts(self):
+        """Per Momentum account (by name, never its key): quotes, failures, seat-seconds."""
+        families = {
+            "quotes": CounterMetricFamily(
+                "bulkquotes_account_quotes", "Quotes each account took.", labels=["account"]
+            ),
+            "failures": CounterMetricFamily(
+                "bulkquotes_account_failures",
+                "Quotes of each account that failed.",
+                labels=["account"],
+            ),
+            "busy_seconds": CounterMetricFamily(
+                "bulkquotes_account_busy_seconds",
+                "Seat-seconds each account spent on quotes (claim to end).",
+                labels=["account"],
+            ),
+        }
+        for name, totals in account_totals().items():
+            for field, family in families.items():
+                family.add_metric([name], getattr(totals, field))
+        yield from families.values()
 
     def _incidents(self):
         gauge = GaugeMetricFamily(

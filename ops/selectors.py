@@ -11,6 +11,7 @@ from django.db.models import Min, Q, QuerySet
 
 from bulk.line import Hold, JobInLine, Pace, held_back, load_line
 from bulk.models import BatchJob, BatchQuote
+from ops.accounts import AccountView, account_views
 from ops.models import Incident
 from quotes.models import MomentumHealth, Quote
 from quotes.selectors import momentum_health
@@ -96,6 +97,7 @@ class LineView:
     # Jobs served ahead of round-robin for their need-by, with their slack.
     urgent: dict[int, timedelta]
     throughput: list[Throughput]
+    accounts: list[AccountView] = field(default_factory=list)
     incidents: list[Incident] = field(default_factory=list)
     recent_incidents: list[Incident] = field(default_factory=list)
 
@@ -136,6 +138,7 @@ def line_view(*, now: datetime | None = None) -> LineView:
         hold=line.hold,
         urgent=line.urgent,
         throughput=_throughput(line.now),
+        accounts=account_views(now=line.now),
         incidents=list(Incident.objects.filter(closed_at__isnull=True).order_by("opened_at")),
         recent_incidents=list(Incident.objects.filter(closed_at__isnull=False)[:5]),
     )

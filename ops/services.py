@@ -12,6 +12,7 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from momentum.accounts import total_seats
 from ops import selectors
 from ops.checks import CHECKS, Check
 from ops.models import Incident, SlotClock
@@ -136,7 +137,7 @@ def tick_slot_clock(*, now: datetime | None = None) -> SlotClock:
     idle = 0.0
     if clock.work_waiting and waiting:
         # Work waited at both ends: the slot-time not spent on a quote was lost.
-        capacity = settings.MOMENTUM_MAX_IN_FLIGHT * (now - start).total_seconds()
+        capacity = total_seats() * (now - start).total_seconds()
         idle = max(0.0, capacity - busy)
     # Guarded on the tick we read: two overlapping runs add the interval once.
     SlotClock.objects.filter(pk=1, last_tick_at=start).update(

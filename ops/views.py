@@ -16,7 +16,10 @@ from bulk.models import BatchJob
 from bulk.services import staff
 from bulk.services.jobs import JobActionRefused
 from config import outbox
+from momentum.accounts import account_named
 from ops import metrics, selectors
+from quotes.models import MomentumHealth
+from quotes.services import health
 
 
 def staff_only(view):
@@ -116,6 +119,28 @@ def job_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
         messages.error(request, str(refused))
     else:
         messages.success(request, done.format(pk=job.pk))
+    return redirect("ops:queue")
+
+
+ACCOUNT_ACTIONS = {
+    "pause": (MomentumHealth.StaffState.PAUSED, "Account {name} paused: no new quotes."),
+    "drain": (
+        MomentumHealth.StaffState.DRAINING,
+        "Account {name} is draining: no new quotes; remove it once it holds none.",
+    ),
+    "resume": (MomentumHealth.StaffState.ACTIVE, "Account {name} takes new quotes again."),
+}
+
+
+@require_POST
+@staff_only
+def account_action(request: HttpRequest, name: str, action: str) -> HttpResponse:
+    """Pause, drain or resume a Momentum account; it takes effect at the next submit."""
+    if action not in ACCOUNT_ACTIONS or account_named(name) is None:
+        raise Http404
+    state, done = ACCOUNT_ACTIONS[action]
+    health.set_staff_state(name, state=state)
+    messages.success(request, done.format(name=name))
     return redirect("ops:queue")
 
 

@@ -131,9 +131,22 @@ class QuoteAdmin(admin.ModelAdmin):
 
 @admin.register(MomentumHealth)
 class MomentumHealthAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "config_error", "consecutive_failures", "paused_until", "updated_at"]
-    readonly_fields = ["paused_until", "consecutive_failures", "last_error", "config_error"]
-    actions = ["clear_configuration_error"]
+    list_display = [
+        "account",
+        "staff_state",
+        "config_error",
+        "consecutive_failures",
+        "paused_until",
+        "updated_at",
+    ]
+    readonly_fields = [
+        "account",
+        "paused_until",
+        "consecutive_failures",
+        "last_error",
+        "config_error",
+    ]
+    actions = ["clear_configuration_error", "pause_accounts", "drain_accounts", "resume_accounts"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -143,5 +156,25 @@ class MomentumHealthAdmin(admin.ModelAdmin):
 
     @admin.action(description="The API key is fixed: clear the error and resume work")
     def clear_configuration_error(self, request, queryset) -> None:
-        health.clear_configuration_error()
+        for account in queryset.values_list("account", flat=True):
+            health.clear_configuration_error(account)
         self.message_user(request, "Work resumes now.", messages.SUCCESS)
+
+    @admin.action(description="Pause: no new quotes (quotes in flight finish)")
+    def pause_accounts(self, request, queryset) -> None:
+        self._set_state(request, queryset, MomentumHealth.StaffState.PAUSED)
+
+    @admin.action(description="Drain before removing: no new quotes (quotes in flight finish)")
+    def drain_accounts(self, request, queryset) -> None:
+        self._set_state(request, queryset, MomentumHealth.StaffState.DRAINING)
+
+    @admin.action(description="Resume: take new quotes again")
+    def resume_accounts(self, request, queryset) -> None:
+        self._set_state(request, queryset, MomentumHealth.StaffState.ACTIVE)
+
+    def _set_state(self, request, queryset, state: str) -> None:
+        names = list(queryset.values_list("account", flat=True))
+        for account in names:
+            health.set_staff_state(account, state=state)
+        label = MomentumHealth.StaffState(state).label.lower()
+        self.message_user(request, f"{', '.join(names)}: {label} from the next quote.")

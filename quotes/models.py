@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.models import default_organization_id
+from momentum.accounts import DEFAULT
 
 # What a person may ask for (the quote form, the upload form and `submit_batch` offer these).
 SPEEDS_MBPS = (100, 200, 500, 1000, 2000, 5000, 10000)
@@ -120,8 +121,11 @@ class Quote(models.Model):
     term_months = models.PositiveSmallIntegerField(default=36)
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
-    # Which of the MOMENTUM_MAX_IN_FLIGHT slots this quote holds while submitting or in
-    # flight; the partial unique constraint below makes a second holder a database error.
+    # The seat (account, n) this quote holds while submitting or in flight
+    # (momentum/accounts.py); the partial unique constraint below makes a second holder
+    # a database error. Set when the quote is claimed (late binding); every later
+    # request about it uses that account's key.
+    momentum_account = models.CharField(max_length=40, default=DEFAULT, db_index=True)
     momentum_slot = models.PositiveSmallIntegerField(null=True, blank=True)
     # The worker run that owns the quote and until when; renewed at every poll.
     lease_token = models.CharField(max_length=64, blank=True)
@@ -181,9 +185,9 @@ class Quote(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["momentum_slot"],
+                fields=["momentum_account", "momentum_slot"],
                 condition=Q(status__in=["submitting", "in_flight", "overdue"]),
-                name="quote_one_holder_per_slot",
+                name="quote_one_holder_per_seat",
             ),
             models.CheckConstraint(
                 condition=~Q(status__in=["submitting", "in_flight", "overdue"])
@@ -242,24 +246,36 @@ class Quote(models.Model):
 
 
 class MomentumHealth(models.Model):
-    """One row: whether the engine should talk to Momentum now, and why not."""
+    """One row per Momentum account: whether the engine should submit with it now, and
+    why not (`quotes.services.health`)."""
 
+    class StaffState(models.TextChoices):
+        ACTIVE = "active", "Active"
+        # No new submits; quotes in flight finish. Staff resume it.
+        PAUSED = "paused", "Paused by staff"
+        # No new submits, before it is removed: safe to remove once it holds no quote.
+        DRAINING = "draining", "Draining"
+
+    account = models.CharField(max_length=40, unique=True, default="default")
+    staff_state = models.CharField(
+        max_length=10, choices=StaffState.choices, default=StaffState.ACTIVE
+    )
     paused_until = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     # When the current run of failures began (cleared by the next answer): Momentum has
     # been unreachable since then.
     failing_since = models.DateTimeField(null=True, blank=True)
-    # Set on 401/403: work stops until staff fix the key and clear this in admin.
+    # Set on 401/403: the account is quarantined until staff fix its key and clear this.
     config_error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        verbose_name = "Momentum health"
-        verbose_name_plural = "Momentum health"
+        verbose_name = "Momentum account health"
+        verbose_name_plural = "Momentum account health"
 
     def __str__(self) -> str:
-        return "Momentum health"
+        return f"Momentum account {self.account}"
 
 
 class MomentumErrorCount(models.Model):

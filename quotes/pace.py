@@ -10,7 +10,8 @@ only when the next was already waiting (else the gap is idleness, not pace). It 
 measured over the latest `PACE_SAMPLE` turns, trimmed of turns longer than
 `PACE_TRIM` times their median (a pause by staff or an outage, which the line tells
 apart, not a pace), with its spread. Before `PACE_SAMPLE_MIN` turns are measured, the
-pace is MOMENTUM_TYPICAL_LATENCY plus one poll interval, with a wide spread. It is kept in
+pace is MOMENTUM_TYPICAL_LATENCY plus one poll interval over the seats the line counts
+on, with a wide spread. It is kept in
 the cache for LINE_PACE_CACHE_SECONDS: every viewer's page reads one measure.
 """
 
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from quotes.models import Quote
+from quotes.services.seats import usable_seats
 
 PACE_SAMPLE = 50
 PACE_SAMPLE_MIN = 5
@@ -49,6 +51,10 @@ class Pace:
     samples: int = 0
     # The measured turns (seconds), for what a quote in the slot has left.
     turns: tuple[float, ...] = ()
+    # The seats the line counts on (every account's not stopped, quotes.services.seats):
+    # the turnover is the line's over all of them, so one quote's own time in a seat is
+    # about `seats` turns, and quotes holding seats are priced side by side.
+    seats: int = 1
 
     def left_after(self, held: timedelta) -> timedelta:
         """What a quote that has held the slot for `held` is expected to need still: the
@@ -60,11 +66,13 @@ class Pace:
         if held <= timedelta():
             return self.per_quote
         seconds = held.total_seconds()
-        longer = [turn - seconds for turn in self.turns if turn > seconds]
+        own = [turn * self.seats for turn in self.turns]
+        longer = [turn - seconds for turn in own if turn > seconds]
         if longer:
             return timedelta(seconds=statistics.fmean(longer))
         poll = timedelta(seconds=settings.MOMENTUM_POLL_INTERVAL)
-        return max(self.per_quote - held, min(poll, self.per_quote))
+        per_seat = self.per_quote * self.seats
+        return max(per_seat - held, min(poll, per_seat))
 
     def margin(self, quotes: int) -> timedelta:
         """How far the time of `quotes` turns may stray from `quotes` times the pace: the
@@ -109,6 +117,7 @@ def expected_pace() -> Pace:
 def measure_pace() -> Pace:
     """The mean turnover of the latest quotes, trimmed of pauses, with its spread; the
     typical latency plus one poll interval before enough turns are measured."""
+    seats = max(usable_seats(), 1)
     gaps = turnovers()
     if gaps:
         cap = PACE_TRIM * statistics.median(gaps)
@@ -116,10 +125,11 @@ def measure_pace() -> Pace:
     if len(gaps) < PACE_SAMPLE_MIN:
         typical = settings.MOMENTUM_TYPICAL_LATENCY + settings.MOMENTUM_POLL_INTERVAL
         return Pace(
-            per_quote=timedelta(seconds=typical),
+            per_quote=timedelta(seconds=typical / seats),
             measured=False,
-            spread=timedelta(seconds=typical * GUESSED_SPREAD),
+            spread=timedelta(seconds=typical / seats * GUESSED_SPREAD),
             samples=1,
+            seats=seats,
         )
     return Pace(
         per_quote=timedelta(seconds=statistics.fmean(gaps)),
@@ -127,4 +137,5 @@ def measure_pace() -> Pace:
         spread=timedelta(seconds=statistics.stdev(gaps)),
         samples=len(gaps),
         turns=tuple(gaps),
+        seats=seats,
     )

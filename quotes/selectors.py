@@ -6,6 +6,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
+from momentum.accounts import accounts
 from quotes.models import REUSABLE, MomentumHealth, Quote
 
 # Address keys per IN (...) lookup: a job within BULK_MAX_ROWS is one lookup (SQLite
@@ -58,9 +59,35 @@ def quote_for_viewer(*, public_id, user, session_quote_ids: list[str]) -> Quote 
     return None
 
 
+def account_health() -> dict[str, MomentumHealth]:
+    """Each configured account's health row (unsaved when none was written yet)."""
+    rows = {row.account: row for row in MomentumHealth.objects.all()}
+    return {a.name: rows.get(a.name) or MomentumHealth(account=a.name) for a in accounts()}
+
+
 def momentum_health() -> MomentumHealth:
-    """The engine's view of Momentum, for banners on the dashboards."""
-    return MomentumHealth.objects.filter(pk=1).first() or MomentumHealth(pk=1)
+    """The engine's view of Momentum as a whole, for the line and the dashboards' banners:
+    with one account, its row; with several, Momentum is stopped for a key only when
+    every account still in use is, and down only when every one is (one account's
+    trouble shows on the queue page, and the others carry the work)."""
+    rows = account_health()
+    if len(rows) == 1:
+        return next(iter(rows.values()))
+    active = MomentumHealth.StaffState.ACTIVE
+    in_use = [row for row in rows.values() if row.staff_state == active] or list(rows.values())
+    working = [row for row in in_use if not row.config_error]
+    if not working:
+        refused = "; ".join(f"account {row.account}: {row.config_error}" for row in in_use)
+        return MomentumHealth(account="*", config_error=refused)
+    best = min(working, key=lambda row: row.consecutive_failures)
+    return MomentumHealth(
+        account="*",
+        consecutive_failures=best.consecutive_failures,
+        last_error=best.last_error,
+        failing_since=best.failing_since,
+        paused_until=best.paused_until if best.consecutive_failures else None,
+        updated_at=max((row.updated_at for row in working if row.updated_at), default=None),
+    )
 
 
 def momentum_is_down(health: MomentumHealth) -> bool:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import UserFactory
+from tests.quotes.accounts import ENV, KEYS, SPEC
 
 
 @pytest.fixture
@@ -135,3 +136,12 @@ def public_dns(monkeypatch):
             (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))
         ],
     )
+
+
+@pytest.fixture
+def three_accounts(settings, monkeypatch):
+    """This process on three Momentum accounts (east, west, north), one seat each."""
+    for variable, key in ENV.items():
+        monkeypatch.setenv(variable, key)
+    settings.MOMENTUM_ACCOUNTS = SPEC
+    return KEYS

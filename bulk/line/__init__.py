@@ -239,7 +239,8 @@ def expected_finish(
         work = line.slot_work[: mine[-1] + 1] if mine else []
         rows_before = 0
     own = sum(1 for item in work if job_id in item.jobs)
-    time_left = sum((item.needs for item in work), timedelta())
+    # Quotes holding seats are priced side by side.
+    time_left = sum((item.needs for item in work), timedelta()) / line.pace.seats
     time_left += line.pace.per_quote * (rows_before + rows)
     return estimate_at(
         line,

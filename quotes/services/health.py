@@ -1,7 +1,10 @@
-"""Momentum's health as the engine sees it: a circuit breaker and the stop on a bad key.
+"""Momentum's health as the engine sees it, per account: a circuit breaker, the cool-down
+a 429 asks for, and the quarantine of a refused key.
 
-The state is the one `MomentumHealth` row and nothing else, so every worker process on
-every host sees the same failure count and the same pause (no per-process flags).
+The state is one `MomentumHealth` row per account and nothing else, so every worker
+process on every host sees the same failure count and the same pause (no per-process
+flags). One account's trouble stops only that account; the line waits for Momentum
+only when every account is stopped (`quotes.selectors.momentum_health`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from config.celery import wake_engine
+from momentum.accounts import DEFAULT
 from momentum.errors import MomentumConfigurationError, MomentumError, error_kind
 from quotes.models import MomentumErrorCount, MomentumHealth
 
@@ -26,10 +30,22 @@ logger = logging.getLogger(__name__)
 MAX_DOWN_PAUSE = 300.0
 
 
-def get_health() -> MomentumHealth:
-    """The health row, made on first use."""
-    health, _ = MomentumHealth.objects.get_or_create(pk=1)
-    return health
+def get_health(account: str = DEFAULT) -> MomentumHealth:
+    """The account's health row, made on first use. The one account's row is row 1, as
+    it was before accounts were named."""
+    attempts = [{"pk": 1}] if account == DEFAULT else []
+    for fields in [*attempts, {}, {}, {}]:
+        found = MomentumHealth.objects.filter(account=account).first()
+        if found is not None:
+            return found
+        try:
+            with transaction.atomic():
+                return MomentumHealth.objects.create(account=account, **fields)
+        except IntegrityError:
+            # Another process made it first, or row 1 (or the id the sequence gave, on
+            # PostgreSQL after row 1 was made by hand) is taken: look again, then retry.
+            continue
+    return MomentumHealth.objects.get(account=account)
 
 
 def down_pause(*, beyond: int) -> float:
@@ -39,38 +55,42 @@ def down_pause(*, beyond: int) -> float:
     return pause + random.uniform(0, pause / 4)  # noqa: S311 (jitter, not security)
 
 
-def note_momentum_success() -> None:
+def note_momentum_success(account: str = DEFAULT) -> None:
     """Momentum answered: forget earlier failures (the update matches no row otherwise)."""
-    MomentumHealth.objects.filter(pk=1, consecutive_failures__gt=0).update(
+    MomentumHealth.objects.filter(account=account, consecutive_failures__gt=0).update(
         consecutive_failures=0, paused_until=None, last_error="", failing_since=None
     )
 
 
-def note_momentum_failure(*, error: MomentumError) -> bool:
+def note_momentum_failure(account: str = DEFAULT, *, error: MomentumError) -> bool:
     """Count a transient failure; past MOMENTUM_DOWN_AFTER pause the engine. True if paused.
 
     A 429 is no failure: Momentum answered, asking us to come back later (often our own
     retry of a call that timed out, refused while the first is still served). It is
     counted for /metrics only, and the caller waits its Retry-After."""
-    get_health()
+    get_health(account)
     count_momentum_error(error=error)
     if getattr(error, "busy", False):
         return False
+    mine = MomentumHealth.objects.filter(account=account)
     with transaction.atomic():
-        MomentumHealth.objects.filter(pk=1).update(
+        mine.update(
             consecutive_failures=F("consecutive_failures") + 1,
             last_error=error.message[:500],
             failing_since=Coalesce(F("failing_since"), Value(timezone.now())),
         )
-        failures = MomentumHealth.objects.values_list("consecutive_failures", flat=True).get(pk=1)
+        failures = mine.values_list("consecutive_failures", flat=True).get()
         beyond = failures - settings.MOMENTUM_DOWN_AFTER
         if beyond < 0:
             return False
         pause = down_pause(beyond=beyond)
-        MomentumHealth.objects.filter(pk=1).update(
-            paused_until=timezone.now() + timedelta(seconds=pause)
-        )
-    logger.warning("Momentum looks unavailable (%s); pausing %.1f s", error.message, pause)
+        mine.update(paused_until=timezone.now() + timedelta(seconds=pause))
+    logger.warning(
+        "Momentum looks unavailable to account %s (%s); pausing it %.1f s",
+        account,
+        error.message,
+        pause,
+    )
     return True
 
 
@@ -85,27 +105,40 @@ def count_momentum_error(*, error: MomentumError) -> None:
             MomentumErrorCount.objects.filter(kind=kind).update(count=F("count") + 1)
 
 
-def pause_momentum(*, seconds: float) -> None:
-    """Hold off new submissions (Momentum said a quote is already in flight)."""
-    get_health()
+def pause_momentum(account: str = DEFAULT, *, seconds: float) -> None:
+    """Hold off the account's new submissions (Momentum said a quote is already in
+    flight on it): it cools down for the Retry-After; the other accounts go on."""
+    get_health(account)
     until = timezone.now() + timedelta(seconds=seconds)
-    MomentumHealth.objects.filter(pk=1).filter(
+    MomentumHealth.objects.filter(account=account).filter(
         Q(paused_until__isnull=True) | Q(paused_until__lt=until)
     ).update(paused_until=until)
 
 
-def stop_for_configuration(*, error: MomentumConfigurationError) -> None:
-    """A wrong key stops all work until staff fix it and clear the error in admin."""
-    get_health()
+def stop_for_configuration(account: str = DEFAULT, *, error: MomentumConfigurationError) -> None:
+    """A refused key quarantines its account (no submit, no poll) until staff fix it and
+    clear the error in admin; its quotes in flight keep their seats and are resumed then.
+    Staff are alerted once per account (ops.checks)."""
+    get_health(account)
     count_momentum_error(error=error)
-    MomentumHealth.objects.filter(pk=1).update(config_error=error.message[:1000])
-    logger.error("Momentum refused our credentials; work is stopped: %s", error.message)
+    MomentumHealth.objects.filter(account=account).update(config_error=error.message[:1000])
+    logger.error(
+        "Momentum refused the key of account %s; it is quarantined: %s", account, error.message
+    )
 
 
-def clear_configuration_error() -> None:
-    """Staff fixed the key: let work resume, and wake the engine."""
-    get_health()
-    MomentumHealth.objects.filter(pk=1).update(
+def clear_configuration_error(account: str = DEFAULT) -> None:
+    """Staff fixed the account's key: let its work resume, and wake the engine."""
+    get_health(account)
+    MomentumHealth.objects.filter(account=account).update(
         config_error="", paused_until=None, consecutive_failures=0
     )
+    wake_engine()
+
+
+def set_staff_state(account: str, *, state: str) -> None:
+    """Staff pause, drain or resume an account: it takes effect at the next submit."""
+    get_health(account)
+    MomentumHealth.objects.filter(account=account).update(staff_state=state)
+    logger.warning("Momentum account %s is now %s (staff)", account, state)
     wake_engine()

@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from momentum.accounts import DEFAULT
 from momentum.backoff import backoff_delay
 from momentum.client import QuoteRequest, SubmittedQuote, get_client
 from momentum.errors import (
@@ -57,15 +58,10 @@ logger = logging.getLogger(__name__)
 # --- Claiming -----------------------------------------------------------------------
 
 
-def free_slots() -> list[int]:
-    held = set(Quote.objects.holding_slot().values_list("momentum_slot", flat=True))
-    return [slot for slot in range(settings.MOMENTUM_MAX_IN_FLIGHT) if slot not in held]
-
-
-def claim_slot(*, quote_id: int, token: str, slot: int) -> bool:
-    """Move a pending (or a bulk row's queued) quote to `submitting` in `slot`. Raises
-    IntegrityError if another quote holds that slot: the database, not this process, is
-    the arbiter."""
+def claim_slot(*, quote_id: int, token: str, slot: int, account: str = DEFAULT) -> bool:
+    """Move a pending (or a bulk row's queued) quote to `submitting` in the seat (account,
+    slot) (`quotes.services.seats.free_seats`). Raises IntegrityError if another quote
+    holds that seat: the database, not this process, is the arbiter."""
     now = timezone.now()
     return bool(
         Quote.objects.filter(
@@ -74,6 +70,7 @@ def claim_slot(*, quote_id: int, token: str, slot: int) -> bool:
             taken_from__isnull=True,
         ).update(
             status=Quote.Status.SUBMITTING,
+            momentum_account=account,
             momentum_slot=slot,
             lease_token=token,
             lease_expires_at=lease_until(now),
@@ -185,10 +182,12 @@ def _after_submit_error(
     if error.busy and (not quote.submit_ambiguous or error.not_accepted):
         # Momentum's answer: this key made no quote (another is in flight). Give the
         # slot back, come back later with the same key.
-        pause_momentum(seconds=error.retry_after or settings.MOMENTUM_POLL_INTERVAL)
+        pause_momentum(
+            quote.momentum_account, seconds=error.retry_after or settings.MOMENTUM_POLL_INTERVAL
+        )
         return _back_in_line(quote_id=quote.pk, token=token)
     # A 429 "busy" to our own same-key retry is no failure (health counts it so).
-    paused = note_momentum_failure(error=error)
+    paused = note_momentum_failure(quote.momentum_account, error=error)
     if paused and not quote.submit_ambiguous:
         return _back_in_line(quote_id=quote.pk, token=token)
     delay = backoff_delay(
@@ -208,7 +207,8 @@ def submit_quote(*, quote_id: int, token: str) -> Result:
     quote = take_lease(quote_id=quote_id, token=token)
     if quote is None or quote.status != Quote.Status.SUBMITTING:
         return Result(Step.LOST)
-    client = get_client()
+    account = quote.momentum_account
+    client = get_client(account)
     request = _quote_request(quote)
     attempt = 0
     result = None
@@ -218,12 +218,12 @@ def submit_quote(*, quote_id: int, token: str) -> Result:
         try:
             submitted = client.submit_quote(request, idempotency_key=quote.idempotency_key)
         except MomentumRejected as error:
-            note_momentum_success()
+            note_momentum_success(account)
             result = Result(
                 Step.FINISHED, Outcome.failed(error.message, kind=refusal_kind(error.code))
             )
         except MomentumConfigurationError as error:
-            stop_for_configuration(error=error)
+            stop_for_configuration(account, error=error)
             if quote.submit_ambiguous:
                 # It may be at Momentum: it keeps the slot; once staff fix the key the
                 # sweeper replays the same key.
@@ -234,7 +234,7 @@ def submit_quote(*, quote_id: int, token: str) -> Result:
             result = _after_submit_error(quote=quote, token=token, error=error, attempt=attempt)
             attempt += 1
         else:
-            note_momentum_success()
+            note_momentum_success(account)
             result = _mark_in_flight(
                 quote_id=quote_id, token=token, submitted=submitted, tries=attempt + 1
             )

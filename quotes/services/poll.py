@@ -83,7 +83,7 @@ def poll_quote(*, quote_id: int, token: str) -> Result:
     if quote is None or quote.status not in POLLED_STATUSES:
         return Result(Step.LOST)
     run, delay = _start(quote=quote, token=token)
-    client = get_client()
+    client = get_client(quote.momentum_account)
     while True:
         # Sleep to the next poll, renewing the lease; renew it again before the call.
         if not wait(quote_id=quote_id, token=token, seconds=delay):
@@ -114,25 +114,26 @@ def _start(*, quote: Quote, token: str) -> tuple[_Run, float]:
 def _ask(*, run: _Run, client: MomentumClient) -> Result | float:
     """Poll once: an exit, or the seconds until the next poll."""
     sent = run.since_submit()
+    account = run.quote.momentum_account
     try:
         answer = client.get_quote(run.quote.momentum_quote_id)
     except MomentumQuoteNotFound:
-        note_momentum_success()
+        note_momentum_success(account)
         return _forgotten(quote=run.quote, token=run.token)
     except MomentumRejected as error:
-        note_momentum_success()
+        note_momentum_success(account)
         return Result(Step.FINISHED, Outcome.failed(error.message, kind=refusal_kind(error.code)))
     except MomentumConfigurationError as error:
         # The quote keeps its slot; the sweeper resumes it once staff fix the key.
-        stop_for_configuration(error=error)
+        stop_for_configuration(account, error=error)
         return Result(Step.STOPPED)
     except MomentumTransientError as error:
-        note_momentum_failure(error=error)
+        note_momentum_failure(account, error=error)
         run.failures += 1
         return backoff_delay(
             run.failures - 1, base=run.interval, cap=MAX_BACKOFF, retry_after=error.retry_after
         )
-    note_momentum_success()
+    note_momentum_success(account)
     run.failures = 0
     if not answer.is_pending:
         return Result(Step.FINISHED, _ended(run=run, answer=answer))

@@ -1,7 +1,7 @@
 import factory
 
 from quotes.models import Lead, Quote
-from quotes.services import intake, leases, lifecycle
+from quotes.services import intake, leases, lifecycle, seats
 
 
 class LeadFactory(factory.django.DjangoModelFactory):
@@ -28,7 +28,8 @@ class QuoteFactory(factory.django.DjangoModelFactory):
 def claim(quote) -> str:
     """Claim a free slot for a pending quote, as dispatch does; the run's lease token."""
     token = leases.new_token()
-    assert lifecycle.claim_slot(quote_id=quote.pk, token=token, slot=lifecycle.free_slots()[0])
+    seat = seats.free_seats()[0]
+    assert lifecycle.claim_slot(quote_id=quote.pk, token=token, slot=seat.n, account=seat.account)
     return token
 
 
