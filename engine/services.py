@@ -23,6 +23,7 @@ from django.utils import timezone
 from bulk.services import completion, need_by, rows, uploads
 from bulk.services.rows import NextRow
 from engine import tasks
+from momentum.accounts import total_seats
 from quotes import selectors
 from quotes.models import Quote
 from quotes.outcomes import Outcome
@@ -87,8 +88,19 @@ def start_chain(*, quote_id: int, token: str, resume: bool = False) -> None:
 
 
 def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
-    """Start the next quote if a seat of an account that may submit now is free (late
-    binding: any account's, `quotes.services.seats`)."""
+    """Start the next quotes while seats of accounts that may submit now are free (late
+    binding: any account's, `quotes.services.seats`): one wake fills every free seat.
+    The first quote started, or None."""
+    first = None
+    for _ in range(total_seats()):  # bounded: one per seat at most
+        started = _dispatch_one(schedule_resume=schedule_resume and first is None)
+        if started is None:
+            break
+        first = first or started
+    return first
+
+
+def _dispatch_one(*, schedule_resume: bool) -> Quote | None:
     now = timezone.now()
     free = seats.free_seats(now=now)
     if not free:

@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from engine import services as engine_services
 from momentum.accounts import DEFAULT, accounts, parse_accounts
 from momentum.client import get_client
 from momentum.errors import MomentumConfigurationError, MomentumTransientError
@@ -156,3 +157,12 @@ def test_the_line_counts_every_seat_it_may_use(three_accounts, settings):
     assert expected_pace().per_quote == timedelta(seconds=(150 + 15) / 3)
     health.set_staff_state("east", state=MomentumHealth.StaffState.PAUSED)
     assert expected_pace().per_quote == timedelta(seconds=(150 + 15) / 2)
+
+
+def test_one_wake_of_the_engine_fills_every_free_seat(three_accounts, monkeypatch):
+    monkeypatch.setattr(engine_services, "start_chain", lambda **kwargs: None)
+    waiting = [QuoteFactory() for _ in range(4)]
+    assert engine_services.dispatch_next() == waiting[0]
+    claimed = Quote.objects.filter(status=Quote.Status.SUBMITTING)
+    assert sorted(claimed.values_list("momentum_account", flat=True)) == ["east", "north", "west"]
+    assert Quote.objects.waiting().get() == waiting[3]
