@@ -34,15 +34,17 @@ def quotes_of(job):
 def assert_each_key_kept_its_limit(sandbox) -> dict:
     stats = sandbox.stats()
     for key in KEYS.values():
-        assert stats["keys"][key]["max_in_flight_seen"] == 1, stats
-        assert stats["keys"][key]["foreign_polls"] == 0, stats
+        figures = stats["keys"][key]
+        assert figures["max_in_flight_seen"] <= 1, (key, figures)
+        assert figures["foreign_polls"] == 0, (key, figures)
     return stats
 
 
 def test_three_accounts_price_a_job_in_a_third_of_the_time(accounts, sandbox):
     pricing = 4.0
     sandbox.configure(delay_min=pricing, delay_max=pricing)
-    accounts.start(momentum_workers=3)
+    # A process for each seat's poll, and one for the chains' short steps (operations.md).
+    accounts.start(momentum_workers=4)
     job = create_job(user=UserFactory(), rows=30)
     wait_until(lambda: job_finished(job), timeout=200, what="the job")
     assert_counters_exact(job)
@@ -52,13 +54,14 @@ def test_three_accounts_price_a_job_in_a_third_of_the_time(accounts, sandbox):
     assert took <= 1.1 * 30 * pricing / 3, f"{took:.1f} s"
     stats = assert_each_key_kept_its_limit(sandbox)
     assert stats["quotes_created"] == 30
+    assert all(stats["keys"][key]["max_in_flight_seen"] == 1 for key in KEYS.values()), stats
     by_account = {name: quotes_of(job).filter(momentum_account=name).count() for name in KEYS}
     assert all(by_account.values()), by_account
 
 
 def test_a_revoked_key_stops_its_account_and_the_others_finish_the_job(accounts, sandbox):
     sandbox.configure(delay_min=1.0, delay_max=1.0)
-    accounts.start(momentum_workers=3)
+    accounts.start(momentum_workers=4)
     job = create_job(user=UserFactory(), rows=12)
     wait_until(
         lambda: quotes_of(job).filter(momentum_account="west").exists(),
