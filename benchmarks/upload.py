@@ -30,6 +30,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import random
 import resource
 import subprocess
@@ -121,6 +122,12 @@ def write_file(path: Path, fmt: str, rows: list[list[object]]) -> None:
 def measure(path: Path, isolated: bool) -> dict:
     """Run in the child: parse and validate the file, then report time and peak RSS."""
     sys.path.insert(0, str(ROOT))
+    # Validation reads the speeds and terms from quotes.models: Django's apps, no database.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-" + "x" * 40)
+    import django
+
+    django.setup()
     from bulk.spreadsheets.isolated import ReadLimits
     from bulk.spreadsheets.upload import parse_upload
 

@@ -6,6 +6,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
+from config.db import one_of
 from momentum.accounts import accounts
 from quotes.models import REUSABLE, MomentumHealth, Quote
 
@@ -171,7 +172,7 @@ def reusable_keys(
             Quote.objects.for_organization(organization_id)
             .reusable()
             .filter(
-                address_key__in=keys[start : start + KEYS_PER_QUERY],
+                one_of("address_key", keys[start : start + KEYS_PER_QUERY]),
                 speed_mbps=speed_mbps,
                 term_months=term_months,
                 completed_at__gte=cutoff,
@@ -202,7 +203,7 @@ def live_quotes(
             Quote.objects.for_organization(organization_id)
             .live()
             .filter(
-                address_key__in=keys[start : start + KEYS_PER_QUERY],
+                one_of("address_key", keys[start : start + KEYS_PER_QUERY]),
                 speed_mbps=speed_mbps,
                 term_months=term_months,
             )

@@ -224,7 +224,7 @@ def create_job(
     """A submitted job of `rows` addresses, handed to the engine as an upload would be."""
     from django.db import transaction
 
-    from bulk.models import BatchJob, BatchQuote
+    from bulk.models import BatchJob
     from bulk.services.job_rows import create_rows
     from config.celery import wake_engine
 
@@ -235,16 +235,18 @@ def create_job(
         create_rows(
             job=job,
             rows=[
-                BatchQuote(
-                    row_number=n + 2,
-                    street_address=street_for(n) if street_for else f"{n + 1} Job{job.pk} Street",
-                    city=city,
-                    state=state,
-                    zip_code=zip_for(n) if zip_for else "80202",
+                {
+                    "row_number": n + 2,
+                    "street_address": street_for(n)
+                    if street_for
+                    else f"{n + 1} Job{job.pk} Street",
+                    "city": city,
+                    "state": state,
+                    "zip_code": zip_for(n) if zip_for else "80202",
                     # A row is quoted at its own speed and term: here, its job's.
-                    speed_mbps=job.speed_mbps,
-                    term_months=job.term_months,
-                )
+                    "speed_mbps": job.speed_mbps,
+                    "term_months": job.term_months,
+                }
                 for n in range(rows)
             ],
         )

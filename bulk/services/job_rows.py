@@ -13,60 +13,56 @@ from django.utils import timezone
 
 from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import finish_job_if_done
-from bulk.services.rows import count_results, job_lead, row_address, row_result, start_jobs, tally
+from bulk.services.rows import count_results, job_lead, row_result, start_jobs, tally
+from config.db import insert_all
 from quotes.models import Quote
 from quotes.options import Option, row_options
-from quotes.outcomes import outcome_of
 from quotes.services import intake
 
 # Rows a bulk insert saves at once (within the limits: a few statements a job).
 ROWS_PER_INSERT = 5000
 
 
-def job_rows(*, job: BatchJob, valid: list[list], options: list[Option]) -> Iterator[BatchQuote]:
-    """The job's BatchQuotes from a staged upload's valid rows, each row's options in
-    order (`option` 0, 1, ...), sharing the row's number."""
+def job_rows(*, valid: list[list], options: list[Option]) -> Iterator[dict]:
+    """The fields of the job's BatchQuotes from a staged upload's valid rows, each row's
+    options in order (`option` 0, 1, ...), sharing the row's number."""
     for row_number, street, city, state, zip_code, key, cells, *asked in valid:
         speed, term = [*asked, None, None][:2]
         for index, option in enumerate(row_options(options, speed_mbps=speed, term_months=term)):
-            yield BatchQuote(
-                batch_job=job,
-                row_number=row_number,
-                option=index,
-                street_address=street,
-                city=city,
-                state=state,
-                zip_code=zip_code,
-                address_key=key,
-                source_data=cells if index == 0 else [],
-                speed_mbps=option.speed_mbps,
-                term_months=option.term_months,
-            )
+            yield {
+                "row_number": row_number,
+                "option": index,
+                "street_address": street,
+                "city": city,
+                "state": state,
+                "zip_code": zip_code,
+                "address_key": key,
+                "source_data": cells if index == 0 else [],
+                "speed_mbps": option.speed_mbps,
+                "term_months": option.term_months,
+            }
 
 
-def create_rows(*, job: BatchJob, rows: list[BatchQuote]) -> None:
-    """Save a new job's rows, each with its Quote made at once (quotes.services.intake):
-    rows whose address Momentum answered within the job's reuse window are recorded from
-    that answer, rows whose address is on its way to Momentum wait on that quote, the rest
-    wait for their turn. A fixed number of statements for any job within the limits (the
-    quotes and the rows in bulk inserts, each row's quote set as it is made). Runs in the
-    caller's transaction (the one that made the job)."""
+def create_rows(*, job: BatchJob, rows: list[dict]) -> None:
+    """Save a new job's rows (BatchQuote fields), each with its Quote made at once
+    (quotes.services.intake): rows whose address Momentum answered within the job's reuse
+    window are recorded from that answer, rows whose address is on its way to Momentum
+    wait on that quote, the rest wait for their turn. A fixed number of statements for any
+    job within the limits (config.db.insert_all; each row's quote set as it is made). Runs
+    in the caller's transaction (the one that made the job)."""
     if not rows:
         return
     quotes = _queue_row_quotes(job=job, rows=rows)
     now = timezone.now()
     counts = Counter()
     for row, quote in zip(rows, quotes, strict=True):
-        row.batch_job, row.quote, row.address_key = job, quote, quote.address_key
+        row |= {"batch_job_id": job.pk, "quote_id": quote.pk, "address_key": quote.address_key}
         if quote.taken_as == Quote.Taken.REUSED:
-            outcome = outcome_of(quote)
-            counts.update(tally(outcome, 1))
-            for name, value in row_result(outcome, now=now).items():
-                setattr(row, name, value)
-            row.started_at = now
+            counts.update(tally(quote.outcome, 1))
+            row |= row_result(quote.outcome, now=now) | {"started_at": now}
         elif quote.taken_as == Quote.Taken.SHARED:
-            row.status, row.started_at, row.attempts = BatchQuote.Status.PROCESSING, now, 1
-    BatchQuote.objects.bulk_create(rows, batch_size=ROWS_PER_INSERT)
+            row |= {"status": BatchQuote.Status.PROCESSING, "started_at": now, "attempts": 1}
+    insert_all(BatchQuote, rows, batch_size=ROWS_PER_INSERT)
     if any(quote.taken_as for quote in quotes):
         start_jobs(BatchJob.objects.filter(pk=job.pk), now=now)
         count_results(job_id=job.pk, **counts, reused=counts["succeeded"] + counts["failed"])
@@ -74,17 +70,17 @@ def create_rows(*, job: BatchJob, rows: list[BatchQuote]) -> None:
         job.refresh_from_db()
 
 
-def _queue_row_quotes(*, job: BatchJob, rows: list[BatchQuote]) -> list[Quote]:
+def _queue_row_quotes(*, job: BatchJob, rows: list[dict]) -> list[intake.QueuedQuote]:
     """The rows' quotes, in the rows' order: one bulk insert per speed and term asked."""
     asked: dict[tuple[int, int], list[int]] = {}
     for place, row in enumerate(rows):
-        asked.setdefault((row.speed_mbps, row.term_months), []).append(place)
-    made: list[Quote | None] = [None] * len(rows)
+        asked.setdefault((row["speed_mbps"], row["term_months"]), []).append(place)
+    made: list[intake.QueuedQuote | None] = [None] * len(rows)
     lead = job_lead(job)
     for (speed_mbps, term_months), places in asked.items():
         quotes = intake.queue_quotes(
             lead=lead,
-            addresses=[row_address(rows[place]) for place in places],
+            addresses=[_address(rows[place]) for place in places],
             speed_mbps=speed_mbps,
             term_months=term_months,
             reuse_days=job.reuse_days,
@@ -92,3 +88,13 @@ def _queue_row_quotes(*, job: BatchJob, rows: list[BatchQuote]) -> list[Quote]:
         for place, quote in zip(places, quotes, strict=True):
             made[place] = quote
     return made
+
+
+def _address(row: dict) -> intake.QuoteAddress:
+    return intake.QuoteAddress(
+        street_address=row["street_address"],
+        city=row["city"],
+        state=row["state"],
+        zip_code=row["zip_code"],
+        key=row.get("address_key", ""),
+    )

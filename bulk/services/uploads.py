@@ -231,7 +231,7 @@ def _create_job(*, staged: StagedUpload, user: User) -> BatchJob:
         need_by=staged.need_by,
         time_zone=zone_or_site(user.time_zone).key,
     )
-    rows = list(job_rows(job=job, valid=valid, options=job.option_list))
+    rows = list(job_rows(valid=valid, options=job.option_list))
     # Counters go per quote: an address asked at two options is two quotes.
     job.total_count = len(rows)
     BatchJob.objects.filter(pk=job.pk).update(total_count=job.total_count)

@@ -9,6 +9,7 @@ there is work.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -17,9 +18,11 @@ from django.utils import timezone
 
 from accounts.models import default_organization
 from config.celery import wake_engine
+from config.db import insert_all
 from quotes import selectors
 from quotes.addresses import normalise_address
 from quotes.models import Lead, Quote
+from quotes.outcomes import Outcome, outcome_of
 from quotes.services.sharing import answer_from, mark_has_takers
 from quotes.signals import announce_finished
 
@@ -122,10 +125,12 @@ def create_lead_for(*, user) -> Lead:
     )
 
 
-def _queued_fields(*, lead: Lead, address: QuoteAddress, speed_mbps: int, term_months: int):
+def _queued_fields(
+    *, lead: Lead, address: QuoteAddress, speed_mbps: int, term_months: int, organization_id=None
+):
     return {
         "lead": lead,
-        "organization_id": organization_id_of(lead),
+        "organization_id": organization_id or organization_id_of(lead),
         "source": Quote.Source.BULK,
         "status": Quote.Status.QUEUED,
         "street_address": address.street_address,
@@ -151,6 +156,16 @@ def queue_quote(*, lead: Lead, address: QuoteAddress, speed_mbps: int, term_mont
     )
 
 
+class QueuedQuote(NamedTuple):
+    """A quote `queue_quotes` made: how it started (`taken_as`: reused, shared or not
+    taken) and, reused, the answer it took (a tuple: a job makes thousands)."""
+
+    pk: int
+    address_key: str
+    taken_as: str
+    outcome: Outcome | None = None
+
+
 def queue_quotes(
     *,
     lead: Lead,
@@ -158,19 +173,25 @@ def queue_quotes(
     speed_mbps: int,
     term_months: int,
     reuse_days: int,
-) -> list[Quote]:
-    """A job's quotes, one per address, in one bulk insert (caller's transaction).
+) -> list[QueuedQuote]:
+    """A job's quotes, one per address, in a bulk insert (caller's transaction).
 
     An address Momentum answered within `reuse_days` takes that answer at once (reused);
     one on its way to Momentum for another quote waits on it (shared); the rest wait for
     their turn (`queued`). The quotes come back in the order of `addresses`.
     """
+    organization_id = organization_id_of(lead)
     fields = [
-        _queued_fields(lead=lead, address=a, speed_mbps=speed_mbps, term_months=term_months)
+        _queued_fields(
+            lead=lead,
+            address=a,
+            speed_mbps=speed_mbps,
+            term_months=term_months,
+            organization_id=organization_id,
+        )
         for a in addresses
     ]
     keys = {f["address_key"] for f in fields}
-    organization_id = organization_id_of(lead)
     reusable = selectors.reusable_keys(
         organization_id=organization_id,
         keys=keys,
@@ -187,14 +208,21 @@ def queue_quotes(
         lock=True,
     )
     now = timezone.now()
+    answers = {key: outcome_of(source) for key, source in reusable.items()}
     for f in fields:
         if f["address_key"] in reusable:
             f |= answer_from(reusable[f["address_key"]], taken_as=Quote.Taken.REUSED, now=now)
         elif f["address_key"] in live:
             f |= {"taken_from": live[f["address_key"]], "taken_as": Quote.Taken.SHARED}
-    quotes = Quote.objects.bulk_create([Quote(**f) for f in fields], batch_size=1000)
-    mark_has_takers(quote_ids={q.taken_from_id for q in quotes if q.taken_as == Quote.Taken.SHARED})
-    return quotes
+    pks = insert_all(Quote, fields)
+    shared = {f["taken_from"].pk for f in fields if f.get("taken_as") == Quote.Taken.SHARED}
+    mark_has_takers(quote_ids=shared)
+    return [
+        QueuedQuote(pk=pk, address_key=f["address_key"], taken_as=f.get("taken_as", ""))
+        if f.get("taken_as") != Quote.Taken.REUSED
+        else QueuedQuote(pk, f["address_key"], Quote.Taken.REUSED, answers[f["address_key"]])
+        for pk, f in zip(pks, fields, strict=True)
+    ]
 
 
 def withdraw_quotes(*, quote_ids: list[int], message: str, keep_if_waited_on: bool) -> int:
