@@ -6,8 +6,10 @@ a row starts (waiting, or answered by a recent quote) is bulk.services.rows's ru
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.utils import timezone
 
@@ -52,6 +54,11 @@ def create_rows(*, job: BatchJob, rows: list[dict]) -> None:
     in the caller's transaction (the one that made the job)."""
     if not rows:
         return
+    with _collector_paused():
+        _create_rows(job=job, rows=rows)
+
+
+def _create_rows(*, job: BatchJob, rows: list[dict]) -> None:
     quotes = _queue_row_quotes(job=job, rows=rows)
     now = timezone.now()
     counts = Counter()
@@ -68,6 +75,22 @@ def create_rows(*, job: BatchJob, rows: list[dict]) -> None:
         count_results(job_id=job.pk, **counts, reused=counts["succeeded"] + counts["failed"])
         finish_job_if_done(job_id=job.pk)
         job.refresh_from_db()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while a job's rows are made: each of their tens of
+    thousands of dicts and tuples counts towards a collection that walks every object of
+    the process (0.5-1 s of a 20,000-row submission). They hold no cycles; what the
+    block leaves is collected after it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _queue_row_quotes(*, job: BatchJob, rows: list[dict]) -> list[intake.QueuedQuote]:
