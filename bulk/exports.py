@@ -36,13 +36,12 @@ from bulk.spreadsheets.reading import sheet_records
 from bulk.spreadsheets.results import (
     LOWEST_COLUMNS,
     QUOTED_AT,
-    ROW_FIELDS,
     failed_reason,
     is_result_column,
     option_columns,
     options_result,
     result_columns,
-    rows_for_results,
+    row_records,
     skipped_status,
 )
 from bulk.spreadsheets.workbook import results_workbook
@@ -150,9 +149,9 @@ def numbered_rows(
         tail = first[1:] if first else []
         return number, values, [skipped_status(kind, detail), *tail]
 
-    rows = _rows_read(job=job, failed_only=failed_only)
+    rows = row_records(_rows_read(job=job, failed_only=failed_only), chunk_size=CHUNK)
     # One line per uploaded row: its options' BatchQuotes together, the first with the cells.
-    for _number, options_rows in groupby(rows.iterator(chunk_size=CHUNK), attrgetter("row_number")):
+    for _number, options_rows in groupby(rows, attrgetter("row_number")):
         group = list(options_rows)
         row = group[0]
         while pending is not None and pending[0] < row.row_number:
@@ -180,13 +179,12 @@ def numbered_rows(
 
 
 def _rows_read(*, job: BatchJob, failed_only: bool) -> QuerySet[BatchQuote]:
-    """The rows a download writes, in order, with only the columns it reads: for the
-    failed-rows file, the uploaded rows with a failed option alone (by the database)."""
+    """The rows a download writes, in order: for the failed-rows file, the uploaded rows
+    with a failed option alone (by the database)."""
+    rows = job.rows.all()
     if failed_only:
         failed = job.rows.filter(status=BatchQuote.Status.FAILED).values("row_number")
-        rows = job.rows.filter(row_number__in=failed).only(*ROW_FIELDS)
-    else:
-        rows = rows_for_results(job.rows.all())
+        rows = rows.filter(row_number__in=failed)
     return rows.order_by("row_number", "option")
 
 

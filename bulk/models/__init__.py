@@ -10,5 +10,6 @@ from bulk.models.jobs import (  # noqa: F401
     BatchJobQuerySet,
     BatchQuote,
     BatchQuoteQuerySet,
+    row_outcome,
 )
 from bulk.models.uploads import ColumnMapping, JobSource, StagedUpload  # noqa: F401

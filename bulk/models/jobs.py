@@ -288,10 +288,17 @@ class BatchQuote(models.Model):
     @property
     def outcome(self) -> str:
         """What the row came to, as the pages, email, API and results name it."""
-        if self.status == self.Status.FAILED:
-            return self.get_failure_display() or "Failed"  # failed before `failure` existed
-        named = {self.Status.COMPLETE: "Priced", self.Status.PROCESSING: "In flight"}
-        return named.get(self.status) or self.get_status_display()
+        return row_outcome(status=self.status, failure=self.failure)
+
+
+def row_outcome(*, status: str, failure: str) -> str:
+    """What a row with this status and failure came to ("Priced", "No coverage", ...): a
+    row's `outcome`, for a download that reads rows as values."""
+    if status == BatchQuote.Status.FAILED:
+        # "Failed": a row that failed before `failure` existed.
+        return str(dict(BatchQuote.Failure.choices).get(failure, failure)) or "Failed"
+    named = {BatchQuote.Status.COMPLETE: "Priced", BatchQuote.Status.PROCESSING: "In flight"}
+    return named.get(status) or str(dict(BatchQuote.Status.choices).get(status, status))
 
 
 class BatchJobEvent(models.Model):

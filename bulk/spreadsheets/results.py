@@ -12,37 +12,90 @@ instant in the same zone.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import QuerySet
 
 from accounts.zones import site_zone
-from bulk.models import BatchQuote
+from bulk.models import BatchQuote, row_outcome
 from quotes.options import Option, speed_label, term_label
 
 # With several options: after each option's block, the lowest monthly price and its option.
 LOWEST_COLUMNS = ["Lowest monthly", "Lowest monthly option"]
 
 QUOTED_AT = "Quoted at"
-# What `row_result` reads of a row and its quote: a download reads these columns alone
-# (with the row's job, which a job's related manager sets on each row it reads).
+# What `row_result` reads of a row and its quote (and the quote it took its answer from):
+# a download reads these columns alone, as values (bulk.exports).
 ROW_FIELDS = (
-    *("batch_job", "row_number", "option", "status", "failure", "error_message"),
-    *("source_data", "street_address", "city", "state", "zip_code", "speed_mbps"),
-    "term_months",
+    *("row_number", "option", "status", "failure", "error_message", "source_data"),
+    *("street_address", "city", "state", "zip_code", "speed_mbps", "term_months"),
 )
 QUOTE_FIELDS = ("mrc", "nrc", "carrier", "completed_at", "taken_as", "momentum_quote_id")
 SOURCE_FIELDS = ("completed_at", "momentum_quote_id")
 
 
-def rows_for_results(rows: QuerySet[BatchQuote]) -> QuerySet[BatchQuote]:
-    """These rows with what `row_result` reads of them and their quotes, and no more."""
-    return rows.select_related("quote__taken_from").only(
-        *ROW_FIELDS,
-        *(f"quote__{name}" for name in QUOTE_FIELDS),
-        *(f"quote__taken_from__{name}" for name in SOURCE_FIELDS),
-    )
+@dataclass(slots=True)
+class SourceRecord:
+    """What a download reads of the quote a reused or shared price came from."""
+
+    completed_at: dt.datetime | None
+    momentum_quote_id: str
+
+
+@dataclass(slots=True)
+class QuoteRecord:
+    """What a download reads of a row's quote."""
+
+    mrc: Decimal | None
+    nrc: Decimal | None
+    carrier: str
+    completed_at: dt.datetime | None
+    taken_as: str
+    momentum_quote_id: str
+    taken_from: SourceRecord | None
+
+
+@dataclass(slots=True)
+class RowRecord:
+    """What a download reads of a row: a BatchQuote's values, not a model instance (a
+    20,000-row job's rows and quotes as instances took half of building its CSV)."""
+
+    row_number: int
+    option: int
+    status: str
+    failure: str
+    error_message: str
+    source_data: object
+    street_address: str
+    city: str
+    state: str
+    zip_code: str
+    speed_mbps: int
+    term_months: int
+    quote: QuoteRecord | None
+
+    @property
+    def outcome(self) -> str:
+        return row_outcome(status=self.status, failure=self.failure)
+
+
+def row_records(rows: QuerySet[BatchQuote], *, chunk_size: int) -> Iterator[RowRecord]:
+    """These rows, in their order, as what `row_result` reads of them and their quotes."""
+    quote = ("quote_id", *(f"quote__{name}" for name in QUOTE_FIELDS))
+    source = ("quote__taken_from_id", *(f"quote__taken_from__{name}" for name in SOURCE_FIELDS))
+    values = rows.values_list(*ROW_FIELDS, *quote, *source).iterator(chunk_size=chunk_size)
+    width, quote_width = len(ROW_FIELDS), len(quote)
+    for each in values:
+        quoted = None
+        if each[width] is not None:
+            origin = each[width + quote_width :]
+            taken_from = SourceRecord(*origin[1:]) if origin[0] is not None else None
+            quoted = QuoteRecord(*each[width + 1 : width + quote_width], taken_from=taken_from)
+        yield RowRecord(*each[:width], quote=quoted)
 
 
 def result_columns(zone: ZoneInfo | None = None) -> list[str]:
