@@ -12,6 +12,10 @@ worst server time over the runs and the number of SQL queries of one request. Se
 time is the whole request through the middleware and template, without a network.
 `--backlog N` adds another user's job of N rows waiting their turn, each with its queued
 Quote as submission makes it: the fragment should cost the same as with none.
+`--compare-backlog N` measures the fragment in one process with none, then with such a
+backlog, then with none again (the backlog deleted), rounds of `--runs` requests each
+taking turns, so that the load of a shared machine weighs on both alike; it prints each
+round's median and the backlog's medians over the mean of the empty ones.
 Targets: at most 10 queries; the fragment under 50 ms.
 """
 
@@ -152,7 +156,8 @@ def backlog(rows: int) -> None:
     from bulk.models import BatchJob, BatchQuote
     from quotes.models import Lead, Quote
 
-    user = User.objects.create_user("backlog@example.com", "bench-password-1")
+    email = "backlog@example.com"
+    user = User.objects.filter(email=email).first() or User.objects.create_user(email, "bench-1")
     job = BatchJob.objects.create(
         user=user, file_name="backlog.csv", source_columns=["Street"], total_count=rows
     )
@@ -203,12 +208,53 @@ def measure(client, url: str, runs: int, **headers) -> tuple[float, float, int, 
     return statistics.median(times), max(times), len(queries), response.status_code
 
 
+def compare_backlog(client, running, options) -> None:
+    """The fragment's median with no backlog and with one, rounds taking turns."""
+    from django.db import connection
+    from django.urls import reverse
+
+    from bulk.models import BatchJob
+    from bulk.selectors import live_marker
+    from quotes.models import Quote
+
+    page = reverse("bulk:job", args=[running.pk])
+    url, hx = f"{page}?seen={live_marker(job=running)}", {"HTTP_HX_REQUEST": "true"}
+
+    def queued(rows: int) -> None:
+        if rows:
+            backlog(rows)
+        else:
+            BatchJob.objects.filter(file_name="backlog.csv").delete()
+            Quote.objects.filter(street_address__endswith="Backlog Rd").delete()
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+    medians: dict[int, list[float]] = {0: [], options.compare_backlog: []}
+    print(f"{'fragment, no row changed':34} {'median ms':>10} {'worst ms':>9} {'queries':>8}")
+    for _round in range(options.rounds):
+        for rows in (0, options.compare_backlog):
+            if rows or medians[options.compare_backlog]:
+                queued(rows)
+            median, worst, queries, _status = measure(client, url, options.runs, **hx)
+            medians[rows].append(median)
+            print(f"{f'{rows:,} rows queued':34} {median:10.1f} {worst:9.1f} {queries:8d}")
+    empty = statistics.mean(medians[0])
+    with_backlog = statistics.median(medians[options.compare_backlog])
+    print(
+        f"median of the rounds: {statistics.median(medians[0]):.1f} ms with none, "
+        f"{with_backlog:.1f} ms with {options.compare_backlog:,} queued "
+        f"({with_backlog / empty:.2f} of the mean with none, {empty:.1f} ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--backlog", type=int, default=0)
+    parser.add_argument("--compare-backlog", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
@@ -251,6 +297,9 @@ def main() -> None:
 
     client = Client()
     client.force_login(owner)
+    if options.compare_backlog:
+        compare_backlog(client, running, options)
+        return
     page = reverse("bulk:job", args=[running.pk])
     done = reverse("bulk:job", args=[finished.pk])
     from bulk.selectors import live_marker
