@@ -109,7 +109,7 @@ def _column_values(field: Field, rows: list[dict], *, given: set[str], now: date
         if not (field.has_default() and callable(field.default)):  # the same for every row
             return [field.get_db_prep_save(field.get_default(), db)] * len(rows)
         return [field.get_db_prep_save(field.get_default(), db) for _ in rows]
-    raw = [_raw_value(field, row) for row in rows]
+    raw = _raw_values(field, rows)
     if _as_they_are(field, raw):
         return raw
     try:
@@ -131,13 +131,21 @@ def _as_they_are(field: Field, values: list) -> bool:
     return False
 
 
-def _raw_value(field: Field, row: dict):
-    value = row.get(field.name, _MISSING)
-    if value is _MISSING:
-        value = row.get(field.attname, _MISSING)
-    elif field.is_relation and value is not None:
-        value = value.pk
-    return field.get_default() if value is _MISSING else value
+def _raw_values(field: Field, rows: list[dict]) -> list:
+    """The column's values as the rows give them (a related object by its key), a row
+    that leaves the field out taking its default."""
+    name, attname = field.name, field.attname
+    if name == attname:
+        raw = [row.get(name, _MISSING) for row in rows]
+    else:
+        raw = [row[attname] if attname in row else _key(row.get(name, _MISSING)) for row in rows]
+    if any(value is _MISSING for value in raw):
+        return [field.get_default() if value is _MISSING else value for value in raw]
+    return raw
+
+
+def _key(related):
+    return related if related is None or related is _MISSING else related.pk
 
 
 class _AnyOf(Lookup):
