@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import (
     NOT_PROVIDED,
+    AutoField,
     CharField,
     F,
     Field,
@@ -52,10 +53,10 @@ def insert_all(model: type[Model], rows: list[dict], *, batch_size: int = 5000) 
     one statement, then COPY, each value prepared once per distinct value (bulk_create
     builds an instance a row and prepares every value of it: a 20,000-row job's rows
     and quotes are over a million values, most of them the same). Elsewhere (SQLite, the
-    demo's database), bulk_create."""
+    demo's database), and for a model whose key is not a sequence's, bulk_create."""
     if not rows:
         return []
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not isinstance(model._meta.pk, AutoField):
         made = [model(**row) for row in rows]
         model.objects.bulk_create(made, batch_size=batch_size)
         return [instance.pk for instance in made]
