@@ -15,7 +15,8 @@ Quote as submission makes it: the fragment should cost the same as with none.
 `--compare-backlog N` measures the fragment in one process with none, then with such a
 backlog, then with none again (the backlog deleted), rounds of `--runs` requests each
 taking turns, so that the load of a shared machine weighs on both alike; it prints each
-round's median and the backlog's medians over the mean of the empty ones.
+round's median (and the median time a request spends in its SQL) and the backlog's
+medians over the mean of the empty ones.
 Targets: at most 10 queries; the fragment under 50 ms.
 """
 
@@ -208,6 +209,28 @@ def measure(client, url: str, runs: int, **headers) -> tuple[float, float, int, 
     return statistics.median(times), max(times), len(queries), response.status_code
 
 
+def sql_ms(client, url: str, runs: int, **headers) -> float:
+    """The median over `runs` requests of the time one request spends in its queries."""
+    from django.db import connection
+
+    spent: list[float] = []
+
+    def timed(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent.append((time.perf_counter() - started) * 1000)
+
+    totals = []
+    for _ in range(runs):
+        spent.clear()
+        with connection.execute_wrapper(timed):
+            client.get(url, **headers)
+        totals.append(sum(spent))
+    return statistics.median(totals)
+
+
 def compare_backlog(client, running, options) -> None:
     """The fragment's median with no backlog and with one, rounds taking turns."""
     from django.db import connection
@@ -230,14 +253,20 @@ def compare_backlog(client, running, options) -> None:
             cursor.execute("ANALYZE")
 
     medians: dict[int, list[float]] = {0: [], options.compare_backlog: []}
-    print(f"{'fragment, no row changed':34} {'median ms':>10} {'worst ms':>9} {'queries':>8}")
+    print(
+        f"{'fragment, no row changed':34} {'median ms':>10} {'worst ms':>9} {'queries':>8} "
+        f"{'SQL ms':>8}"
+    )
     for _round in range(options.rounds):
         for rows in (0, options.compare_backlog):
             if rows or medians[options.compare_backlog]:
                 queued(rows)
             median, worst, queries, _status = measure(client, url, options.runs, **hx)
             medians[rows].append(median)
-            print(f"{f'{rows:,} rows queued':34} {median:10.1f} {worst:9.1f} {queries:8d}")
+            sql = sql_ms(client, url, options.runs, **hx)
+            print(
+                f"{f'{rows:,} rows queued':34} {median:10.1f} {worst:9.1f} {queries:8d} {sql:8.2f}"
+            )
     empty = statistics.mean(medians[0])
     with_backlog = statistics.median(medians[options.compare_backlog])
     print(
