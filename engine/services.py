@@ -91,20 +91,21 @@ def dispatch_next(*, schedule_resume: bool = False) -> Quote | None:
     """Start the next quotes while seats of accounts that may submit now are free (late
     binding: any account's, `quotes.services.seats`): one wake fills every free seat.
     The first quote started, or None."""
+    health = account_health()  # once: the seats taken change, the accounts' state not
     first = None
     for _ in range(total_seats()):  # bounded: one per seat at most
-        started = _dispatch_one(schedule_resume=schedule_resume and first is None)
+        started = _dispatch_one(health=health, schedule_resume=schedule_resume and first is None)
         if started is None:
             break
         first = first or started
     return first
 
 
-def _dispatch_one(*, schedule_resume: bool) -> Quote | None:
+def _dispatch_one(*, health: dict, schedule_resume: bool) -> Quote | None:
     now = timezone.now()
-    free = seats.free_seats(now=now)
+    free = seats.free_seats(now=now, health=health)
     if not free:
-        cooled_at = seats.next_cool_down_end(now=now)
+        cooled_at = seats.next_cool_down_end(now=now, health=health)
         if schedule_resume and cooled_at is not None:
             tasks.dispatch.apply_async(countdown=(cooled_at - now).total_seconds() + 0.05)
         return None

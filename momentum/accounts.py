@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
@@ -35,9 +35,16 @@ class Account:
 
     name: str
     capacity: int = 1
-    # The environment variable that holds its key; None: MOMENTUM_API_KEY (one account).
+    # The environment variable that holds its key; None: MOMENTUM_API_KEY (one account);
+    # "": none (an account no longer configured).
     variable: str | None = None
-    key_source: str = field(default="MOMENTUM_API_KEY", compare=False)
+
+    @property
+    def key_source(self) -> str:
+        """Where its key comes from, for messages (never the key itself)."""
+        if self.variable is None:
+            return "MOMENTUM_API_KEY"
+        return self.variable or f"MOMENTUM_ACCOUNTS (no account {self.name})"
 
     @property
     def key(self) -> str:
@@ -72,9 +79,7 @@ def parse_accounts(text: str) -> tuple[Account, ...]:
             raise ImproperlyConfigured(f"MOMENTUM_ACCOUNTS: {name} needs a capacity of 1 or more")
         if any(account.name == name for account in accounts):
             raise ImproperlyConfigured(f"MOMENTUM_ACCOUNTS names {name} twice")
-        accounts.append(
-            Account(name=name, capacity=capacity, variable=variable, key_source=variable)
-        )
+        accounts.append(Account(name=name, capacity=capacity, variable=variable))
     if not accounts:
         raise ImproperlyConfigured("MOMENTUM_ACCOUNTS names no account")
     return tuple(accounts)

@@ -266,9 +266,7 @@ def get_client(account: str = DEFAULT) -> MomentumClient:
     """The client of one account (by name) for the current settings, one per account,
     thread and process (tests change settings). An account no longer configured gets a
     client with no key: Momentum refuses it, and that account stops as a bad key does."""
-    configured = account_named(account) or Account(
-        name=account, variable="", key_source=f"MOMENTUM_ACCOUNTS (no account {account})"
-    )
+    configured = account_named(account) or Account(name=account, variable="")
     key = (
         os.getpid(),
         settings.MOMENTUM_BASE_URL,

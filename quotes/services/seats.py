@@ -49,10 +49,13 @@ def held_seats() -> set[Seat]:
     }
 
 
-def free_seats(*, now: datetime | None = None) -> list[Seat]:
+def free_seats(
+    *, now: datetime | None = None, health: dict[str, MomentumHealth] | None = None
+) -> list[Seat]:
     """The seats a quote may take now: free seats of the accounts that may submit, the
-    least busy account's first (work spreads over accounts)."""
-    health = account_health()
+    least busy account's first (work spreads over accounts). `health`: the accounts'
+    rows as the caller read them (`account_health`), else read here."""
+    health = health or account_health()
     held = held_seats()
     busy = Counter(seat.account for seat in held)
     free = [
@@ -65,13 +68,15 @@ def free_seats(*, now: datetime | None = None) -> list[Seat]:
     return sorted(free, key=lambda seat: (busy[seat.account], seat.n))
 
 
-def next_cool_down_end(*, now: datetime | None = None) -> datetime | None:
+def next_cool_down_end(
+    *, now: datetime | None = None, health: dict[str, MomentumHealth] | None = None
+) -> datetime | None:
     """When the first account cooling down may submit again (None: none is cooling)."""
     now = now or timezone.now()
     ends = [
-        health.paused_until
-        for health in account_health().values()
-        if why_not_submitting(health, now=now) == "cooling down"
+        row.paused_until
+        for row in (health or account_health()).values()
+        if why_not_submitting(row, now=now) == "cooling down"
     ]
     return min(ends, default=None)
 
