@@ -19,6 +19,8 @@ import zipcodes
 from scourgify.exceptions import AddressNormalizationError
 from scourgify.normalize import normalize_addr_str, normalize_city
 
+from config.memory import collector_paused
+
 US_STATES = {
     "AL": "Alabama",
     "AK": "Alaska",
@@ -163,6 +165,7 @@ class ZipTable:
 
 
 @lru_cache(maxsize=1)
+@collector_paused()
 def zip_table() -> ZipTable:
     """The one ZIP table of the product, built once per process on first use."""
     states: dict[str, str] = {}

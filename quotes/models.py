@@ -125,17 +125,17 @@ class Quote(models.Model):
     # (momentum/accounts.py); the partial unique constraint below makes a second holder
     # a database error. Set when the quote is claimed (late binding); every later
     # request about it uses that account's key.
-    momentum_account = models.CharField(max_length=40, default=DEFAULT, db_index=True)
+    momentum_account = models.CharField(max_length=40, default=DEFAULT)
     momentum_slot = models.PositiveSmallIntegerField(null=True, blank=True)
     # The worker run that owns the quote and until when; renewed at every poll.
     lease_token = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     # Sent with every submit of this quote, so a retried submit never makes a second one.
-    idempotency_key = models.CharField(max_length=80, default=_new_idempotency_key, unique=True)
+    idempotency_key = models.CharField(max_length=80, default=_new_idempotency_key)
     submit_attempts = models.PositiveIntegerField(default=0)
     # A submit whose answer never came (timeout, 5xx) may have created the quote upstream.
     submit_ambiguous = models.BooleanField(default=False)
-    momentum_quote_id = models.CharField(max_length=80, blank=True, db_index=True)
+    momentum_quote_id = models.CharField(max_length=80, blank=True)
     # Times a submit gave up without a definite answer (the quote went back in line,
     # keeping its key), and times Momentum answered 404 for the id it gave us (the quote
     # was submitted again under a new key). Both are bounded by MOMENTUM_MAX_ROUNDS.
@@ -152,7 +152,12 @@ class Quote(models.Model):
     outcome_kind = models.CharField(max_length=12, blank=True)
     # The quote whose answer this one took instead of asking Momentum (reused or shared).
     taken_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="takers"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="takers",
+        db_index=False,  # the partial quote_takers below: most quotes take from none
     )
     taken_as = models.CharField(max_length=8, choices=Taken.choices, blank=True)
     # Some quote waits on this one (shares it): set with the first taker, so recording a
@@ -194,7 +199,13 @@ class Quote(models.Model):
                 | Q(momentum_slot__isnull=False),
                 name="quote_in_flight_holds_a_slot",
             ),
+            # A constraint, not unique=True: that also builds a LIKE index nothing uses.
+            models.UniqueConstraint(
+                fields=["idempotency_key"], name="quote_unique_idempotency_key"
+            ),
         ]
+        # Every index is written for each quote a submission makes (up to 20,000 at once,
+        # issue 24): only indexes a query reads are kept.
         indexes = [
             models.Index(fields=["status", "created_at"], name="quote_status_created"),
             # Reuse and sharing: the latest quote of one address, speed and term.
@@ -209,6 +220,11 @@ class Quote(models.Model):
                 F("id").desc(),
                 condition=Q(claimed_at__isnull=False),
                 name="quote_latest_claims",
+            ),
+            # A quote's takers (sharing, the line's rows waiting on a quote): only quotes
+            # that take from another are in it.
+            models.Index(
+                fields=["taken_from"], condition=Q(taken_from__isnull=False), name="quote_takers"
             ),
         ]
 

@@ -232,7 +232,10 @@ class BatchQuote(models.Model):
     TERMINAL_STATUSES = (Status.COMPLETE, Status.FAILED, Status.CANCELLED)
     PERMANENT_FAILURES = (Failure.NO_COVERAGE, Failure.REJECTED)
 
-    batch_job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="rows")
+    # Indexed by the Meta's indexes and constraint, which all lead with it.
+    batch_job = models.ForeignKey(
+        BatchJob, on_delete=models.CASCADE, related_name="rows", db_index=False
+    )
     quote = models.OneToOneField(
         "quotes.Quote", null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_row"
     )
@@ -245,7 +248,7 @@ class BatchQuote(models.Model):
     zip_code = models.CharField(max_length=10)
     # The address in USPS form ("300 STATE ST||BOSTON|MA|02109"): one address however it
     # was spelled (quotes.addresses.NormalisedAddress.key), for duplicates and reuse.
-    address_key = models.CharField(max_length=400, blank=True, db_index=True)
+    address_key = models.CharField(max_length=400, blank=True)
     # The speed and term this row is quoted at: its own (the file's Speed and Term
     # columns) or its job's.
     speed_mbps = models.PositiveIntegerField(default=DEFAULT_SPEED_MBPS)

@@ -6,10 +6,8 @@ a row starts (waiting, or answered by a recent quote) is bulk.services.rows's ru
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 from django.utils import timezone
 
@@ -17,6 +15,7 @@ from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import finish_job_if_done
 from bulk.services.rows import count_results, job_lead, row_result, start_jobs, tally
 from config.db import insert_all
+from config.memory import collector_paused
 from quotes.models import Quote
 from quotes.options import Option, row_options
 from quotes.services import intake
@@ -54,7 +53,7 @@ def create_rows(*, job: BatchJob, rows: list[dict]) -> None:
     in the caller's transaction (the one that made the job)."""
     if not rows:
         return
-    with _collector_paused():
+    with collector_paused():
         _create_rows(job=job, rows=rows)
 
 
@@ -75,22 +74,6 @@ def _create_rows(*, job: BatchJob, rows: list[dict]) -> None:
         count_results(job_id=job.pk, **counts, reused=counts["succeeded"] + counts["failed"])
         finish_job_if_done(job_id=job.pk)
         job.refresh_from_db()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused while a job's rows are made: each of their tens of
-    thousands of dicts and tuples counts towards a collection that walks every object of
-    the process (0.5-1 s of a 20,000-row submission). They hold no cycles; what the
-    block leaves is collected after it."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _queue_row_quotes(*, job: BatchJob, rows: list[dict]) -> list[intake.QueuedQuote]:

@@ -29,6 +29,7 @@ from bulk.spreadsheets.mapping import ColumnMap
 from bulk.spreadsheets.reading import UploadRejected
 from bulk.spreadsheets.upload import ParsedUpload, parse_upload
 from config.celery import wake_engine
+from config.memory import collector_paused
 from quotes.options import Option
 
 if TYPE_CHECKING:
@@ -165,7 +166,8 @@ def submit_staged_upload(*, staged: StagedUpload, user: User) -> BatchJob:
     A second call (a double click, a second tab) returns the job the first one made.
     """
     try:
-        return _submit(staged_id=staged.pk, user=user)
+        with collector_paused():
+            return _submit(staged_id=staged.pk, user=user)
     except IntegrityError:
         # Another request attached its job first (the one-to-one refused ours).
         job = selectors.jobs_for_user(user=user).filter(staged_upload__pk=staged.pk).first()

@@ -27,6 +27,7 @@ from bulk.spreadsheets.mapping import (
 )
 from bulk.spreadsheets.reading import MAX_CELL_CHARS, Rows, UploadRejected, read_sheets
 from bulk.spreadsheets.validation import ValidRow, validate_row
+from config.memory import collector_paused
 
 # A run of this many blank rows ends the sheet: whatever lies below is not the list.
 BLANK_RUN_LIMIT = 1_000
@@ -104,6 +105,7 @@ class ParsedUpload:
         }
 
 
+@collector_paused()
 def parse_upload(
     source: bytes | BinaryIO,
     *,
