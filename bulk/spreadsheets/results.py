@@ -18,7 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import IntegerField, QuerySet, Value
 
 from accounts.zones import site_zone
 from bulk.models import BatchQuote, row_outcome
@@ -83,11 +83,16 @@ class RowRecord:
         return row_outcome(status=self.status, failure=self.failure)
 
 
-def row_records(rows: QuerySet[BatchQuote], *, chunk_size: int) -> Iterator[RowRecord]:
-    """These rows, in their order, as what `row_result` reads of them and their quotes."""
+def row_records(
+    rows: QuerySet[BatchQuote], *, chunk_size: int, cells: bool = True
+) -> Iterator[RowRecord]:
+    """These rows, in their order, as what `row_result` reads of them and their quotes.
+    Without `cells`, their uploaded cells are not read (None): a kept upload's own lines
+    have them (the largest column, and one JSON document a row)."""
+    fields = [f if cells or f != "source_data" else Value(None, IntegerField()) for f in ROW_FIELDS]
     quote = ("quote_id", *(f"quote__{name}" for name in QUOTE_FIELDS))
     source = ("quote__taken_from_id", *(f"quote__taken_from__{name}" for name in SOURCE_FIELDS))
-    values = rows.values_list(*ROW_FIELDS, *quote, *source).iterator(chunk_size=chunk_size)
+    values = rows.values_list(*fields, *quote, *source).iterator(chunk_size=chunk_size)
     width, quote_width = len(ROW_FIELDS), len(quote)
     for each in values:
         quoted = None

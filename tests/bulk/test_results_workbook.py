@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bulk import exports
@@ -153,6 +155,23 @@ def test_a_csv_upload_comes_back_line_for_line_each_as_wide(user):
     assert results[4][6].startswith("Invalid: ")
     assert results[5][6] == "Duplicate: Same as row 4"
     assert results[0][6:] == [""] * len(exports.RESULT_COLUMNS)
+
+
+@pytest.mark.parametrize(("file_name", "fmt"), [("sites.csv", "csv"), ("sites.xlsx", "xlsx")])
+def test_a_kept_uploads_results_do_not_read_the_rows_stored_cells(user, file_name, fmt):
+    data = CSV_UPLOAD.encode() if fmt == "csv" else excel_saved_workbook()
+    job = submitted_job(user, data, file_name=file_name)
+    for number in job.rows.values_list("row_number", flat=True):
+        price_row(job, number)
+    with CaptureQueriesContext(connection) as queries:
+        if fmt == "csv":
+            "".join(exports.csv_chunks(job=job))
+        else:
+            exports.xlsx_bytes(job=job)
+    (read,) = [q["sql"] for q in queries.captured_queries if '"quote_id"' in q["sql"]]
+    # The upload's own lines hold the cells: a row's copy of them is not sent.
+    assert "source_data" not in read
+    assert "street_address" in read
 
 
 def test_a_finished_jobs_results_are_built_once_and_a_changed_row_invalidates_them(user):
