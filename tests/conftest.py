@@ -55,21 +55,52 @@ def broker(tmp_path_factory) -> dict[str, str]:
 
 
 def purge_broker(broker: dict[str, str]) -> None:
-    """Drop messages an earlier test left behind."""
+    """Drop messages (and cached values) an earlier test left behind."""
     if "REDIS_URL" in broker:
         import redis
 
-        redis.Redis.from_url(broker["REDIS_URL"]).flushdb()
+        client = redis.Redis.from_url(broker["REDIS_URL"])
+        # Not the queues' bindings: running workers declared them once and would
+        # publish into nowhere without them.
+        for key in client.scan_iter(count=1000):
+            if not key.startswith(b"_kombu.binding."):
+                client.delete(key)
         return
     for path in (Path(broker["BROKER_DIR"]) / "queue").glob("*"):
         path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def shared_workers(django_db_setup, broker, tmp_path_factory):
+    """The session's shared engine workers (see `engine`), killed before the test database
+    is dropped."""
+    from tests.shared_workers import SharedWorkers
+
+    shared = SharedWorkers(root=tmp_path_factory.mktemp("shared-engine"), broker=broker)
+    yield shared
+    shared.discard()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.shared_workers import COUNTS
+
+    if COUNTS["lent"]:
+        terminalreporter.write_line(
+            "shared engine workers: lent to {lent} tests, started {started} times, "
+            "{unrested} sets killed for not coming to rest".format(**COUNTS)
+        )
+
+
+def shares_workers(request: pytest.FixtureRequest) -> bool:
+    return "engine" in request.fixturenames and not request.node.get_closest_marker("own_workers")
 
 
 @pytest.fixture
 def sandbox(request):
     """A Momentum sandbox on a free port that prices in 0.1 s and does not itself refuse
     a second quote in flight: tests read max_in_flight_seen to prove the engine does.
-    `@pytest.mark.sandbox(api_keys=(...), ...)` changes its settings (several keys)."""
+    `@pytest.mark.sandbox(api_keys=(...), ...)` changes its settings (several keys).
+    Each test has a new one; with shared workers, on the port they know."""
     from momentum.sandbox import SandboxServer
     from tests.harness import sandbox_config
 
@@ -81,7 +112,10 @@ def sandbox(request):
         enforce_one_in_flight=False,
         enforce_one_request=False,
     )
-    server = SandboxServer(config).start()
+    if shares_workers(request):
+        server = request.getfixturevalue("shared_workers").start_sandbox(config)
+    else:
+        server = SandboxServer(config).start()
     yield server
     server.stop()
 
@@ -101,11 +135,27 @@ def momentum(sandbox, settings):
 
 
 @pytest.fixture
-def engine(transactional_db, broker, sandbox, settings, tmp_path):
-    """Worker processes on the test database, the session broker and the sandbox."""
+def engine(request, transactional_db, broker, sandbox, settings, tmp_path):
+    """Worker processes on the test database, the session broker and the sandbox.
+
+    Shared workers: `engine.start()` with no arguments, on the environment this fixture
+    built (the test changed nothing in `engine.env` before it, and calls no `engine.worker`
+    first), takes the session's one set of workers in that shape (momentum, control with
+    beat, default -c 2) instead of starting three processes. The test gets what its own
+    workers would give it: a new sandbox (its `@pytest.mark.sandbox` settings, changed at
+    will at run time) on the URL the workers know, an empty broker, an empty mail folder
+    (`engine.mail_dir`), workers that took no work before `start()`. At the end they are
+    frozen once idle (or killed, and started afresh for the next test), before the database
+    is flushed. `@pytest.mark.own_workers` keeps a test that kills or looks up its
+    workers (`engine.workers`) on workers of its own; any other shape, or a changed
+    environment, gets its own anyway.
+    """
     from tests.harness import ENGINE_ENV, Engine, database_url
 
     purge_broker(broker)
+    shared = request.getfixturevalue("shared_workers") if shares_workers(request) else None
+    if shared is not None:
+        shared.clear_mail()
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
     env = {**os.environ, **ENGINE_ENV, **broker}
@@ -121,7 +171,7 @@ def engine(transactional_db, broker, sandbox, settings, tmp_path):
         current = getattr(settings, name)
         setattr(settings, name, type(current)(value))
     settings.MOMENTUM_BASE_URL = sandbox.url
-    running = Engine(env=env, log_dir=tmp_path, mail_dir=mail_dir)
+    running = Engine(env=env, log_dir=tmp_path, mail_dir=mail_dir, shared=shared)
     yield running
     running.stop()
 

@@ -24,6 +24,8 @@ from momentum.sandbox import SandboxConfig
 if TYPE_CHECKING:
     import pytest
 
+    from tests.shared_workers import SharedWorkers
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Fast but realistic timings: the sandbox prices in ~0.1 s, we poll every 0.05 s.
@@ -118,6 +120,10 @@ class Worker:
         self.process: subprocess.Popen | None = None
 
     def start(self, *, timeout: float = 30) -> Worker:
+        return start_all([self], timeout=timeout)[0]
+
+    def launch(self) -> None:
+        """Start the process; `wait_ready` waits for it to take work."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.args,
@@ -128,6 +134,8 @@ class Worker:
             start_new_session=True,
         )
         log.close()
+
+    def wait_ready(self, *, timeout: float) -> None:
         wait_until(
             lambda: self.process.poll() is not None or b" ready." in self.log_path.read_bytes(),
             timeout=timeout,
@@ -135,11 +143,22 @@ class Worker:
         )
         if self.process.poll() is not None:
             raise AssertionError(f"worker {self.name} exited:\n{self.log_tail()}")
-        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def suspend(self) -> None:
+        """SIGSTOP the whole worker (beat and pool children too): it takes no work until
+        `resume`."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL the whole worker: main process and pool children, no clean-up."""
-        if self.process and self.process.poll() is None:
+        if self.alive:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
@@ -149,14 +168,55 @@ class Worker:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
-class Engine:
-    """Starts and stops the worker processes of one test; all share one environment."""
+def start_all(workers: list[Worker], *, timeout: float = 30) -> list[Worker]:
+    """Start the workers side by side and wait until each takes work (killed if one fails)."""
+    for worker in workers:
+        worker.launch()
+    try:
+        for worker in workers:
+            worker.wait_ready(timeout=timeout)
+    except BaseException:
+        for worker in workers:
+            worker.kill()
+        raise
+    return workers
 
-    def __init__(self, *, env: dict[str, str], log_dir: Path, mail_dir: Path) -> None:
+
+def production_shape(
+    *, env: dict[str, str], log_dir: Path, momentum_workers: int = 1, default_concurrency: int = 2
+) -> list[Worker]:
+    """The workers of the production shape (not started): `momentum` workers (-c 1), a
+    `control` worker with beat (dispatch and sweepers), and a worker for the `default` queue."""
+    return [
+        *(Worker(env=env, log_dir=log_dir, queues="momentum") for _ in range(momentum_workers)),
+        Worker(env=env, log_dir=log_dir, queues="control", beat=True),
+        Worker(env=env, log_dir=log_dir, queues="default", concurrency=default_concurrency),
+    ]
+
+
+class Engine:
+    """Starts and stops the worker processes of one test; all share one environment.
+
+    With `shared` (tests/shared_workers.py), `start()` in the production shape on the
+    environment the test was given takes the session's shared workers instead of starting
+    its own; `stop()` then hands them back idle.
+    """
+
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        log_dir: Path,
+        mail_dir: Path,
+        shared: SharedWorkers | None = None,
+    ) -> None:
         self.env = env
         self.log_dir = log_dir
         self.mail_dir = mail_dir
         self.workers: list[Worker] = []
+        self.shared = shared
+        self.shared_workers: list[Worker] = []
+        self._given_env = dict(env)
 
     def worker(self, queues: str = "momentum", **kwargs) -> Worker:
         worker = Worker(env=self.env, log_dir=self.log_dir, queues=queues, **kwargs).start()
@@ -166,19 +226,34 @@ class Engine:
     def start(self, *, momentum_workers: int = 1, default_concurrency: int = 2) -> Engine:
         """The production shape: `momentum` workers (-c 1), a `control` worker with beat
         (dispatch and sweepers), and a worker for the `default` queue."""
-        for _ in range(momentum_workers):
-            self.worker("momentum")
-        self.worker("control", beat=True)
-        self.worker("default", concurrency=default_concurrency)
+        shape = {"momentum_workers": momentum_workers, "default_concurrency": default_concurrency}
+        if self._may_share(shape):
+            self.shared_workers = self.shared.run(env=self.env)
+            self.mail_dir = self.shared.mail_dir
+            return self
+        self.workers += start_all(production_shape(env=self.env, log_dir=self.log_dir, **shape))
         return self
+
+    def _may_share(self, shape: dict[str, int]) -> bool:
+        return (
+            self.shared is not None
+            and not self.workers
+            and not self.shared_workers
+            and shape == {"momentum_workers": 1, "default_concurrency": 2}
+            and self.env == self._given_env
+        )
 
     def stop(self) -> None:
         # The test is over: no need for a warm shutdown.
         for worker in self.workers:
             worker.kill()
+        if self.shared_workers:
+            self.shared_workers = []
+            self.shared.pause()
 
     def logs(self) -> str:
-        return "\n\n".join(f"--- {w.name}\n{w.log_tail()}" for w in self.workers)
+        workers = [*self.shared_workers, *self.workers]
+        return "\n\n".join(f"--- {w.name}\n{w.log_tail()}" for w in workers)
 
     def sent_emails(self) -> list[dict[str, str]]:
         """Emails the workers sent (the file backend writes each to a file), decoded:

@@ -28,3 +28,6 @@ LINE_PACE_CACHE_SECONDS = 0
 # A fast hasher: the suite makes and checks hundreds of passwords, and their strength is
 # not what it tests (PBKDF2 costs 0.2 s of CPU a time). Production keeps Django's default.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Worker processes load the probe that tells the harness when shared workers are idle
+# (tests/worker_probe.py; it does nothing unless the harness asks for it).
+CELERY_IMPORTS = ["tests.worker_probe"]

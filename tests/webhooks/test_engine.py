@@ -32,6 +32,7 @@ def test_each_job_round_sends_one_signed_job_finished(engine, sandbox, receiver,
     assert body["data"]["job"]["counts"]["succeeded"] == 2
 
 
+@pytest.mark.own_workers
 def test_a_worker_killed_mid_delivery_loses_no_delivery(engine, sandbox, receiver, settings):
     settings.WEBHOOK_ALLOW_PRIVATE = True
     # A short timeout: the killed sender's lease (2 x timeout + 30 s) runs out sooner.
