@@ -22,7 +22,7 @@ PER_TEST = ("PYTEST_CURRENT_TEST",)
 # For the run's summary (conftest.py): sets started, tests lent one, sets killed unrested.
 COUNTS = {"started": 0, "lent": 0, "unrested": 0}
 # How long a test's leftovers (an email being sent, a countdown) may take to finish.
-IDLE_TIMEOUT = 15.0
+IDLE_TIMEOUT = 5.0
 
 
 class SharedWorkers:
