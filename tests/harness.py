@@ -7,6 +7,7 @@ transport in a temporary folder), so ordering, redelivery and crashes are real.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -151,10 +152,15 @@ class Worker:
     def suspend(self) -> None:
         """SIGSTOP the whole worker (beat and pool children too): it takes no work until
         `resume`."""
-        os.killpg(self.process.pid, signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def resume(self) -> None:
-        os.killpg(self.process.pid, signal.SIGCONT)
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: int) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):  # it died just now
+                os.killpg(self.process.pid, signum)
 
     def kill(self) -> None:
         """SIGKILL the whole worker: main process and pool children, no clean-up."""
