@@ -12,6 +12,7 @@ address ("300 State Street" and "300 State St.") have the same key.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -164,6 +165,14 @@ class ZipTable:
     city_zip: dict[tuple[str, str], str]
 
 
+def _zip_entries() -> Iterator[dict]:
+    """The package's entries, a hundred ZIP prefixes at a time ("00" to "99"): the whole
+    list at once (`list_all`) is 140 MB of dicts that the package then keeps for the
+    life of the process; a prefix's few hundred are gone once read (issue 24)."""
+    for prefix in range(100):
+        yield from zipcodes.similar_to(f"{prefix:02d}")
+
+
 @lru_cache(maxsize=1)
 @collector_paused()
 def zip_table() -> ZipTable:
@@ -171,7 +180,7 @@ def zip_table() -> ZipTable:
     states: dict[str, str] = {}
     prefixes: dict[str, set[str]] = {}
     cities: dict[tuple[str, str], str] = {}
-    for entry in zipcodes.list_all():
+    for entry in _zip_entries():
         zip_code, state = entry["zip_code"], entry["state"]
         states.setdefault(zip_code, state)
         prefixes.setdefault(zip_code[:3], set()).add(state)

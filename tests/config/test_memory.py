@@ -57,7 +57,7 @@ def test_reading_an_upload_and_building_the_zip_table_pause_it(monkeypatch):
     assert seen == {"parse": False}
     addresses.zip_table.cache_clear()
     monkeypatch.setattr(
-        addresses.zipcodes, "list_all", lambda: [seen.setdefault("table", gc.isenabled())][1:]
+        addresses.zipcodes, "similar_to", lambda _: [seen.setdefault("table", gc.isenabled())][1:]
     )
     addresses.zip_table()
     addresses.zip_table.cache_clear()

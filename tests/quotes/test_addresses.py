@@ -56,6 +56,14 @@ def test_a_missing_zip_is_filled_only_when_the_city_has_one():
     assert zip_for_city("Nowhere Town", "MA") is None
 
 
+def test_the_zip_table_holds_every_zip_of_the_package():
+    table = addresses.zip_table()
+    everything = zipcodes.list_all()
+    assert table.states.keys() == {entry["zip_code"] for entry in everything}
+    assert table.states["96910"] == "GU"  # beyond the states too
+    assert table.states["00501"] == "NY"  # the lowest
+
+
 def test_zip_lookups_read_the_table_built_once_not_the_package(monkeypatch):
     addresses.zip_table()  # built once per process, on first use
 
