@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from bulk.models import BatchJob, BatchQuote
 from bulk.services.completion import finish_job_if_done
-from bulk.services.rows import count_results, job_lead, row_result, start_jobs, tally
+from bulk.services.rows import (
+    count_results,
+    job_lead,
+    row_address,
+    row_result,
+    start_jobs,
+    tally,
+)
 from config.db import insert_all
 from config.memory import collector_paused
 from quotes.models import Quote
@@ -86,7 +93,7 @@ def _queue_row_quotes(*, job: BatchJob, rows: list[dict]) -> list[intake.QueuedQ
     for (speed_mbps, term_months), places in asked.items():
         quotes = intake.queue_quotes(
             lead=lead,
-            addresses=[_address(rows[place]) for place in places],
+            addresses=[row_address(rows[place]) for place in places],
             speed_mbps=speed_mbps,
             term_months=term_months,
             reuse_days=job.reuse_days,
@@ -94,13 +101,3 @@ def _queue_row_quotes(*, job: BatchJob, rows: list[dict]) -> list[intake.QueuedQ
         for place, quote in zip(places, quotes, strict=True):
             made[place] = quote
     return made
-
-
-def _address(row: dict) -> intake.QuoteAddress:
-    return intake.QuoteAddress(
-        street_address=row["street_address"],
-        city=row["city"],
-        state=row["state"],
-        zip_code=row["zip_code"],
-        key=row.get("address_key", ""),
-    )

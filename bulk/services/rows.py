@@ -139,13 +139,15 @@ def job_lead(job: BatchJob) -> Lead:
     return lead
 
 
-def row_address(row: BatchQuote) -> intake.QuoteAddress:
+def row_address(row: BatchQuote | dict) -> intake.QuoteAddress:
+    """A row's address to quote: a BatchQuote's, or a new row's fields (job_rows)."""
+    fields = row if isinstance(row, dict) else vars(row)
     return intake.QuoteAddress(
-        street_address=row.street_address,
-        city=row.city,
-        state=row.state,
-        zip_code=row.zip_code,
-        key=row.address_key,
+        street_address=fields["street_address"],
+        city=fields["city"],
+        state=fields["state"],
+        zip_code=fields["zip_code"],
+        key=fields.get("address_key", ""),
     )
 
 

@@ -126,11 +126,11 @@ def create_lead_for(*, user) -> Lead:
 
 
 def _queued_fields(
-    *, lead: Lead, address: QuoteAddress, speed_mbps: int, term_months: int, organization_id=None
+    *, lead: Lead, address: QuoteAddress, speed_mbps: int, term_months: int, organization_id: int
 ):
     return {
         "lead": lead,
-        "organization_id": organization_id or organization_id_of(lead),
+        "organization_id": organization_id,
         "source": Quote.Source.BULK,
         "status": Quote.Status.QUEUED,
         "street_address": address.street_address,
@@ -152,7 +152,13 @@ def _queued_fields(
 def queue_quote(*, lead: Lead, address: QuoteAddress, speed_mbps: int, term_months: int):
     """One bulk quote waiting for its turn (a row retried by a person gets a new one)."""
     return Quote.objects.create(
-        **_queued_fields(lead=lead, address=address, speed_mbps=speed_mbps, term_months=term_months)
+        **_queued_fields(
+            lead=lead,
+            address=address,
+            speed_mbps=speed_mbps,
+            term_months=term_months,
+            organization_id=organization_id_of(lead),
+        )
     )
 
 
@@ -218,9 +224,7 @@ def queue_quotes(
     shared = {f["taken_from"].pk for f in fields if f.get("taken_as") == Quote.Taken.SHARED}
     mark_has_takers(quote_ids=shared)
     return [
-        QueuedQuote(pk=pk, address_key=f["address_key"], taken_as=f.get("taken_as", ""))
-        if f.get("taken_as") != Quote.Taken.REUSED
-        else QueuedQuote(pk, f["address_key"], Quote.Taken.REUSED, answers[f["address_key"]])
+        QueuedQuote(pk, f["address_key"], f.get("taken_as", ""), answers.get(f["address_key"]))
         for pk, f in zip(pks, fields, strict=True)
     ]
 
